@@ -1,0 +1,366 @@
+/**
+ * Test harness: a real, single-member etcd (Debian's etcd-server, /usr/bin/etcd) on free loopback
+ * ports with a temporary data directory.
+ *
+ *   const etcd = await startEtcd();
+ *   // ... use etcd.endpoint ('http://127.0.0.1:PORT') ...
+ *   await etcd.kill();     // SIGKILL, waits for exit; the data dir stays
+ *   await etcd.restart();  // same ports, same data, waits until healthy
+ *   await etcd.stop();     // kill + remove the data dir (idempotent)
+ *
+ * etcd children never outlive the test process: they are killed on process 'exit' (and on
+ * SIGINT/SIGTERM/SIGHUP), and where `setpriv` exists they are started with a parent-death
+ * signal, so even a SIGKILLed test process takes its etcd with it.
+ */
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export const ETCD_BINARY = process.env.HADES_TEST_ETCD ?? '/usr/bin/etcd';
+
+export interface EtcdTlsFiles {
+  /** Server certificate (PEM file) for the client URL. */
+  certFile: string;
+  /** Server private key (PEM file). */
+  keyFile: string;
+  /** CA (PEM file) used to check the health endpoint and, with clientCertAuth, client certificates. */
+  caFile: string;
+  /** Require client certificates signed by caFile (etcd --client-cert-auth). */
+  clientCertAuth?: boolean;
+  /** Client cert/key the harness's health probe presents when clientCertAuth is on. */
+  clientCertFile?: string;
+  clientKeyFile?: string;
+}
+
+export interface StartEtcdOptions {
+  /** Serve clients over https with these files. */
+  tls?: EtcdTlsFiles;
+  /** How long to wait for etcd to become healthy (default 10 s). */
+  startTimeoutMs?: number;
+  /** Extra etcd flags, e.g. ['--auto-compaction-retention', '1']. */
+  extraArgs?: string[];
+}
+
+export interface EtcdProcess {
+  /** 'http://127.0.0.1:PORT' (or https:// with TLS). */
+  readonly endpoint: string;
+  readonly clientPort: number;
+  readonly peerPort: number;
+  readonly dataDir: string;
+  /** Pid of the running etcd, or undefined when it is not running. */
+  readonly pid: number | undefined;
+  /** Sends `signal` (default SIGKILL) and waits for the process to exit. No-op when not running. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts etcd again on the same ports and data dir (killing it first if running); waits until healthy. */
+  restart(): Promise<void>;
+  /** Kills etcd and removes its data dir. Idempotent. */
+  stop(): Promise<void>;
+  /** The last few KB of etcd's stderr, for diagnostics. */
+  stderrTail(): string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cleanup of children when the test process ends.
+
+const liveChildren = new Set<ChildProcess>();
+const liveDirs = new Set<string>();
+let exitHooksInstalled = false;
+
+function killAllSync(): void {
+  for (const child of liveChildren) {
+    try {
+      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  liveChildren.clear();
+  for (const dir of liveDirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // best effort
+    }
+  }
+  liveDirs.clear();
+}
+
+function installExitHooks(): void {
+  if (exitHooksInstalled) return;
+  exitHooksInstalled = true;
+  process.on('exit', killAllSync);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = (): void => {
+      killAllSync();
+      process.removeListener(sig, onSignal);
+      // If nobody else handles the signal, die of it as we would have without this hook.
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    };
+    process.on(sig, onSignal);
+  }
+}
+
+const setprivPath = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+
+// ---------------------------------------------------------------------------------------------
+// Helpers.
+
+/** A free TCP port on 127.0.0.1 (listen on :0, read the port, close). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      if (addr === null || typeof addr === 'string') {
+        srv.close();
+        reject(new Error('could not read a free port'));
+        return;
+      }
+      const port = addr.port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Strips every ETCD_* variable: etcd reads them as its own flags. */
+function childEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith('ETCD_')) env[k] = v;
+  }
+  return env;
+}
+
+interface HealthProbeTls {
+  ca: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+/** One GET /health; true when etcd says {"health":"true"}. */
+function probeHealth(endpoint: string, tls: HealthProbeTls | undefined): Promise<boolean> {
+  return new Promise((resolve) => {
+    const url = new URL('/health', endpoint);
+    const onResponse = (res: http.IncomingMessage): void => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => {
+        try {
+          resolve(res.statusCode === 200 && JSON.parse(body).health === 'true');
+        } catch {
+          resolve(false);
+        }
+      });
+      res.on('error', () => resolve(false));
+    };
+    const req =
+      url.protocol === 'https:'
+        ? https.get(
+            url,
+            { timeout: 1000, ca: tls?.ca, cert: tls?.cert, key: tls?.key, agent: false },
+            onResponse,
+          )
+        : http.get(url, { timeout: 1000, agent: false }, onResponse);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve(false));
+  });
+}
+
+class EtcdChild implements EtcdProcess {
+  readonly endpoint: string;
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private stderrBuf = '';
+  private stopped = false;
+  private readonly probeTls: HealthProbeTls | undefined;
+  private readonly name: string;
+
+  constructor(
+    readonly clientPort: number,
+    readonly peerPort: number,
+    readonly dataDir: string,
+    private readonly opts: StartEtcdOptions,
+  ) {
+    const scheme = opts.tls ? 'https' : 'http';
+    this.endpoint = `${scheme}://127.0.0.1:${clientPort}`;
+    this.name = `hades-test-${clientPort}`;
+    if (opts.tls) {
+      this.probeTls = {
+        ca: readFileSync(opts.tls.caFile),
+        cert: opts.tls.clientCertFile ? readFileSync(opts.tls.clientCertFile) : undefined,
+        key: opts.tls.clientKeyFile ? readFileSync(opts.tls.clientKeyFile) : undefined,
+      };
+    }
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  stderrTail(): string {
+    return this.stderrBuf;
+  }
+
+  private args(): string[] {
+    const peerUrl = `http://127.0.0.1:${this.peerPort}`;
+    const args = [
+      '--name',
+      this.name,
+      '--data-dir',
+      this.dataDir,
+      '--listen-client-urls',
+      this.endpoint,
+      '--advertise-client-urls',
+      this.endpoint,
+      '--listen-peer-urls',
+      peerUrl,
+      '--initial-advertise-peer-urls',
+      peerUrl,
+      '--initial-cluster',
+      `${this.name}=${peerUrl}`,
+      '--initial-cluster-state',
+      'new',
+      '--initial-cluster-token',
+      this.name,
+      '--heartbeat-interval',
+      '10',
+      '--election-timeout',
+      '100',
+      '--logger',
+      'zap',
+      '--log-outputs',
+      'stderr',
+      '--log-level',
+      'warn',
+    ];
+    const tls = this.opts.tls;
+    if (tls) {
+      args.push('--cert-file', tls.certFile, '--key-file', tls.keyFile, '--trusted-ca-file', tls.caFile);
+      if (tls.clientCertAuth) args.push('--client-cert-auth');
+    }
+    if (this.opts.extraArgs) args.push(...this.opts.extraArgs);
+    return args;
+  }
+
+  private appendStderr(chunk: string): void {
+    this.stderrBuf += chunk;
+    if (this.stderrBuf.length > 8192) this.stderrBuf = this.stderrBuf.slice(-8192);
+  }
+
+  /** Spawns etcd and waits until /health says true. Throws with etcd's stderr tail on failure. */
+  async start(): Promise<void> {
+    if (this.stopped) throw new Error('etcd harness: start after stop');
+    installExitHooks();
+    this.stderrBuf = '';
+    const [cmd, argv] = setprivPath
+      ? [setprivPath, ['--pdeathsig', 'KILL', ETCD_BINARY, ...this.args()]]
+      : [ETCD_BINARY, this.args()];
+    const child = spawn(cmd, argv, { env: childEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    liveChildren.add(child);
+    let exitInfo: string | undefined;
+    this.exited = new Promise<void>((resolve) => {
+      child.once('exit', (code, signal) => {
+        exitInfo = signal ? `signal ${signal}` : `code ${code}`;
+        liveChildren.delete(child);
+        if (this.child === child) this.child = undefined;
+        resolve();
+      });
+      child.once('error', (err) => {
+        exitInfo = `spawn error: ${err.message}`;
+        liveChildren.delete(child);
+        if (this.child === child) this.child = undefined;
+        resolve();
+      });
+    });
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => this.appendStderr(chunk));
+
+    const timeoutMs = this.opts.startTimeoutMs ?? 10_000;
+    const deadline = Date.now() + timeoutMs;
+    let delay = 20;
+    while (Date.now() < deadline) {
+      if (exitInfo !== undefined) {
+        throw new Error(
+          `etcd exited during start (${exitInfo}) [${this.endpoint}, data ${this.dataDir}]\n` +
+            `--- etcd stderr (tail) ---\n${this.stderrBuf}`,
+        );
+      }
+      if (await probeHealth(this.endpoint, this.probeTls)) return;
+      await sleep(delay);
+      delay = Math.min(delay * 2, 200);
+    }
+    const tail = this.stderrBuf;
+    await this.kill();
+    throw new Error(
+      `etcd did not become healthy within ${timeoutMs} ms [${this.endpoint}, data ${this.dataDir}]\n` +
+        `--- etcd stderr (tail) ---\n${tail}`,
+    );
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      try {
+        child.kill(signal);
+      } catch {
+        // already gone
+      }
+    }
+    await this.exited;
+  }
+
+  async restart(): Promise<void> {
+    await this.kill();
+    await this.start();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) {
+      await this.exited;
+      return;
+    }
+    this.stopped = true;
+    await this.kill();
+    await rm(this.dataDir, { recursive: true, force: true });
+    liveDirs.delete(this.dataDir);
+  }
+}
+
+/** Starts a fresh single-member etcd on free loopback ports with a temp data dir; waits until healthy. */
+export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdProcess> {
+  let lastErr: unknown;
+  // Ports picked by listen(:0) can be taken by someone else before etcd binds them: retry then.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const clientPort = await freePort();
+    let peerPort = await freePort();
+    while (peerPort === clientPort) peerPort = await freePort();
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'hades-etcd-'));
+    liveDirs.add(dataDir);
+    const etcd = new EtcdChild(clientPort, peerPort, dataDir, opts);
+    try {
+      await etcd.start();
+      return etcd;
+    } catch (err) {
+      lastErr = err;
+      await etcd.stop();
+      if (!/address already in use/i.test(String((err as Error).message))) break;
+    }
+  }
+  throw lastErr;
+}
