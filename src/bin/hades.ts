@@ -1,10 +1,6 @@
 #!/usr/bin/env node
-import { VERSION } from '../version.js';
+import { parseCommandLine } from '../config/cli.js';
 
-const args = process.argv.slice(2);
-if (args.includes('-version') || args.includes('--version')) {
-  process.stdout.write(`hades ${VERSION}\n`);
-  process.exit(0);
-}
-process.stderr.write('hades: the DNS server is not built yet (see issue "hades: the authoritative DNS server")\n');
+parseCommandLine({ program: 'hades', specs: [] });
+process.stderr.write('hades: the DNS server is not available in this release yet; see docs/ROADMAP.md\n');
 process.exit(2);
