@@ -1,0 +1,1 @@
+export { EmbeddedStore, type EmbeddedStoreOptions, openEmbeddedStore } from './embedded.js';
