@@ -1,0 +1,42 @@
+/** Public surface of src/records: names, key layout, record JSON, health JSON, reverse names, IPs. */
+export { RecordError } from './errors.js';
+export {
+  DEFAULT_MONITOR_PATH,
+  HEALTH_STATES,
+  healthKey,
+  ipFromHealthKey,
+  normalizeMonitorPath,
+  parseHealthStatus,
+  serializeHealthStatus,
+} from './health.js';
+export type { IPKind, ParsedIP } from './ip.js';
+export { canonicalIP, formatIPv4, formatIPv6, parseIP, parseIPv4, parseIPv6 } from './ip.js';
+export { DEFAULT_PREFIX, keyToName, nameToKey, normalizePrefix } from './keys.js';
+export {
+  asciiLower,
+  canonicalName,
+  isInZone,
+  MAX_LABEL_OCTETS,
+  MAX_NAME_OCTETS,
+  NameError,
+  parseName,
+  splitLabels,
+} from './names.js';
+export type { DropHandler, HostInfo, ParseMode, RecordField } from './record.js';
+export {
+  classifyHost,
+  fnv1a32,
+  hostInfo,
+  leafKey,
+  MAX_TAG_OCTETS,
+  MAX_TEXT_OCTETS,
+  MAX_TTL,
+  MAX_U16,
+  parseRecordValue,
+  RECORD_FIELDS,
+  serializeRecordValue,
+  toRecord,
+} from './record.js';
+export { ipFromReverseName, reverseName } from './reverse.js';
+export type { HealthState, HealthStatus, HostKind, Record, RecordValue, SelectPolicy } from './types.js';
+export { SELECT_POLICIES } from './types.js';
