@@ -1,0 +1,586 @@
+/**
+ * The Catalog: the watch-fed, in-memory view of the records and the health states that the DNS
+ * server answers from (DESIGN.md "The system in one picture").
+ *
+ * It lists the record prefix and the health prefix, builds a fresh index, swaps it in, then
+ * follows the store with a watch from the listed revision + 1. A compacted watch makes it list
+ * again into a new index that is swapped in whole; an unreachable store leaves it serving what it
+ * has while it retries with exponential backoff. Lookups never touch the store.
+ */
+import { ipFromHealthKey, normalizeMonitorPath, parseHealthStatus } from '../records/health.js';
+import { toRecord } from '../records/record.js';
+import type { HealthState, Record } from '../records/types.js';
+import type { KeyValue, ListResult, Store, Watch, WatchEvent } from '../store/types.js';
+import { HealthOverlay } from './health-overlay.js';
+import { RecordIndex } from './record-index.js';
+
+/** The subset of a pino logger the catalog uses. */
+export interface CatalogLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface CatalogOptions {
+  store: Store;
+  /** Record prefix (default `/hades`). */
+  prefix?: string;
+  /** Health prefix (default `/hades/monitor/status/`): `<healthPrefix><ip>` = `{"status":…}`. */
+  healthPrefix?: string;
+  /**
+   * Key prefixes under the record prefix that hold no records and are skipped (default
+   * `<prefix>/monitor/`: the scanner's and scheduler's status, report, heart and lock keys).
+   */
+  ignorePrefixes?: string[];
+  logger?: CatalogLogger;
+  /** Backoff between failed lists (default 100 ms doubling to 5 s; reset after a good list). */
+  retry?: { minMs: number; maxMs: number };
+}
+
+export type WatchState = 'connected' | 'disconnected' | 'listing';
+
+export type ChangeListener = (keys: readonly string[]) => void;
+
+/** Counters for metrics. */
+export interface CatalogStats {
+  /** Record keys whose value is currently unusable (skipped). */
+  invalidRecords: number;
+  /** Health keys whose key or value is currently unusable (their IP counts as unmonitored). */
+  invalidHealth: number;
+  /** Unusable values met so far, in lists and events. */
+  skipped: number;
+  /** Full lists taken (the first one included). */
+  lists: number;
+  /** Watches that ended compacted. */
+  compactions: number;
+  /** Failed lists and watches that could not be opened. */
+  failures: number;
+}
+
+const NOOP_LOGGER: CatalogLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+type KeyClass = 'record' | 'health' | 'ignore';
+
+/** One list+watch loop over one prefix. */
+interface Feed {
+  readonly name: 'records' | 'health' | 'all';
+  readonly prefix: string;
+  readonly records: boolean;
+  readonly health: boolean;
+  state: WatchState;
+  revision: number;
+  listed: boolean;
+  watch: Watch | undefined;
+  /** Ends the current follow() wait: 'compacted' or 'stop'. */
+  wake: ((why: 'compacted' | 'stop') => void) | undefined;
+  loop: Promise<void> | undefined;
+}
+
+function withSlash(p: string): string {
+  return p.endsWith('/') ? p : `${p}/`;
+}
+
+export class Catalog {
+  readonly prefix: string;
+  readonly healthPrefix: string;
+  private readonly store: Store;
+  private readonly log: CatalogLogger;
+  private readonly recordKeyStart: string;
+  private readonly ignore: readonly string[];
+  private readonly minMs: number;
+  private readonly maxMs: number;
+  private readonly feeds: Feed[];
+
+  private idx: RecordIndex;
+  private hov = new HealthOverlay();
+  /** Keys currently unusable: logged once when they turn bad, forgotten when fixed or deleted. */
+  private badRecords = new Set<string>();
+  private badHealth = new Set<string>();
+  /** Health key → the IP it set, so a delete (or a turn bad) clears the right entry. */
+  private healthIP = new Map<string, string>();
+  private readonly listeners = new Set<ChangeListener>();
+
+  private started = false;
+  private stopped = false;
+  private readyFlag = false;
+  private readyWaiters: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  private readonly sleepers = new Set<() => void>();
+  private stopSignal!: Promise<undefined>;
+  private signalStop!: () => void;
+  private lastEvent = 0;
+  private readonly counters: CatalogStats = {
+    invalidRecords: 0,
+    invalidHealth: 0,
+    skipped: 0,
+    lists: 0,
+    compactions: 0,
+    failures: 0,
+  };
+
+  constructor(opts: CatalogOptions) {
+    this.store = opts.store;
+    this.log = opts.logger ?? NOOP_LOGGER;
+    this.idx = new RecordIndex(opts.prefix ?? '/hades');
+    this.prefix = this.idx.prefix;
+    this.recordKeyStart = this.prefix === '/' ? '/' : `${this.prefix}/`;
+    this.healthPrefix = normalizeMonitorPath(opts.healthPrefix ?? `${this.recordKeyStart}monitor/status/`);
+    this.ignore = (opts.ignorePrefixes ?? [`${this.recordKeyStart}monitor/`]).map(withSlash);
+    this.minMs = Math.max(1, opts.retry?.minMs ?? 100);
+    this.maxMs = Math.max(this.minMs, opts.retry?.maxMs ?? 5000);
+    this.stopSignal = new Promise<undefined>((resolve) => {
+      this.signalStop = () => resolve(undefined);
+    });
+    const feed = (name: Feed['name'], prefix: string, records: boolean, health: boolean): Feed => ({
+      name,
+      prefix,
+      records,
+      health,
+      state: 'listing',
+      revision: 0,
+      listed: false,
+      watch: undefined,
+      wake: undefined,
+      loop: undefined,
+    });
+    if (this.healthPrefix.startsWith(this.recordKeyStart)) {
+      // One list and one watch serve both.
+      this.feeds = [feed('all', this.recordKeyStart, true, true)];
+    } else if (this.recordKeyStart.startsWith(this.healthPrefix)) {
+      throw new RangeError(
+        `record prefix "${this.prefix}" must not lie under the health prefix "${this.healthPrefix}"`,
+      );
+    } else {
+      this.feeds = [
+        feed('records', this.recordKeyStart, true, false),
+        feed('health', this.healthPrefix, false, true),
+      ];
+    }
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------
+
+  /**
+   * Starts following the store. Resolves once the first full list is in (retrying for as long
+   * as the store is unreachable); rejects if `stop()` comes first.
+   */
+  start(): Promise<void> {
+    if (this.started) throw new Error('catalog already started');
+    this.started = true;
+    const ready = new Promise<void>((resolve, reject) => {
+      this.readyWaiters = { resolve, reject };
+    });
+    for (const f of this.feeds) f.loop = this.run(f);
+    return ready;
+  }
+
+  /** Stops the watches and the retries. The last index stays readable. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.signalStop();
+    for (const wake of this.sleepers) wake();
+    this.sleepers.clear();
+    for (const f of this.feeds) f.wake?.('stop');
+    await Promise.all(this.feeds.map((f) => f.loop));
+    if (!this.readyFlag && this.readyWaiters) {
+      this.readyWaiters.reject(new Error('catalog stopped before the first list'));
+      this.readyWaiters = undefined;
+    }
+  }
+
+  // ---- state -----------------------------------------------------------------------------------
+
+  /** True once the first full list (of every prefix followed) is in. */
+  get ready(): boolean {
+    return this.readyFlag;
+  }
+
+  /** Store revision the record index reflects (the list's, then each applied event's). */
+  get revision(): number {
+    return this.feeds[0].revision;
+  }
+
+  /** Store revision the health overlay reflects (equal to `revision` when one watch serves both). */
+  get healthRevision(): number {
+    return this.feeds[this.feeds.length - 1].revision;
+  }
+
+  get recordCount(): number {
+    return this.idx.size;
+  }
+
+  /** 'listing' while any list is under way, 'disconnected' while any is failing or any watch is down. */
+  get watchState(): WatchState {
+    let s: WatchState = 'connected';
+    for (const f of this.feeds) {
+      if (f.state === 'listing') return 'listing';
+      if (f.state === 'disconnected') s = 'disconnected';
+    }
+    return s;
+  }
+
+  /** Time (ms since the epoch) of the last applied watch batch or list; 0 before any. */
+  get lastEventAt(): number {
+    return this.lastEvent;
+  }
+
+  get stats(): Readonly<CatalogStats> {
+    this.counters.invalidRecords = this.badRecords.size;
+    this.counters.invalidHealth = this.badHealth.size;
+    return this.counters;
+  }
+
+  /** The current index. Read-only for callers; replaced whole after a relist. */
+  get index(): RecordIndex {
+    return this.idx;
+  }
+
+  /** The current health overlay. Read-only for callers; replaced whole after a relist. */
+  get overlay(): HealthOverlay {
+    return this.hov;
+  }
+
+  /**
+   * Calls `listener` after each applied watch batch or list swap with the record keys and health
+   * keys whose content changed. Returns the unsubscribe function.
+   */
+  onChange(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  // ---- lookups (synchronous, from memory) ----------------------------------------------------
+
+  /** See RecordIndex.lookup. */
+  lookup(name: string, out: Record[]): number {
+    return this.idx.lookup(name, out);
+  }
+
+  /** See RecordIndex.lookupExact. */
+  lookupExact(name: string, out: Record[]): number {
+    return this.idx.lookupExact(name, out);
+  }
+
+  /** See RecordIndex.has. */
+  has(name: string): boolean {
+    return this.idx.has(name);
+  }
+
+  /** See RecordIndex.generation. Every generation changes when a relist swaps the index. */
+  generation(name: string): number {
+    return this.idx.generation(name);
+  }
+
+  /** UP / DOWN, or undefined for an unmonitored IP (canonical text form). */
+  health(ip: string): HealthState | undefined {
+    return this.hov.health(ip);
+  }
+
+  /** Changes whenever any IP's health state changes (or the overlay is swapped). */
+  get healthGeneration(): number {
+    return this.hov.generation;
+  }
+
+  // ---- the loop ------------------------------------------------------------------------------
+
+  private async run(feed: Feed): Promise<void> {
+    let attempt = 0;
+    while (!this.stopped) {
+      feed.state = 'listing';
+      let res: ListResult | undefined;
+      try {
+        // An in-flight list against an unreachable store must not hold up stop().
+        const listing = this.store.list(feed.prefix);
+        listing.catch(() => {});
+        res = await Promise.race([listing, this.stopSignal]);
+      } catch (err) {
+        if (this.stopped) break;
+        this.counters.failures++;
+        feed.state = 'disconnected';
+        const delay = this.backoff(attempt++);
+        const log = attempt === 1 ? this.log.warn : this.log.debug;
+        log.call(this.log, { err, prefix: feed.prefix, attempt, retryInMs: delay }, 'catalog list failed');
+        await this.sleep(delay);
+        continue;
+      }
+      if (this.stopped || res === undefined) break;
+      this.install(feed, res);
+      attempt = 0;
+      const why = await this.follow(feed, res.revision + 1);
+      if (why === 'failed') await this.sleep(this.backoff(attempt++));
+    }
+    feed.state = 'disconnected';
+  }
+
+  /** Follows the feed from `fromRevision` until the watch is compacted, fails to open, or stop. */
+  private async follow(feed: Feed, fromRevision: number): Promise<'compacted' | 'stop' | 'failed'> {
+    let watch: Watch;
+    // Handlers act only while this follow() is current (a closing watch may still call them).
+    let live = true;
+    const ended = new Promise<'compacted' | 'stop'>((resolve) => {
+      feed.wake = resolve;
+    });
+    try {
+      watch = this.store.watch(feed.prefix, fromRevision, {
+        events: (events) => {
+          if (live && !this.stopped) this.applyEvents(feed, events);
+        },
+        compacted: (compactRevision) => {
+          if (!live) return;
+          this.counters.compactions++;
+          this.log.info(
+            { prefix: feed.prefix, fromRevision: feed.revision + 1, compactRevision },
+            'catalog watch compacted: listing again',
+          );
+          feed.wake?.('compacted');
+        },
+        status: (state, err) => {
+          if (!live || this.stopped) return;
+          if (state === feed.state) return;
+          feed.state = state;
+          if (state === 'disconnected') {
+            this.log.warn(
+              { err, prefix: feed.prefix, revision: feed.revision },
+              'catalog watch disconnected',
+            );
+          } else {
+            this.log.info({ prefix: feed.prefix, revision: feed.revision }, 'catalog watch connected');
+          }
+        },
+      });
+    } catch (err) {
+      live = false;
+      feed.wake = undefined;
+      this.counters.failures++;
+      feed.state = 'disconnected';
+      this.log.warn({ err, prefix: feed.prefix }, 'catalog watch could not start');
+      return 'failed';
+    }
+    feed.watch = watch;
+    feed.state = 'connected';
+    if (this.stopped) feed.wake?.('stop');
+    const why = await ended;
+    live = false;
+    feed.watch = undefined;
+    feed.wake = undefined;
+    try {
+      await watch.close();
+    } catch (err) {
+      this.log.debug({ err, prefix: feed.prefix }, 'catalog watch close failed');
+    }
+    return why;
+  }
+
+  private backoff(attempt: number): number {
+    const base = Math.min(this.maxMs, this.minMs * 2 ** Math.min(attempt, 30));
+    return Math.round(base / 2 + (Math.random() * base) / 2);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.sleepers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.sleepers.add(done);
+    });
+  }
+
+  // ---- applying data -------------------------------------------------------------------------
+
+  private classify(key: string): KeyClass {
+    if (key.startsWith(this.healthPrefix)) return 'health';
+    for (let i = 0; i < this.ignore.length; i++) if (key.startsWith(this.ignore[i])) return 'ignore';
+    return key.startsWith(this.recordKeyStart) ? 'record' : 'ignore';
+  }
+
+  /** Builds fresh structures from a full list and swaps them in at once. */
+  private install(feed: Feed, res: ListResult): void {
+    const index = feed.records ? new RecordIndex(this.prefix) : undefined;
+    const overlay = feed.health ? new HealthOverlay() : undefined;
+    const badRecords = new Set<string>();
+    const badHealth = new Set<string>();
+    const healthIP = new Map<string, string>();
+    for (const kv of res.kvs) {
+      const cls = this.classify(kv.key);
+      if (cls === 'record' && index) {
+        const rec = this.parseRecord(kv, this.badRecords);
+        if (rec) index.set(rec);
+        else badRecords.add(kv.key);
+      } else if (cls === 'health' && overlay) {
+        const parsed = this.parseHealth(kv, this.badHealth);
+        if (parsed) {
+          overlay.set(parsed.ip, parsed.state);
+          healthIP.set(kv.key, parsed.ip);
+        } else badHealth.add(kv.key);
+      }
+    }
+
+    const changed = this.listeners.size > 0 ? this.diff(index, overlay, healthIP) : undefined;
+
+    // The swap: synchronous, so a reader sees either the old structures or the new ones.
+    if (index) {
+      this.idx = index;
+      this.badRecords = badRecords;
+    }
+    if (overlay) {
+      this.hov = overlay;
+      this.healthIP = healthIP;
+      this.badHealth = badHealth;
+    }
+    feed.revision = res.revision;
+    this.counters.lists++;
+    this.lastEvent = Date.now();
+    this.log.info(
+      {
+        prefix: feed.prefix,
+        revision: res.revision,
+        records: index?.size,
+        monitored: overlay?.size,
+        invalid: badRecords.size + badHealth.size,
+      },
+      'catalog listed',
+    );
+    if (!feed.listed) {
+      feed.listed = true;
+      if (!this.readyFlag && this.feeds.every((f) => f.listed)) {
+        this.readyFlag = true;
+        this.readyWaiters?.resolve();
+        this.readyWaiters = undefined;
+      }
+    }
+    if (changed && changed.length > 0) this.emit(changed);
+  }
+
+  /** Keys whose content differs between the current structures and the new ones. */
+  private diff(
+    index: RecordIndex | undefined,
+    overlay: HealthOverlay | undefined,
+    healthIP: Map<string, string>,
+  ): string[] {
+    const changed: string[] = [];
+    if (index) {
+      const old = this.idx;
+      index.forEach((r) => {
+        if (old.get(r.key)?.modRevision !== r.modRevision) changed.push(r.key);
+      });
+      old.forEach((r) => {
+        if (index.get(r.key) === undefined) changed.push(r.key);
+      });
+    }
+    if (overlay) {
+      const old = this.hov;
+      for (const [key, ip] of healthIP) {
+        if (old.health(ip) !== overlay.health(ip)) changed.push(key);
+      }
+      for (const [key, ip] of this.healthIP) {
+        if (!healthIP.has(key) && old.health(ip) !== overlay.health(ip)) changed.push(key);
+      }
+    }
+    return changed;
+  }
+
+  private applyEvents(feed: Feed, events: WatchEvent[]): void {
+    const changed: string[] = [];
+    for (const ev of events) {
+      const key = ev.type === 'put' ? ev.kv.key : ev.key;
+      const rev = ev.type === 'put' ? ev.kv.modRevision : ev.modRevision;
+      if (rev > feed.revision) feed.revision = rev;
+      const cls = this.classify(key);
+      if (cls === 'record' && feed.records) {
+        if (this.applyRecord(ev)) changed.push(key);
+      } else if (cls === 'health' && feed.health) {
+        if (this.applyHealth(ev)) changed.push(key);
+      }
+    }
+    this.lastEvent = Date.now();
+    if (changed.length > 0) this.emit(changed);
+  }
+
+  /** Returns true when the index changed. */
+  private applyRecord(ev: WatchEvent): boolean {
+    if (ev.type === 'delete') {
+      this.badRecords.delete(ev.key);
+      return this.idx.remove(ev.key);
+    }
+    const rec = this.parseRecord(ev.kv, this.badRecords);
+    if (rec) {
+      this.badRecords.delete(rec.key);
+      this.idx.set(rec);
+      return true;
+    }
+    this.badRecords.add(ev.kv.key);
+    // The store no longer holds a usable record there: drop the one we had.
+    return this.idx.remove(ev.kv.key);
+  }
+
+  /** Returns true when an IP's state changed. */
+  private applyHealth(ev: WatchEvent): boolean {
+    const key = ev.type === 'put' ? ev.kv.key : ev.key;
+    const parsed = ev.type === 'put' ? this.parseHealth(ev.kv, this.badHealth) : undefined;
+    if (ev.type === 'put' && !parsed) this.badHealth.add(key);
+    else this.badHealth.delete(key);
+    if (parsed) {
+      // A key always names the same IP, so this replaces what the key said before.
+      this.healthIP.set(key, parsed.ip);
+      return this.hov.set(parsed.ip, parsed.state);
+    }
+    // Deleted, or no longer usable: the IP counts as unmonitored.
+    const prevIP = this.healthIP.get(key);
+    if (prevIP === undefined) return false;
+    this.healthIP.delete(key);
+    return this.hov.delete(prevIP);
+  }
+
+  /** A record, or undefined (counted, and logged unless `knownBad` already has the key). */
+  private parseRecord(kv: KeyValue, knownBad: Set<string>): Record | undefined {
+    try {
+      return toRecord(kv, this.prefix);
+    } catch (err) {
+      this.counters.skipped++;
+      if (!knownBad.has(kv.key)) {
+        this.log.warn(
+          { key: kv.key, modRevision: kv.modRevision, err: (err as Error).message },
+          'skipping unusable record',
+        );
+      }
+      return undefined;
+    }
+  }
+
+  private parseHealth(kv: KeyValue, knownBad: Set<string>): { ip: string; state: HealthState } | undefined {
+    const ip = ipFromHealthKey(this.healthPrefix, kv.key);
+    let problem = 'key does not end in an IP address';
+    if (ip !== undefined) {
+      try {
+        return { ip, state: parseHealthStatus(kv.value).status };
+      } catch (err) {
+        problem = (err as Error).message;
+      }
+    }
+    this.counters.skipped++;
+    if (!knownBad.has(kv.key)) {
+      this.log.warn(
+        { key: kv.key, modRevision: kv.modRevision, err: problem },
+        'skipping unusable health status (the IP counts as unmonitored)',
+      );
+    }
+    return undefined;
+  }
+
+  private emit(keys: readonly string[]): void {
+    for (const l of this.listeners) {
+      try {
+        l(keys);
+      } catch (err) {
+        this.log.error({ err }, 'catalog change listener threw');
+      }
+    }
+  }
+}

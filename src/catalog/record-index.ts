@@ -1,0 +1,384 @@
+/**
+ * The in-memory record index: a tree of nodes keyed by label from the root down, in key order
+ * (`/hades/local/hades/user/cctv1/4af19cb2` → local → hades → user → cctv1 → 4af19cb2).
+ * A node holds the records whose key is exactly the node's key; nodes with neither records nor
+ * children are pruned, so a node exists exactly when some record lies at or below it.
+ *
+ * Pure data structure: no I/O, no timers. Query semantics follow CoreDNS's etcd plugin
+ * (plugin/etcd/etcd.go `Records`/`loopNodes`, plugin/etcd/msg/path.go `PathWithWildcard`,
+ * plugin/etcd/msg/service.go `Group`); see README.md for the details and the deviations.
+ */
+import { normalizePrefix } from '../records/keys.js';
+import { asciiLower } from '../records/names.js';
+import type { Record } from '../records/types.js';
+
+/**
+ * Generation stamps come from one process-wide sequence, so a stamp is never reused: not when a
+ * node is pruned and created again, and not across indexes (a catalog swaps in a new index after
+ * a relist). A cached answer is fresh exactly while `generation(name)` returns the same number.
+ */
+let sequence = 0;
+
+/** One label of the tree. Kept small: most nodes are leaves holding one record. */
+export class IndexNode {
+  /** Stamp of the last change at or below this node (see `RecordIndex.generation`). */
+  gen = 0;
+  /** Children by label; undefined while there are none. */
+  kids: Map<string, IndexNode> | undefined = undefined;
+  /**
+   * The records whose key maps to exactly this node: usually one (a key is unique in the store);
+   * several only when distinct keys normalise to the same labels (`/a/B` and `/a/b`, `/a/b/`).
+   */
+  recs: Record | Record[] | undefined = undefined;
+}
+
+const DOT = 46; // '.'
+
+/** True when name[start, end) is a query wildcard label: `*` or `any` (CoreDNS PathWithWildcard). */
+function isWildcard(name: string, start: number, end: number): boolean {
+  const len = end - start;
+  if (len === 1) return name.charCodeAt(start) === 42; // '*'
+  if (len === 3) return name.startsWith('any', start);
+  return false;
+}
+
+/** End of the labels of a name: its length without the trailing dot. */
+function nameEnd(n: string): number {
+  return n.length > 0 && n.charCodeAt(n.length - 1) === DOT ? n.length - 1 : n.length;
+}
+
+/** Reused stacks for set/remove: no allocation per change beyond the key's labels. */
+const pathNodes: IndexNode[] = [];
+
+export class RecordIndex {
+  /** The record prefix, normalised without a trailing slash (`/hades`; `/` stays `/`). */
+  readonly prefix: string;
+  private readonly keyStart: string;
+  private readonly root = new IndexNode();
+  private count = 0;
+
+  // Per-lookup state, kept on the instance so the walk allocates nothing (lookups are synchronous).
+  private out: Record[] = [];
+  private depth = 0;
+  private minDepth = 0;
+  private group: string | undefined = undefined;
+  private groupConflict = false;
+  private readonly visitSubtree = (child: IndexNode): void => {
+    this.depth++;
+    this.pushSubtree(child);
+    this.depth--;
+  };
+
+  constructor(prefix = '/hades') {
+    const p = normalizePrefix(prefix);
+    this.prefix = p;
+    this.keyStart = p === '/' ? '/' : `${p}/`;
+    this.root.gen = ++sequence;
+  }
+
+  /** Number of records held. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** True when `key` is the prefix or lies under it (only such keys can be set). */
+  covers(key: string): boolean {
+    return key === this.prefix || key.startsWith(this.keyStart);
+  }
+
+  /**
+   * Labels of a key, root first, ASCII lower case, empty labels dropped (as `keyToName` does;
+   * the prefix itself is the root). Undefined when the key is not under the prefix.
+   */
+  keyLabels(key: string): string[] | undefined {
+    if (key === this.prefix) return [];
+    if (!key.startsWith(this.keyStart)) return undefined;
+    const parts = key.slice(this.keyStart.length).split('/');
+    let n = 0;
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i];
+      if (p !== '') parts[n++] = asciiLower(p);
+    }
+    parts.length = n;
+    return parts;
+  }
+
+  /** Adds or replaces the record with `record.key`. Returns true when the key was new. */
+  set(record: Record): boolean {
+    const labels = this.keyLabels(record.key);
+    if (labels === undefined) {
+      throw new RangeError(`key "${record.key}" is not under the index prefix "${this.prefix}"`);
+    }
+    const stamp = ++sequence;
+    let node = this.root;
+    node.gen = stamp;
+    for (let i = 0; i < labels.length; i++) {
+      let kids = node.kids;
+      if (kids === undefined) {
+        kids = new Map();
+        node.kids = kids;
+      }
+      let child = kids.get(labels[i]);
+      if (child === undefined) {
+        child = new IndexNode();
+        kids.set(labels[i], child);
+      }
+      child.gen = stamp;
+      node = child;
+    }
+    const cur = node.recs;
+    if (cur === undefined) {
+      node.recs = record;
+    } else if (Array.isArray(cur)) {
+      for (let i = 0; i < cur.length; i++) {
+        if (cur[i].key === record.key) {
+          cur[i] = record;
+          return false;
+        }
+      }
+      cur.push(record);
+    } else if (cur.key === record.key) {
+      node.recs = record;
+      return false;
+    } else {
+      node.recs = [cur, record];
+    }
+    this.count++;
+    return true;
+  }
+
+  /** Removes the record stored at `key`, pruning nodes left empty. Returns true when it was there. */
+  remove(key: string): boolean {
+    const labels = this.keyLabels(key);
+    if (labels === undefined) return false;
+    pathNodes.length = 0;
+    let node = this.root;
+    pathNodes.push(node);
+    for (let i = 0; i < labels.length; i++) {
+      const child = node.kids?.get(labels[i]);
+      if (child === undefined) return false;
+      node = child;
+      pathNodes.push(node);
+    }
+    const cur = node.recs;
+    if (cur === undefined) return false;
+    if (Array.isArray(cur)) {
+      const at = cur.findIndex((r) => r.key === key);
+      if (at < 0) return false;
+      cur.splice(at, 1);
+      node.recs = cur.length === 1 ? cur[0] : cur;
+    } else {
+      if (cur.key !== key) return false;
+      node.recs = undefined;
+    }
+    this.count--;
+    const stamp = ++sequence;
+    for (let i = 0; i < pathNodes.length; i++) pathNodes[i].gen = stamp;
+    // Prune from the leaf up: a node with no records and no children is gone.
+    for (let i = pathNodes.length - 1; i > 0; i--) {
+      const n = pathNodes[i];
+      if (n.recs !== undefined || n.kids !== undefined) break;
+      const parent = pathNodes[i - 1];
+      const kids = parent.kids!;
+      kids.delete(labels[i - 1]);
+      if (kids.size === 0) parent.kids = undefined;
+    }
+    pathNodes.length = 0;
+    return true;
+  }
+
+  /** The record stored at exactly `key`, if any. */
+  get(key: string): Record | undefined {
+    const labels = this.keyLabels(key);
+    if (labels === undefined) return undefined;
+    let node: IndexNode | undefined = this.root;
+    for (let i = 0; i < labels.length && node !== undefined; i++) node = node.kids?.get(labels[i]);
+    const cur = node?.recs;
+    if (cur === undefined) return undefined;
+    if (Array.isArray(cur)) return cur.find((r) => r.key === key);
+    return cur.key === key ? cur : undefined;
+  }
+
+  /** Calls `fn` for every record (depth first, unspecified order among siblings). */
+  forEach(fn: (record: Record) => void): void {
+    const walk = (node: IndexNode): void => {
+      const cur = node.recs;
+      if (cur !== undefined) {
+        if (Array.isArray(cur)) for (const r of cur) fn(r);
+        else fn(cur);
+      }
+      node.kids?.forEach(walk);
+    };
+    walk(this.root);
+  }
+
+  /**
+   * The records for a query name (presentation form, any case, with or without the trailing dot):
+   * every record at and below the name's node; a `*` or `any` label in the name matches any one
+   * label at that position; then the group rule (see README). Clears `out`, fills it, returns the
+   * count. Order is depth first; callers that need an order sort. Allocates nothing but the
+   * label substrings of the walk (and an iterator per wildcard position).
+   */
+  lookup(name: string, out: Record[]): number {
+    return this.run(name, out, false);
+  }
+
+  /**
+   * Like `lookup` but only the records stored at exactly the name's node (no subtree, no group
+   * rule): CoreDNS's `exact` lookups (SRV/MX target completion).
+   */
+  lookupExact(name: string, out: Record[]): number {
+    return this.run(name, out, true);
+  }
+
+  /**
+   * Whether the name exists: its node exists, i.e. some record lies at or below it (an empty
+   * non-terminal exists). With wildcard labels: whether any node matches. Decides NXDOMAIN
+   * (false) versus NODATA (true, but no record of the asked type).
+   */
+  has(name: string): boolean {
+    const n = asciiLower(name);
+    return this.hasFrom(this.root, n, nameEnd(n));
+  }
+
+  /**
+   * The generation of a name: the stamp of the deepest existing node on the name's path, stopping
+   * before the first wildcard label. It changes whenever a record at or below that node changes
+   * (so whenever the answer to `lookup(name)`, `lookupExact(name)` or `has(name)` may have
+   * changed), and never on changes outside that node's subtree. Stamps are unique process-wide
+   * and only grow, so an equal number means "nothing changed".
+   */
+  generation(name: string): number {
+    const n = asciiLower(name);
+    let end = nameEnd(n);
+    let node = this.root;
+    while (end > 0) {
+      const start = n.lastIndexOf('.', end - 1) + 1;
+      if (isWildcard(n, start, end)) break;
+      const child = node.kids?.get(n.slice(start, end));
+      if (child === undefined) break;
+      node = child;
+      end = start - 1;
+    }
+    return node.gen;
+  }
+
+  /** The node for a concrete name (no wildcards), or undefined: for callers that keep node refs. */
+  node(name: string): IndexNode | undefined {
+    const n = asciiLower(name);
+    let end = nameEnd(n);
+    let node: IndexNode | undefined = this.root;
+    while (end > 0 && node !== undefined) {
+      const start = n.lastIndexOf('.', end - 1) + 1;
+      node = node.kids?.get(n.slice(start, end));
+      end = start - 1;
+    }
+    return node;
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private run(name: string, out: Record[], exact: boolean): number {
+    out.length = 0;
+    const n = asciiLower(name);
+    this.out = out;
+    this.depth = 0;
+    this.minDepth = Number.MAX_SAFE_INTEGER;
+    this.group = undefined;
+    this.groupConflict = false;
+    this.match(this.root, n, nameEnd(n), exact);
+    this.out = EMPTY;
+    if (!exact && this.group !== undefined && !this.groupConflict) {
+      // CoreDNS msg.Group: the shortest keys agree on a group: keep that group and the ungrouped.
+      const g = this.group;
+      let w = 0;
+      for (let r = 0; r < out.length; r++) {
+        const rec = out[r];
+        if (rec.group === undefined || rec.group === '' || rec.group === g) out[w++] = rec;
+      }
+      out.length = w;
+    }
+    return out.length;
+  }
+
+  /** Walks name[0, end) right to left from `node`; at the end collects the node (or its subtree). */
+  private match(node: IndexNode, name: string, end: number, exact: boolean): void {
+    while (end > 0) {
+      const start = name.lastIndexOf('.', end - 1) + 1;
+      const kids = node.kids;
+      if (kids === undefined) return;
+      if (isWildcard(name, start, end)) {
+        const depth = this.depth;
+        for (const child of kids.values()) {
+          this.depth = depth + 1;
+          this.match(child, name, start - 1, exact);
+        }
+        this.depth = depth;
+        return;
+      }
+      const child = kids.get(name.slice(start, end));
+      if (child === undefined) return;
+      node = child;
+      this.depth++;
+      end = start - 1;
+    }
+    if (exact) this.pushOwn(node);
+    else this.pushSubtree(node);
+  }
+
+  private hasFrom(node: IndexNode, name: string, end: number): boolean {
+    while (end > 0) {
+      const start = name.lastIndexOf('.', end - 1) + 1;
+      const kids = node.kids;
+      if (kids === undefined) return false;
+      if (isWildcard(name, start, end)) {
+        for (const child of kids.values()) if (this.hasFrom(child, name, start - 1)) return true;
+        return false;
+      }
+      const child = kids.get(name.slice(start, end));
+      if (child === undefined) return false;
+      node = child;
+      end = start - 1;
+    }
+    return true;
+  }
+
+  private pushSubtree(node: IndexNode): void {
+    this.pushOwn(node);
+    node.kids?.forEach(this.visitSubtree);
+  }
+
+  private pushOwn(node: IndexNode): void {
+    const cur = node.recs;
+    if (cur === undefined) return;
+    if (Array.isArray(cur)) for (let i = 0; i < cur.length; i++) this.take(cur[i]);
+    else this.take(cur);
+  }
+
+  private take(rec: Record): void {
+    this.out.push(rec);
+    const d = this.depth;
+    if (d > this.minDepth) return;
+    if (d < this.minDepth) {
+      this.minDepth = d;
+      this.group = undefined;
+      this.groupConflict = false;
+    }
+    const g = rec.group;
+    if (g === undefined || g === '') return;
+    if (this.group === undefined) this.group = g;
+    else if (this.group !== g) this.groupConflict = true;
+  }
+}
+
+const EMPTY: Record[] = [];
+
+/** The current value of the process-wide generation sequence. */
+export function currentSequence(): number {
+  return sequence;
+}
+
+/** Takes a fresh stamp from the process-wide sequence (the health overlay uses it too). */
+export function nextStamp(): number {
+  return ++sequence;
+}
