@@ -5,6 +5,8 @@
  *   node embedded-child.js cas <dir> <count> <key>         <count> compare-and-swap increments of <key>
  *   node embedded-child.js lease <dir> <ttl> <key>         grants a lease, puts <key> on it, keeps it
  *                                                           alive until killed
+ *   node embedded-child.js bulk <dir> <size> <prefix>      writes txns of <size> puts
+ *                                                           (<prefix><i>/<j>) until killed
  *
  * Prints `ready ...` when it has started working and `done ...` when finished, one line each.
  */
@@ -54,6 +56,17 @@ if (mode === 'writer') {
     store.keepAliveLease(lease).catch(() => {});
   }, 200);
   process.stdout.write(`ready ${lease} ${rev}\n`);
+} else if (mode === 'bulk') {
+  const value = 'v'.repeat(1000);
+  for (let i = 1; ; i++) {
+    const success = Array.from({ length: n }, (_, j) => ({
+      op: 'put' as const,
+      key: `${name}${i}/${j}`,
+      value,
+    }));
+    await store.txn({ compare: [], success });
+    if (i === 1) process.stdout.write('ready\n');
+  }
 } else {
   process.stderr.write(`unknown mode ${mode}\n`);
   process.exit(2);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { storeConformance } from '../conformance.js';
 import { StoreError, type WatchEvent, type WatchHandler } from '../types.js';
 import { type EmbeddedStore, openEmbeddedStore } from './embedded.js';
 
@@ -29,10 +30,13 @@ after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-async function waitFor<T>(what: string, check: () => T | undefined | false): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+): Promise<T> {
   const deadline = Date.now() + TIMEOUT_MS;
   for (;;) {
-    const v = check();
+    const v = await check();
     if (v !== undefined && v !== false) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
@@ -85,6 +89,19 @@ function putKeys(evs: WatchEvent[]): string[] {
 async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
   await assert.rejects(p, (err: unknown) => err instanceof StoreError && err.code === code);
 }
+
+// The shared suite, on a fresh data dir per test ...
+storeConformance('embedded', async () => {
+  const store = await openEmbeddedStore({ dir: tempDir() });
+  return { store, close: () => store.close() };
+});
+
+// ... and on one data dir with a new handle per test (handles on one lmdb env in one process).
+const sharedDir = tempDir();
+storeConformance('embedded, one shared data dir', async () => {
+  const store = await openEmbeddedStore({ dir: sharedDir });
+  return { store, close: () => store.close() };
+});
 
 describe('embedded store: basics', () => {
   let store: EmbeddedStore;
@@ -197,6 +214,9 @@ describe('embedded store: basics', () => {
       }),
       'ESTORE_INVALID',
     );
+    const many = Array.from({ length: 129 }, (_, i) => ({ op: 'put' as const, key: `/t/m${i}`, value: '' }));
+    await rejectsWith(store.txn({ compare: [], success: [], failure: many }), 'ESTORE_INVALID');
+    await rejectsWith(store.put('/t/huge', 'x'.repeat(2 * 1024 * 1024)), 'ESTORE_INVALID');
     assert.equal(await store.get('/t/new'), undefined, 'a failed txn writes nothing');
     assert.equal((await store.list('')).revision, rev);
     assert.throws(() => store.watch('/', -1, recorder()), StoreError);
@@ -280,7 +300,8 @@ describe('embedded store: basics', () => {
     const mid = await store.put('/c/2', '2');
     await store.put('/c/3', '3');
     await store.compact(mid);
-    await rejectsWith(store.compact(mid), 'ESTORE_COMPACTED');
+    await store.compact(mid); // already compacted: fine
+    await store.compact(mid - 1);
     await rejectsWith(store.compact(mid + 1000), 'ESTORE_INVALID');
     const old = recorder();
     store.watch('/c/', mid - 1, old);
@@ -411,6 +432,36 @@ describe('embedded store: on disk and across processes', () => {
     assert.equal(mine, N);
     assert.equal(kv.value, String(3 * N));
     assert.equal(kv.version, 3 * N);
+    await store.close();
+  });
+
+  test('a process killed in the middle of writing leaves only whole transactions', async () => {
+    const dir = tempDir();
+    const store = await openEmbeddedStore({ dir });
+    const size = 100;
+    for (let round = 0; round < 3; round++) {
+      const child = spawnChild('bulk', dir, String(size), `/bulk/${round}/`);
+      await waitLine(child, 'ready');
+      // Let it get a few transactions further, then kill it wherever it is.
+      await waitFor(
+        '5 transactions',
+        async () => (await store.list(`/bulk/${round}/`)).kvs.length >= 5 * size,
+      );
+      child.proc.kill('SIGKILL');
+      await child.exited;
+    }
+    const { revision, kvs } = await store.list('/bulk/');
+    // Every transaction is all there or not at all: whole groups of `size` keys, one revision each.
+    const byRev = new Map<number, number>();
+    for (const kv of kvs) byRev.set(kv.modRevision, (byRev.get(kv.modRevision) ?? 0) + 1);
+    for (const [rev, n] of byRev) assert.equal(n, size, `revision ${rev} has ${n} keys`);
+    const h = recorder();
+    const w = store.watch('/bulk/', 2, h);
+    await waitFor('replay', () => h.got.length >= kvs.length);
+    assert.equal(h.got.length, kvs.length);
+    await w.close();
+    // The write lock was not left held: this process can write, at the next revision.
+    assert.equal(await store.put('/bulk/after', 'x'), revision + 1);
     await store.close();
   });
 

@@ -61,6 +61,12 @@ const READER_CHECK_EVERY = 100;
 /** At most this many revisions are read per delivery round, to bound memory on long replays. */
 const MAX_REVISIONS_PER_ROUND = 1000;
 const NOTIFY_FILE = 'notify';
+/**
+ * etcd's default limits (--max-txn-ops, --max-request-bytes), enforced here too so that code
+ * that works on the embedded store also works on a default etcd.
+ */
+const MAX_TXN_OPS = 128;
+const MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
 
 type Logger = { warn(obj: object, msg: string): void };
 
@@ -99,6 +105,12 @@ function checkValue(value: unknown): asserts value is string {
   if (typeof value !== 'string') throw invalid('value must be a string');
 }
 
+function checkRequestSize(bytes: number): void {
+  if (bytes > MAX_REQUEST_BYTES) {
+    throw invalid(`request is too large (${bytes} bytes; etcd's default limit is ${MAX_REQUEST_BYTES})`);
+  }
+}
+
 /** Returns the lease id to store (undefined for none), or throws on a malformed one. */
 function checkLeaseId(lease: unknown): string | undefined {
   if (lease === undefined || lease === '0') return undefined;
@@ -108,9 +120,18 @@ function checkLeaseId(lease: unknown): string | undefined {
   return lease;
 }
 
-/** Validates one branch of a txn the way etcd does: no key put twice, no put inside a delete. */
-function checkOps(ops: unknown, branch: string): asserts ops is Op[] {
+/**
+ * Validates one branch of a txn the way etcd does (both branches, whichever runs): at most 128
+ * operations, no key put twice, no put of a key that the same branch deletes. Returns its size.
+ */
+function checkOps(ops: unknown, branch: string): number {
   if (!Array.isArray(ops)) throw invalid(`txn ${branch} must be an array`);
+  if (ops.length > MAX_TXN_OPS) {
+    throw invalid(
+      `too many operations in txn ${branch} (${ops.length}; etcd's default limit is ${MAX_TXN_OPS})`,
+    );
+  }
+  let bytes = 0;
   const puts = new Set<string>();
   const deletes: Array<{ key: string; prefix: boolean }> = [];
   for (const op of ops as Op[]) {
@@ -120,6 +141,7 @@ function checkOps(ops: unknown, branch: string): asserts ops is Op[] {
         checkKey(op.key);
         checkValue(op.value);
         checkLeaseId(op.lease);
+        bytes += Buffer.byteLength(op.key) + Buffer.byteLength(op.value);
         if (puts.has(op.key)) throw invalid(`txn ${branch}: duplicate key ${JSON.stringify(op.key)}`);
         puts.add(op.key);
         break;
@@ -142,10 +164,14 @@ function checkOps(ops: unknown, branch: string): asserts ops is Op[] {
       }
     }
   }
+  return bytes;
 }
 
 function checkCompares(compares: unknown): asserts compares is Compare[] {
   if (!Array.isArray(compares)) throw invalid('txn compare must be an array');
+  if (compares.length > MAX_TXN_OPS) {
+    throw invalid(`too many compares in txn (${compares.length}; etcd's default limit is ${MAX_TXN_OPS})`);
+  }
   for (const c of compares as Compare[]) {
     if (c === null || typeof c !== 'object') throw invalid('txn compare: entry must be an object');
     checkKey(c.key, 'compare key');
@@ -380,28 +406,33 @@ export class EmbeddedStore implements Store {
   async get(key: string): Promise<KeyValue | undefined> {
     this.assertOpen();
     checkKey(key);
-    this.root.resetReadTxn(); // lmdb-js reuses a read snapshot for the event turn: see README
-    const raw = this.dbs.kv.get(keyBytes(key));
-    return raw === undefined ? undefined : decodeKv(key, raw);
+    return this.guard(() => {
+      this.root.resetReadTxn(); // lmdb-js reuses a read snapshot for the event turn: see README
+      const raw = this.dbs.kv.get(keyBytes(key));
+      return raw === undefined ? undefined : decodeKv(key, raw);
+    });
   }
 
   async list(prefix: string): Promise<ListResult> {
     this.assertOpen();
     checkPrefix(prefix);
-    this.root.resetReadTxn();
-    const txn = this.root.useReadTransaction();
-    try {
-      const revision = readNum(this.dbs.meta.get('revision', { transaction: txn }), 1);
-      const start = keyBytes(prefix);
-      const range = prefix === '' ? {} : { start, end: prefixEnd(start) };
-      const kvs: KeyValue[] = [];
-      for (const { key, value } of this.dbs.kv.getRange({ ...range, transaction: txn })) {
-        kvs.push(decodeKv(key.toString('utf8'), value));
+    return this.guard(() => {
+      // One fresh read transaction for the revision and the keys: a consistent snapshot.
+      this.root.resetReadTxn();
+      const txn = this.root.useReadTransaction();
+      try {
+        const revision = readNum(this.dbs.meta.get('revision', { transaction: txn }), 1);
+        const start = keyBytes(prefix);
+        const range = prefix === '' ? {} : { start, end: prefixEnd(start) };
+        const kvs: KeyValue[] = [];
+        for (const { key, value } of this.dbs.kv.getRange({ ...range, transaction: txn })) {
+          kvs.push(decodeKv(key.toString('utf8'), value));
+        }
+        return { revision, kvs };
+      } finally {
+        txn.done();
       }
-      return { revision, kvs };
-    } finally {
-      txn.done();
-    }
+    });
   }
 
   // ---- writes ----
@@ -409,6 +440,7 @@ export class EmbeddedStore implements Store {
   async put(key: string, value: string, opts?: { lease?: LeaseId }): Promise<number> {
     checkKey(key);
     checkValue(value);
+    checkRequestSize(Buffer.byteLength(key) + Buffer.byteLength(value));
     const lease = checkLeaseId(opts?.lease);
     return this.write((tx) => {
       tx.put(key, value, lease);
@@ -428,11 +460,12 @@ export class EmbeddedStore implements Store {
   async txn(t: Txn): Promise<TxnResult> {
     if (t === null || typeof t !== 'object') throw invalid('txn must be an object');
     checkCompares(t.compare);
-    checkOps(t.success, 'success');
-    checkOps(t.failure ?? [], 'failure');
+    checkRequestSize(checkOps(t.success, 'success') + checkOps(t.failure ?? [], 'failure'));
+    const success = t.success as Op[];
+    const failure = (t.failure ?? []) as Op[];
     const { result, revision } = this.write((tx) => {
       const ok = t.compare.every((c) => tx.compare(c));
-      tx.apply(ok ? t.success : (t.failure ?? []));
+      tx.apply(ok ? success : failure);
       return ok;
     });
     return { succeeded: result, revision };
@@ -479,11 +512,7 @@ export class EmbeddedStore implements Store {
       if (revision > tx.current) {
         throw invalid(`compact revision ${revision} is in the future (store revision ${tx.current})`);
       }
-      const compact = readNum(this.dbs.meta.get('compactRevision'), 0);
-      if (revision <= compact) {
-        throw new StoreError('ESTORE_COMPACTED', `revision ${revision} is already compacted (at ${compact})`);
-      }
-      trimLog(this.dbs, revision);
+      trimLog(this.dbs, revision); // no-op when already compacted that far
     });
   }
 
@@ -562,15 +591,28 @@ export class EmbeddedStore implements Store {
     this.assertOpen();
     let revision = 0;
     let changed = false;
-    const result = this.root.transactionSync(() => {
-      const tx = new WriteTx(this.dbs);
-      const r = fn(tx);
-      revision = tx.finish(this.historyLimit);
-      changed = revision !== tx.current;
-      return r;
-    });
+    const result = this.guard(() =>
+      this.root.transactionSync(() => {
+        const tx = new WriteTx(this.dbs);
+        const r = fn(tx);
+        revision = tx.finish(this.historyLimit);
+        changed = revision !== tx.current;
+        return r;
+      }),
+    );
     if (changed) this.afterCommit(revision);
     return { result, revision };
+  }
+
+  /** Our own errors pass through; lmdb's (I/O, disk full, ...) become ESTORE_UNAVAILABLE. */
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof StoreError) throw err;
+      const message = err instanceof Error ? err.message : String(err);
+      throw new StoreError('ESTORE_UNAVAILABLE', `embedded store ${this.dir}: ${message}`, { cause: err });
+    }
   }
 
   private afterCommit(revision: number): void {
