@@ -277,6 +277,30 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
               () => store.txn({ compare: [], success: [{ op: 'put', key: '', value: 'v' }] }),
             ],
             ['compact(0)', () => store.compact(0)],
+            // etcd rejects a txn branch that writes one key twice, whether the branch runs or not.
+            [
+              'txn putting one key twice',
+              () =>
+                store.txn({
+                  compare: [],
+                  success: [
+                    { op: 'put', key: `${p}k`, value: '1' },
+                    { op: 'put', key: `${p}k`, value: '2' },
+                  ],
+                }),
+            ],
+            [
+              'txn putting a key its deletePrefix covers (in the branch not taken)',
+              () =>
+                store.txn({
+                  compare: [{ key: `${p}k`, op: 'exists' }],
+                  success: [
+                    { op: 'deletePrefix', prefix: p },
+                    { op: 'put', key: `${p}k`, value: '1' },
+                  ],
+                  failure: [],
+                }),
+            ],
           ];
           for (const [what, fn] of cases) await rejectsWith(fn, 'ESTORE_INVALID', what);
           assert.deepEqual((await store.list(p)).kvs, [], 'nothing was written');
@@ -543,7 +567,7 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
             ],
             success: [
               { op: 'put', key: `${p}a`, value: 'S' },
-              { op: 'deletePrefix', prefix: p },
+              { op: 'delete', key: `${p}b` },
             ],
             failure: [
               { op: 'put', key: `${p}b`, value: 'F' },
