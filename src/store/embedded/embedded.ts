@@ -371,9 +371,15 @@ export class EmbeddedStore implements Store {
       throw invalid('historyLimit must be an integer >= 1');
     }
     const dir = path.resolve(opts.dir);
-    fs.mkdirSync(dir, { recursive: true });
-    // noSubdir: false, or lmdb-js would treat a dir named like "x.db" as a file path.
-    const root = open({ path: dir, maxDbs: 8, noSubdir: false });
+    let root: RootDatabase;
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+      // noSubdir: false, or lmdb-js would treat a dir named like "x.db" as a file path.
+      root = open({ path: dir, maxDbs: 8, noSubdir: false });
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      throw new StoreError('ESTORE_UNAVAILABLE', `embedded store ${dir}: ${message}`, { cause: err });
+    }
     let dbs: Dbs;
     try {
       dbs = {
