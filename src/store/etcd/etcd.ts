@@ -1,0 +1,441 @@
+/**
+ * The etcd v3 Store backend, on etcd3@1.1.2's raw gRPC clients.
+ *
+ * - Several endpoints; a failing endpoint is skipped for a while when another one works.
+ * - Reads are retried across endpoints; writes only when the request certainly never left
+ *   (connection refused), so a write is never applied twice. Otherwise ESTORE_UNAVAILABLE.
+ * - Watches have their own streams (see watch.ts) and resume after the last delivered revision.
+ * - Leases use the plain grant / keep-alive-once / revoke RPCs: no hidden background renewals.
+ */
+
+import { readFile } from 'node:fs/promises';
+import { Etcd3, EtcdLeaseInvalidError, type ICompare, type IRequestOp } from 'etcd3';
+import {
+  type Compare,
+  type KeyValue,
+  type LeaseId,
+  type ListResult,
+  type Op,
+  type Store,
+  StoreError,
+  type Txn,
+  type TxnResult,
+  type Watch,
+  type WatchHandler,
+} from '../types.js';
+import {
+  checkKey,
+  checkLease,
+  checkPrefix,
+  checkRevision,
+  keyAfter,
+  prefixRange,
+  toKeyValue,
+} from './codec.js';
+import { HostHealth, neverSent, passThroughPolicy, toStoreError } from './errors.js';
+import { EtcdWatch, quietCancel, type WatchLogger } from './watch.js';
+
+export interface EtcdTlsFiles {
+  /** CA certificate (PEM file) that signed the etcd server certificates. */
+  ca?: string;
+  /** Client private key (PEM file), when etcd requires client certificates. */
+  key?: string;
+  /** Client certificate (PEM file), when etcd requires client certificates. */
+  cert?: string;
+}
+
+export interface EtcdStoreOptions {
+  /** 'http://host:port', 'https://host:port', or 'host:port' (https when `tls` is given). */
+  endpoints: string[];
+  /** TLS files; used for https endpoints. */
+  tls?: EtcdTlsFiles;
+  /** How long openEtcdStore waits for a first answer from any endpoint (default 5000 ms). */
+  dialTimeoutMs?: number;
+  /** Deadline of each request (default 10000 ms). */
+  requestTimeoutMs?: number;
+  logger?: WatchLogger;
+}
+
+/**
+ * TLS files from the seed's environment variables: ETCD_CACERT (CA), ETCD_TLSKEY (client key),
+ * ETCD_TLSPEM (client certificate). Undefined when none is set.
+ */
+export function tlsFromEnv(env: NodeJS.ProcessEnv = process.env): EtcdTlsFiles | undefined {
+  const tls: EtcdTlsFiles = {};
+  if (env.ETCD_CACERT) tls.ca = env.ETCD_CACERT;
+  if (env.ETCD_TLSKEY) tls.key = env.ETCD_TLSKEY;
+  if (env.ETCD_TLSPEM) tls.cert = env.ETCD_TLSPEM;
+  return Object.keys(tls).length > 0 ? tls : undefined;
+}
+
+const LIST_PAGE = 5000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function normalizeEndpoints(endpoints: string[], tls: boolean): string[] {
+  if (!Array.isArray(endpoints) || endpoints.length === 0) {
+    throw new StoreError('ESTORE_INVALID', 'etcd: no endpoints given');
+  }
+  const out = endpoints.map((raw) => {
+    const e = String(raw).trim().replace(/\/+$/, '');
+    if (e === '') throw new StoreError('ESTORE_INVALID', 'etcd: empty endpoint');
+    const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(e) ? e : `${tls ? 'https' : 'http'}://${e}`;
+    let url: URL;
+    try {
+      url = new URL(withScheme);
+    } catch {
+      throw new StoreError('ESTORE_INVALID', `etcd: bad endpoint ${JSON.stringify(raw)}`);
+    }
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.pathname.length > 1 || !url.port) {
+      throw new StoreError(
+        'ESTORE_INVALID',
+        `etcd: bad endpoint ${JSON.stringify(raw)}: want http(s)://host:port`,
+      );
+    }
+    return `${url.protocol}//${url.host}`;
+  });
+  const secure = out.filter((e) => e.startsWith('https:')).length;
+  if (secure !== 0 && secure !== out.length) {
+    throw new StoreError('ESTORE_INVALID', `etcd: endpoints mix http and https: ${out.join(', ')}`);
+  }
+  return out;
+}
+
+export class EtcdStore implements Store {
+  readonly kind = 'etcd' as const;
+  private closed = false;
+  private readonly watches = new Set<EtcdWatch>();
+  private readonly maxAttempts: number;
+
+  /** Use openEtcdStore(). */
+  constructor(
+    private readonly client: Etcd3,
+    readonly endpoints: string[],
+    private readonly logger: WatchLogger | undefined,
+    private readonly requestTimeoutMs: number,
+  ) {
+    this.maxAttempts = Math.max(3, endpoints.length * 2 + 1);
+  }
+
+  private closedError(what: string): StoreError {
+    return new StoreError('ESTORE_CLOSED', `${what}: the etcd store is closed`);
+  }
+
+  /**
+   * Runs one RPC, retrying across endpoints while etcd is unreachable. `mutating` calls are only
+   * retried when the request certainly never reached etcd.
+   */
+  private async rpc<T>(what: string, mutating: boolean, fn: () => Promise<T>): Promise<T> {
+    let delay = 20;
+    for (let attempt = 1; ; attempt++) {
+      if (this.closed) throw this.closedError(what);
+      try {
+        return await fn();
+      } catch (err) {
+        if (this.closed) throw this.closedError(what);
+        const se = toStoreError(err, what);
+        const retry =
+          se.code === 'ESTORE_UNAVAILABLE' && attempt < this.maxAttempts && (!mutating || neverSent(err));
+        if (!retry) throw se;
+        await sleep(delay);
+        delay = Math.min(delay * 2, 250);
+      }
+    }
+  }
+
+  async get(key: string): Promise<KeyValue | undefined> {
+    if (this.closed) throw this.closedError('get');
+    const k = checkKey(key, 'get');
+    const res = await this.rpc('get', false, () => this.client.kv.range({ key: k }));
+    return res.kvs.length > 0 ? toKeyValue(res.kvs[0]) : undefined;
+  }
+
+  async list(prefix: string): Promise<ListResult> {
+    if (this.closed) throw this.closedError('list');
+    const range = prefixRange(checkPrefix(prefix, 'list'));
+    // Paged at one pinned revision; if that revision is compacted away mid-way, start over.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.listOnce(range);
+      } catch (err) {
+        if (!(err instanceof StoreError) || err.code !== 'ESTORE_COMPACTED' || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  private async listOnce(range: { key: Buffer; range_end: Buffer }): Promise<ListResult> {
+    const kvs: KeyValue[] = [];
+    let revision = 0;
+    let start = range.key;
+    for (;;) {
+      const rev = revision;
+      const res = await this.rpc('list', false, () =>
+        this.client.kv.range({
+          key: start,
+          range_end: range.range_end,
+          limit: LIST_PAGE,
+          ...(rev > 0 ? { revision: rev } : {}),
+        }),
+      );
+      if (revision === 0) revision = Number(res.header.revision);
+      for (const kv of res.kvs) kvs.push(toKeyValue(kv));
+      if (!res.more || res.kvs.length === 0) return { revision, kvs };
+      start = keyAfter(res.kvs[res.kvs.length - 1].key);
+    }
+  }
+
+  async put(key: string, value: string, opts?: { lease?: LeaseId }): Promise<number> {
+    if (this.closed) throw this.closedError('put');
+    const req = {
+      key: checkKey(key, 'put'),
+      value: Buffer.from(String(value), 'utf8'),
+      ...(opts?.lease !== undefined ? { lease: checkLease(opts.lease, 'put') } : {}),
+    };
+    const res = await this.rpc('put', true, () => this.client.kv.put(req));
+    return Number(res.header.revision);
+  }
+
+  async delete(key: string): Promise<number> {
+    if (this.closed) throw this.closedError('delete');
+    const k = checkKey(key, 'delete');
+    const res = await this.rpc('delete', true, () => this.client.kv.deleteRange({ key: k }));
+    return Number(res.deleted);
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    if (this.closed) throw this.closedError('deletePrefix');
+    const range = prefixRange(checkPrefix(prefix, 'deletePrefix'));
+    const res = await this.rpc('deletePrefix', true, () => this.client.kv.deleteRange(range));
+    return Number(res.deleted);
+  }
+
+  async txn(txn: Txn): Promise<TxnResult> {
+    if (this.closed) throw this.closedError('txn');
+    if (!txn || !Array.isArray(txn.compare) || !Array.isArray(txn.success)) {
+      throw new StoreError('ESTORE_INVALID', 'txn: compare and success must be arrays');
+    }
+    const compare = txn.compare.map(toCompare);
+    const success = txn.success.map(toRequestOp);
+    const failure = (txn.failure ?? []).map(toRequestOp);
+    const writes = success.length + failure.length > 0;
+    const res = await this.rpc('txn', writes, () => this.client.kv.txn({ compare, success, failure }));
+    return { succeeded: res.succeeded, revision: Number(res.header.revision) };
+  }
+
+  watch(prefix: string, fromRevision: number, handler: WatchHandler): Watch {
+    if (this.closed) throw this.closedError('watch');
+    const range = prefixRange(checkPrefix(prefix, 'watch'));
+    checkRevision(fromRevision, 'watch');
+    const w = new EtcdWatch(this.client.watchClient, prefix, range, fromRevision, handler, this.logger, (x) =>
+      this.watches.delete(x),
+    );
+    this.watches.add(w);
+    return w;
+  }
+
+  async grantLease(ttlSeconds: number): Promise<LeaseId> {
+    if (this.closed) throw this.closedError('grantLease');
+    if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1) {
+      throw new StoreError(
+        'ESTORE_INVALID',
+        `grantLease: TTL ${ttlSeconds} is not a whole number of seconds >= 1`,
+      );
+    }
+    // Retrying a grant at worst leaves an unused lease behind, which expires by itself.
+    const res = await this.rpc('grantLease', false, () =>
+      this.client.leaseClient.leaseGrant({ TTL: ttlSeconds }),
+    );
+    if (res.error) throw new StoreError('ESTORE_UNAVAILABLE', `grantLease: ${res.error}`);
+    return res.ID;
+  }
+
+  async keepAliveLease(id: LeaseId): Promise<number> {
+    if (this.closed) throw this.closedError('keepAliveLease');
+    const lease = checkLease(id, 'keepAliveLease');
+    return this.rpc('keepAliveLease', false, async () => {
+      const stream = await this.client.leaseClient.leaseKeepAlive();
+      return new Promise<number>((resolve, reject) => {
+        let done = false;
+        const finish = (f: () => void): void => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          quietCancel(stream);
+          f();
+        };
+        const timer = setTimeout(
+          () => finish(() => reject(new Error('keep-alive timed out (deadline exceeded)'))),
+          this.requestTimeoutMs,
+        );
+        stream.on('data', (res) => {
+          if (res.ID === lease) finish(() => resolve(Math.max(0, Number(res.TTL))));
+        });
+        stream.on('error', (err) => finish(() => reject(err)));
+        stream.on('end', () => finish(() => reject(new Error('keep-alive stream ended without an answer'))));
+        stream.write({ ID: lease });
+      });
+    });
+  }
+
+  async revokeLease(id: LeaseId): Promise<void> {
+    if (this.closed) throw this.closedError('revokeLease');
+    const lease = checkLease(id, 'revokeLease');
+    try {
+      await this.rpc('revokeLease', false, () => this.client.leaseClient.leaseRevoke({ ID: lease }));
+    } catch (err) {
+      if (err instanceof StoreError && err.cause instanceof EtcdLeaseInvalidError) return;
+      throw err;
+    }
+  }
+
+  async compact(revision: number): Promise<void> {
+    if (this.closed) throw this.closedError('compact');
+    checkRevision(revision, 'compact');
+    try {
+      await this.rpc('compact', false, () => this.client.kv.compact({ revision }));
+    } catch (err) {
+      // Already compacted at or past `revision`: nothing left to do.
+      if (err instanceof StoreError && err.code === 'ESTORE_COMPACTED') return;
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of [...this.watches]) await w.close();
+    this.client.close();
+  }
+}
+
+function toCompare(c: Compare): ICompare {
+  const key = checkKey(c?.key, 'txn compare');
+  switch (c.op) {
+    case 'exists':
+      return { key, target: 'Create', result: 'Greater', create_revision: 0 };
+    case 'absent':
+      return { key, target: 'Create', result: 'Equal', create_revision: 0 };
+    case 'value':
+      return { key, target: 'Value', result: 'Equal', value: Buffer.from(String(c.value), 'utf8') };
+    case 'modRevision':
+      if (!Number.isSafeInteger(c.modRevision) || c.modRevision < 0) {
+        throw new StoreError('ESTORE_INVALID', `txn compare: bad modRevision ${c.modRevision}`);
+      }
+      return { key, target: 'Mod', result: 'Equal', mod_revision: c.modRevision };
+    default:
+      throw new StoreError(
+        'ESTORE_INVALID',
+        `txn compare: unknown op ${JSON.stringify((c as { op: unknown }).op)}`,
+      );
+  }
+}
+
+function toRequestOp(op: Op): IRequestOp {
+  switch (op?.op) {
+    case 'put':
+      return {
+        request_put: {
+          key: checkKey(op.key, 'txn put'),
+          value: Buffer.from(String(op.value), 'utf8'),
+          ...(op.lease !== undefined ? { lease: checkLease(op.lease, 'txn put') } : {}),
+        },
+      };
+    case 'delete':
+      return { request_delete_range: { key: checkKey(op.key, 'txn delete') } };
+    case 'deletePrefix':
+      return { request_delete_range: prefixRange(checkPrefix(op.prefix, 'txn deletePrefix')) };
+    default:
+      throw new StoreError(
+        'ESTORE_INVALID',
+        `txn: unknown op ${JSON.stringify((op as { op: unknown })?.op)}`,
+      );
+  }
+}
+
+/**
+ * Opens a Store on etcd. Rejects with ESTORE_UNAVAILABLE if no endpoint answers within
+ * `dialTimeoutMs` (a wrong address or TLS setup fails here, loudly); after that the store
+ * reconnects by itself.
+ */
+export async function openEtcdStore(opts: EtcdStoreOptions): Promise<EtcdStore> {
+  const tlsFiles = opts.tls && (opts.tls.ca || opts.tls.key || opts.tls.cert) ? opts.tls : undefined;
+  const endpoints = normalizeEndpoints(opts.endpoints, tlsFiles !== undefined);
+  const secure = endpoints[0].startsWith('https:');
+  if ((tlsFiles?.key === undefined) !== (tlsFiles?.cert === undefined)) {
+    throw new StoreError(
+      'ESTORE_INVALID',
+      'etcd TLS: a client key needs a client certificate and vice versa',
+    );
+  }
+  let credentials: { rootCertificate: Buffer; privateKey?: Buffer; certChain?: Buffer } | undefined;
+  if (tlsFiles && secure) {
+    const read = async (what: string, file: string | undefined): Promise<Buffer | undefined> => {
+      if (!file) return undefined;
+      try {
+        return await readFile(file);
+      } catch (err) {
+        throw new StoreError(
+          'ESTORE_INVALID',
+          `etcd TLS: cannot read ${what} ${file}: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      }
+    };
+    credentials = {
+      // grpc-js uses the system roots when no CA is given.
+      rootCertificate: (await read('CA certificate', tlsFiles.ca)) as Buffer,
+      privateKey: await read('client key', tlsFiles.key),
+      certChain: await read('client certificate', tlsFiles.cert),
+    };
+  } else if (tlsFiles) {
+    opts.logger?.warn({ endpoints }, 'etcd TLS files given but every endpoint is http://; TLS files ignored');
+  }
+
+  const dialTimeoutMs = opts.dialTimeoutMs ?? 5000;
+  const requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
+  const health = new HostHealth(endpoints);
+  const client = new Etcd3({
+    hosts: endpoints,
+    ...(credentials ? { credentials } : {}),
+    dialTimeout: dialTimeoutMs,
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + requestTimeoutMs }),
+    faultHandling: { host: (h) => health.policyFor(h), global: passThroughPolicy },
+    grpcOptions: {
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 2000,
+      'grpc.max_receive_message_length': 256 * 1024 * 1024,
+    },
+  });
+  const store = new EtcdStore(client, endpoints, opts.logger, requestTimeoutMs);
+
+  // First contact: any endpoint answering a cheap read within dialTimeoutMs.
+  const deadline = Date.now() + dialTimeoutMs;
+  let lastErr: unknown;
+  for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
+    const left = deadline - Date.now();
+    try {
+      await client.kv.range(
+        { key: Buffer.from([0]), count_only: true },
+        { deadline: Date.now() + Math.max(left, 1) },
+      );
+      return store;
+    } catch (err) {
+      lastErr = err;
+    }
+    if (Date.now() + delay >= deadline) break;
+    await sleep(delay);
+  }
+  client.close();
+  const reason = lastErr instanceof Error ? lastErr.message : String(lastErr);
+  throw new StoreError(
+    'ESTORE_UNAVAILABLE',
+    `etcd: no endpoint of ${endpoints.join(', ')} answered within ${dialTimeoutMs} ms: ${reason}`,
+    { cause: lastErr },
+  );
+}
