@@ -129,6 +129,7 @@ export class EtcdStore implements Store {
    */
   private async rpc<T>(what: string, mutating: boolean, fn: () => Promise<T>): Promise<T> {
     let delay = 20;
+    const giveUpAt = Date.now() + this.requestTimeoutMs;
     for (let attempt = 1; ; attempt++) {
       if (this.closed) throw this.closedError(what);
       try {
@@ -137,7 +138,10 @@ export class EtcdStore implements Store {
         if (this.closed) throw this.closedError(what);
         const se = toStoreError(err, what);
         const retry =
-          se.code === 'ESTORE_UNAVAILABLE' && attempt < this.maxAttempts && (!mutating || neverSent(err));
+          se.code === 'ESTORE_UNAVAILABLE' &&
+          attempt < this.maxAttempts &&
+          Date.now() + delay < giveUpAt &&
+          (!mutating || neverSent(err));
         if (!retry) throw se;
         await sleep(delay);
         delay = Math.min(delay * 2, 250);
