@@ -97,17 +97,14 @@ export class Catalog {
   /** Keys currently unusable: logged once when they turn bad, forgotten when fixed or deleted. */
   private badRecords = new Set<string>();
   private badHealth = new Set<string>();
-  /** Health key → the IP it set, so a delete (or a turn bad) clears the right entry. */
-  private healthIP = new Map<string, string>();
   private readonly listeners = new Set<ChangeListener>();
 
   private started = false;
   private stopped = false;
   private readyFlag = false;
   private readyWaiters: { resolve: () => void; reject: (e: Error) => void } | undefined;
-  private readonly sleepers = new Set<() => void>();
-  private stopSignal!: Promise<undefined>;
-  private signalStop!: () => void;
+  /** Called by stop(): end backoff sleeps and in-flight list waits. */
+  private readonly onStop = new Set<() => void>();
   private lastEvent = 0;
   private readonly counters: CatalogStats = {
     invalidRecords: 0,
@@ -128,9 +125,6 @@ export class Catalog {
     this.ignore = (opts.ignorePrefixes ?? [`${this.recordKeyStart}monitor/`]).map(withSlash);
     this.minMs = Math.max(1, opts.retry?.minMs ?? 100);
     this.maxMs = Math.max(this.minMs, opts.retry?.maxMs ?? 5000);
-    this.stopSignal = new Promise<undefined>((resolve) => {
-      this.signalStop = () => resolve(undefined);
-    });
     const feed = (name: Feed['name'], prefix: string, records: boolean, health: boolean): Feed => ({
       name,
       prefix,
@@ -178,9 +172,8 @@ export class Catalog {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.signalStop();
-    for (const wake of this.sleepers) wake();
-    this.sleepers.clear();
+    for (const wake of [...this.onStop]) wake();
+    this.onStop.clear();
     for (const f of this.feeds) f.wake?.('stop');
     await Promise.all(this.feeds.map((f) => f.loop));
     if (!this.readyFlag && this.readyWaiters) {
@@ -290,12 +283,9 @@ export class Catalog {
     let attempt = 0;
     while (!this.stopped) {
       feed.state = 'listing';
-      let res: ListResult | undefined;
+      let revision: number | undefined;
       try {
-        // An in-flight list against an unreachable store must not hold up stop().
-        const listing = this.store.list(feed.prefix);
-        listing.catch(() => {});
-        res = await Promise.race([listing, this.stopSignal]);
+        revision = await this.listAndInstall(feed);
       } catch (err) {
         if (this.stopped) break;
         this.counters.failures++;
@@ -306,13 +296,24 @@ export class Catalog {
         await this.sleep(delay);
         continue;
       }
-      if (this.stopped || res === undefined) break;
-      this.install(feed, res);
+      if (revision === undefined) break;
       attempt = 0;
-      const why = await this.follow(feed, res.revision + 1);
+      const why = await this.follow(feed, revision + 1);
       if (why === 'failed') await this.sleep(this.backoff(attempt++));
     }
     feed.state = 'disconnected';
+  }
+
+  /**
+   * Lists the feed's prefix and swaps the result in; returns the list's revision, or undefined
+   * when stopped meanwhile. A function of its own so that the list (the whole prefix's keys and
+   * values) is garbage as soon as it is installed, not held by the loop while it follows.
+   */
+  private async listAndInstall(feed: Feed): Promise<number | undefined> {
+    const res = await this.listUnlessStopped(feed.prefix);
+    if (this.stopped || res === undefined) return undefined;
+    this.install(feed, res);
+    return res.revision;
   }
 
   /** Follows the feed from `fromRevision` until the watch is compacted, fails to open, or stop. */
@@ -357,10 +358,12 @@ export class Catalog {
       this.counters.failures++;
       feed.state = 'disconnected';
       this.log.warn({ err, prefix: feed.prefix }, 'catalog watch could not start');
+      this.checkReady();
       return 'failed';
     }
     feed.watch = watch;
     feed.state = 'connected';
+    this.checkReady();
     if (this.stopped) feed.wake?.('stop');
     const why = await ended;
     live = false;
@@ -374,6 +377,28 @@ export class Catalog {
     return why;
   }
 
+  /**
+   * The store's list, or undefined as soon as stop() is called: an in-flight list against an
+   * unreachable store must not hold up stop(). (Not Promise.race with a long-lived stop promise:
+   * that would keep every list result reachable from the stop promise's reactions.)
+   */
+  private listUnlessStopped(prefix: string): Promise<ListResult | undefined> {
+    return new Promise((resolve, reject) => {
+      const stop = (): void => resolve(undefined);
+      this.onStop.add(stop);
+      this.store.list(prefix).then(
+        (res) => {
+          this.onStop.delete(stop);
+          resolve(res);
+        },
+        (err: unknown) => {
+          this.onStop.delete(stop);
+          reject(err);
+        },
+      );
+    });
+  }
+
   private backoff(attempt: number): number {
     const base = Math.min(this.maxMs, this.minMs * 2 ** Math.min(attempt, 30));
     return Math.round(base / 2 + (Math.random() * base) / 2);
@@ -384,11 +409,11 @@ export class Catalog {
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
-        this.sleepers.delete(done);
+        this.onStop.delete(done);
         resolve();
       };
       const timer = setTimeout(done, ms);
-      this.sleepers.add(done);
+      this.onStop.add(done);
     });
   }
 
@@ -406,7 +431,6 @@ export class Catalog {
     const overlay = feed.health ? new HealthOverlay() : undefined;
     const badRecords = new Set<string>();
     const badHealth = new Set<string>();
-    const healthIP = new Map<string, string>();
     for (const kv of res.kvs) {
       const cls = this.classify(kv.key);
       if (cls === 'record' && index) {
@@ -415,14 +439,12 @@ export class Catalog {
         else badRecords.add(kv.key);
       } else if (cls === 'health' && overlay) {
         const parsed = this.parseHealth(kv, this.badHealth);
-        if (parsed) {
-          overlay.set(parsed.ip, parsed.state);
-          healthIP.set(kv.key, parsed.ip);
-        } else badHealth.add(kv.key);
+        if (parsed) overlay.set(parsed.ip, parsed.state);
+        else badHealth.add(kv.key);
       }
     }
 
-    const changed = this.listeners.size > 0 ? this.diff(index, overlay, healthIP) : undefined;
+    const changed = this.listeners.size > 0 ? this.diff(index, overlay) : undefined;
 
     // The swap: synchronous, so a reader sees either the old structures or the new ones.
     if (index) {
@@ -431,7 +453,6 @@ export class Catalog {
     }
     if (overlay) {
       this.hov = overlay;
-      this.healthIP = healthIP;
       this.badHealth = badHealth;
     }
     feed.revision = res.revision;
@@ -447,23 +468,26 @@ export class Catalog {
       },
       'catalog listed',
     );
-    if (!feed.listed) {
-      feed.listed = true;
-      if (!this.readyFlag && this.feeds.every((f) => f.listed)) {
-        this.readyFlag = true;
-        this.readyWaiters?.resolve();
-        this.readyWaiters = undefined;
-      }
-    }
+    feed.listed = true;
     if (changed && changed.length > 0) this.emit(changed);
   }
 
-  /** Keys whose content differs between the current structures and the new ones. */
-  private diff(
-    index: RecordIndex | undefined,
-    overlay: HealthOverlay | undefined,
-    healthIP: Map<string, string>,
-  ): string[] {
+  /**
+   * Ready once every feed has its first list in. Checked after the feed's watch is opened (or
+   * failed to open), so that when start() resolves the catalog is already following the store.
+   */
+  private checkReady(): void {
+    if (this.readyFlag || !this.feeds.every((f) => f.listed)) return;
+    this.readyFlag = true;
+    this.readyWaiters?.resolve();
+    this.readyWaiters = undefined;
+  }
+
+  /**
+   * Keys whose content differs between the current structures and the new ones. Health changes
+   * are reported as `<healthPrefix><canonical ip>`.
+   */
+  private diff(index: RecordIndex | undefined, overlay: HealthOverlay | undefined): string[] {
     const changed: string[] = [];
     if (index) {
       const old = this.idx;
@@ -476,12 +500,12 @@ export class Catalog {
     }
     if (overlay) {
       const old = this.hov;
-      for (const [key, ip] of healthIP) {
-        if (old.health(ip) !== overlay.health(ip)) changed.push(key);
-      }
-      for (const [key, ip] of this.healthIP) {
-        if (!healthIP.has(key) && old.health(ip) !== overlay.health(ip)) changed.push(key);
-      }
+      overlay.forEach((state, ip) => {
+        if (old.health(ip) !== state) changed.push(this.healthPrefix + ip);
+      });
+      old.forEach((_state, ip) => {
+        if (overlay.health(ip) === undefined) changed.push(this.healthPrefix + ip);
+      });
     }
     return changed;
   }
@@ -520,22 +544,27 @@ export class Catalog {
     return this.idx.remove(ev.kv.key);
   }
 
-  /** Returns true when an IP's state changed. */
+  /**
+   * Returns true when an IP's state changed. The IP comes from the key, so a delete needs no
+   * memory of what the key said. (Two keys naming one IP, e.g. `010.0.0.1` and `10.0.0.1`: the
+   * last write wins and deleting either forgets the IP.)
+   */
   private applyHealth(ev: WatchEvent): boolean {
-    const key = ev.type === 'put' ? ev.kv.key : ev.key;
-    const parsed = ev.type === 'put' ? this.parseHealth(ev.kv, this.badHealth) : undefined;
-    if (ev.type === 'put' && !parsed) this.badHealth.add(key);
-    else this.badHealth.delete(key);
+    if (ev.type === 'delete') {
+      this.badHealth.delete(ev.key);
+      const ip = ipFromHealthKey(this.healthPrefix, ev.key);
+      return ip !== undefined && this.hov.delete(ip);
+    }
+    const key = ev.kv.key;
+    const parsed = this.parseHealth(ev.kv, this.badHealth);
     if (parsed) {
-      // A key always names the same IP, so this replaces what the key said before.
-      this.healthIP.set(key, parsed.ip);
+      this.badHealth.delete(key);
       return this.hov.set(parsed.ip, parsed.state);
     }
-    // Deleted, or no longer usable: the IP counts as unmonitored.
-    const prevIP = this.healthIP.get(key);
-    if (prevIP === undefined) return false;
-    this.healthIP.delete(key);
-    return this.hov.delete(prevIP);
+    // No longer usable: the IP counts as unmonitored.
+    this.badHealth.add(key);
+    const ip = ipFromHealthKey(this.healthPrefix, key);
+    return ip !== undefined && this.hov.delete(ip);
   }
 
   /** A record, or undefined (counted, and logged unless `knownBad` already has the key). */
