@@ -178,6 +178,8 @@ class SeverableStore implements Store {
   readonly kind: Store['kind'];
   /** Lists to fail (ESTORE_UNAVAILABLE) before letting them through. */
   failLists = 0;
+  /** Watches to refuse (a synchronous StoreError) before letting them through. */
+  failWatches = 0;
   private severed = false;
   private readonly watches = new Set<{
     prefix: string;
@@ -229,6 +231,10 @@ class SeverableStore implements Store {
   }
 
   watch(prefix: string, fromRevision: number, handler: WatchHandler): Watch {
+    if (this.failWatches > 0) {
+      this.failWatches--;
+      throw new StoreError('ESTORE_UNAVAILABLE', 'test: watch refused');
+    }
     const w = { prefix, next: fromRevision, handler, inner: undefined as Watch | undefined };
     this.watches.add(w);
     if (!this.severed) this.open(w);
@@ -485,6 +491,25 @@ for (const backend of BACKENDS) {
         await store.put('/hades/local/hades/a/s', A('10.0.0.2'));
         await waitFor('both feeds', () => catalog.health('10.0.0.1') === 'UP' && catalog.recordCount === 2);
         assert.ok(await converged(catalog, store, '/hades-health/status/'));
+      } finally {
+        await catalog.stop();
+        await opened.close();
+      }
+    });
+
+    test('a watch that cannot be opened: ready on the list, then list + watch again with backoff', async () => {
+      const opened = await backend.open();
+      const store = new SeverableStore(opened.store);
+      store.failWatches = 2;
+      const catalog = new Catalog({ store, retry: { minMs: 5, maxMs: 40 } });
+      try {
+        await store.put('/hades/local/hades/a/r', A('10.0.0.1'));
+        await catalog.start();
+        assert.equal(catalog.recordCount, 1);
+        await waitFor('watching', () => catalog.stats.lists === 3 && catalog.watchState === 'connected');
+        assert.equal(catalog.stats.failures, 2);
+        await store.put('/hades/local/hades/a/s', A('10.0.0.2'));
+        await waitFor('follows', () => catalog.recordCount === 2);
       } finally {
         await catalog.stop();
         await opened.close();

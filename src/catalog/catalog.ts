@@ -281,6 +281,9 @@ export class Catalog {
 
   private async run(feed: Feed): Promise<void> {
     let attempt = 0;
+    // Separate from `attempt`: a watch that keeps failing to open must back off even though the
+    // lists between its attempts succeed.
+    let watchFailures = 0;
     while (!this.stopped) {
       feed.state = 'listing';
       let revision: number | undefined;
@@ -299,7 +302,8 @@ export class Catalog {
       if (revision === undefined) break;
       attempt = 0;
       const why = await this.follow(feed, revision + 1);
-      if (why === 'failed') await this.sleep(this.backoff(attempt++));
+      if (why === 'failed') await this.sleep(this.backoff(watchFailures++));
+      else watchFailures = 0;
     }
     feed.state = 'disconnected';
   }
