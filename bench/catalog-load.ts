@@ -1,0 +1,130 @@
+/**
+ * bench/catalog-load: how fast a fresh catalog lists N records, and what it costs in memory.
+ *
+ * Starts a real etcd (Debian etcd-server) on loopback, loads N records (default 100,000, the
+ * Hades 1.x layout: `/hades/local/hades/svc/<ns>/<svc>/<fnv>`, a health key per address), then
+ * runs the catalog in a child process (so the loader's memory is not counted) and prints:
+ * time to ready, records/s, and the child's RSS once ready (after a GC).
+ * Targets (issue 2): 100k records ready in ≤ 3 s and ≤ 150 MB RSS. Figures are printed, not asserted.
+ *
+ *   npm run bench:catalog-load [-- --records 100000 --backend etcd|embedded|both]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { fnv1a32 } from '../src/records/record.js';
+import { openEmbeddedStore } from '../src/store/embedded/embedded.js';
+import { openEtcdStore } from '../src/store/etcd/etcd.js';
+import type { Op, Store } from '../src/store/types.js';
+import { startEtcd } from '../test/harness/etcd.js';
+
+const { values } = parseArgs({
+  options: {
+    records: { type: 'string', default: '100000' },
+    backend: { type: 'string', default: 'both' },
+  },
+});
+const N = Number(values.records);
+
+/** Writes N A records over N/4 services (4 addresses each), plus a health key per address. */
+async function load(store: Store, n: number): Promise<number> {
+  const started = performance.now();
+  const BATCH = 100; // etcd's default --max-txn-ops is 128
+  const inflight: Promise<unknown>[] = [];
+  for (let i = 0; i < n; i += BATCH) {
+    const ops: Op[] = [];
+    for (let j = i; j < Math.min(n, i + BATCH); j++) {
+      const svc = j >> 2;
+      const ip = `10.${(j >> 16) & 255}.${(j >> 8) & 255}.${j & 255}`;
+      const value = JSON.stringify({ host: ip, priority: 10, weight: 10, ttl: 30, type: 'A' });
+      ops.push({
+        op: 'put',
+        key: `/hades/local/hades/svc/ns${svc % 100}/svc${svc}/${fnv1a32(value)}`,
+        value,
+      });
+      if (j % 4 === 0)
+        ops.push({ op: 'put', key: `/hades/monitor/status/${ip}`, value: '{"status":"UP","ports":["80"]}' });
+    }
+    inflight.push(store.txn({ compare: [], success: ops }));
+    if (inflight.length >= 16) await Promise.all(inflight.splice(0));
+  }
+  await Promise.all(inflight);
+  return performance.now() - started;
+}
+
+interface ChildResult {
+  readyMs: number;
+  records: number;
+  rssMB: number;
+  heapMB: number;
+}
+
+function runChild(args: string[]): Promise<ChildResult> {
+  const child = spawn(
+    process.execPath,
+    ['--expose-gc', fileURLToPath(new URL('./catalog-child.js', import.meta.url)), ...args],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  return new Promise((resolve, reject) => {
+    child.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`catalog child exited with ${code}`));
+      else resolve(JSON.parse(out) as ChildResult);
+    });
+  });
+}
+
+const rows: string[][] = [];
+async function bench(backend: 'etcd' | 'embedded'): Promise<void> {
+  let store: Store;
+  let childArgs: string[];
+  let cleanup: () => Promise<void>;
+  if (backend === 'etcd') {
+    const etcd = await startEtcd();
+    store = await openEtcdStore({ endpoints: [etcd.endpoint] });
+    childArgs = ['etcd', etcd.endpoint];
+    cleanup = () => etcd.stop();
+  } else {
+    const dir = await mkdtemp(join(tmpdir(), 'hades-bench-'));
+    store = await openEmbeddedStore({ dir });
+    childArgs = ['embedded', dir];
+    cleanup = () => rm(dir, { recursive: true, force: true });
+  }
+  try {
+    const loadMs = await load(store, N);
+    await store.close();
+    const r = await runChild(childArgs);
+    rows.push([
+      backend,
+      String(r.records),
+      `${(loadMs / 1000).toFixed(2)} s`,
+      `${(r.readyMs / 1000).toFixed(2)} s`,
+      `${Math.round(r.records / (r.readyMs / 1000)).toLocaleString('en-US')}`,
+      `${r.rssMB.toFixed(0)} MB`,
+      `${r.heapMB.toFixed(0)} MB`,
+    ]);
+  } finally {
+    await cleanup();
+  }
+}
+
+const backends =
+  values.backend === 'both' ? (['etcd', 'embedded'] as const) : [values.backend as 'etcd' | 'embedded'];
+for (const b of backends) await bench(b);
+
+const header = ['backend', 'records', 'load', 'ready', 'records/s', 'RSS', 'heap used'];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
+console.log(
+  `catalog-load: ${N.toLocaleString('en-US')} records (targets at 100k: ready ≤ 3 s, RSS ≤ 150 MB)`,
+);
+console.log(line(header));
+for (const r of rows) console.log(line(r));
