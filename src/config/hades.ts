@@ -1,0 +1,471 @@
+/**
+ * The `hades` command line: the seed's flags (Hades 1.0.1's `hades`), the ones this release adds,
+ * and the one typed HadesConfig every other part of the program reads.
+ *
+ *   hades [flags]              the DNS server (etcd with -machines, else the embedded store)
+ *   hades standalone [flags]   zero-setup: DNS on 127.0.0.1:5353, embedded store in ./hades-data,
+ *                              /health and /ready on 127.0.0.1:9001 (where the API will live)
+ *
+ * Every flag is also `--flag=value` and `HADES_<FLAG>` in the environment (flags.ts). The etcd
+ * TLS files also come from the seed's ETCD_CACERT / ETCD_TLSKEY / ETCD_TLSPEM.
+ */
+import { accessSync, constants } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { normalizeMonitorPath } from '../records/health.js';
+import { canonicalIP, parseIPv4 } from '../records/ip.js';
+import { normalizePrefix } from '../records/keys.js';
+import { parseName } from '../records/names.js';
+import { MAX_TTL } from '../records/record.js';
+import type { SelectPolicy } from '../records/types.js';
+import { SELECT_POLICIES } from '../records/types.js';
+import { parseCommandLine, VERSION_FLAG } from './cli.js';
+import { FlagError, type FlagSpec, type FlagValues, HelpRequested, parseFlags, usage } from './flags.js';
+
+export const PROGRAM = 'hades';
+export const STANDALONE = 'standalone';
+
+export const DEFAULT_ADDR = '127.0.0.1:53';
+export const STANDALONE_ADDR = '127.0.0.1:5353';
+export const STANDALONE_API_ADDR = '127.0.0.1:9001';
+export const DEFAULT_DATA_DIR = './hades-data';
+
+/** An IP literal and a port. `host` is the canonical text of the address (no brackets). */
+export interface HostPort {
+  host: string;
+  port: number;
+  family: 4 | 6;
+}
+
+export interface HadesConfig {
+  /** `server` (plain `hades`) or `standalone`. */
+  mode: 'server' | 'standalone';
+  /** DNS listen address (UDP and TCP). */
+  listen: HostPort;
+  /** Zones Hades is authoritative for, canonical (lower case, trailing dot), first = the main one. */
+  zones: string[];
+  /** etcd endpoints; empty = the embedded store in `dataDir`. */
+  machines: string[];
+  dataDir: string;
+  /** etcd TLS files (flags, else ETCD_CACERT / ETCD_TLSKEY / ETCD_TLSPEM); undefined when none. */
+  tls: { ca?: string; key?: string; cert?: string } | undefined;
+  /** Record key prefix, normalised (`/hades`). */
+  prefix: string;
+  /** Health key prefix, one trailing slash (`/hades/monitor/status/`). */
+  ipMonitorPath: string;
+  /** Network read timeout (TCP idle timeout now; forwarder tries in the next release), ms. */
+  readTimeoutMs: number;
+  /** TTL of records without a `ttl` field, seconds. */
+  defaultTtl: number;
+  select: SelectPolicy;
+  /** Worker processes (≥ 1; `-workers 0` means one per CPU). */
+  workers: number;
+  /** Concurrent TCP connections per worker; more are closed at once. */
+  maxTcpConnections: number;
+  /** Prometheus /metrics, /health, /ready port (0 = off). Served from the next release. */
+  metricsPort: number;
+  /** Upstreams for non-local names; empty = those of /etc/resolv.conf. Used from the next release. */
+  nameservers: HostPort[];
+  /** Response cache capacity (0 = off) and maximum TTL. Used from the next release. */
+  rcache: number;
+  rcacheTtl: number;
+  /** Standalone only: where /health and /ready (and later the API) listen. */
+  apiAddr: HostPort | undefined;
+  log: { logtostderr: boolean; logDir: string; verbosity: number };
+}
+
+const LATER = 'Arrives with the next release (selection/forwarding/cache/metrics); parsed and checked now.';
+
+/** The flag table. `standalone` changes only the defaults that differ in standalone mode. */
+export function hadesFlagSpecs(mode: 'server' | 'standalone' = 'server'): FlagSpec[] {
+  const standalone = mode === 'standalone';
+  return [
+    {
+      name: 'addr',
+      type: 'string',
+      default: standalone ? STANDALONE_ADDR : DEFAULT_ADDR,
+      help: 'IP:port to serve DNS on, UDP and TCP (IPv6 as [::1]:53; :53 means every IPv4 address)',
+    },
+    {
+      name: 'domain',
+      type: 'list',
+      default: 'hades.local.',
+      help: 'zone(s) Hades is authoritative for, comma separated; reverse zones (e.g. 10.in-addr.arpa.) too',
+    },
+    {
+      name: 'machines',
+      type: 'list',
+      default: '',
+      help: 'etcd endpoints, comma separated (http://127.0.0.1:2379); none: the embedded store in -data-dir',
+    },
+    {
+      name: 'data-dir',
+      type: 'string',
+      default: DEFAULT_DATA_DIR,
+      help: 'directory of the embedded store, used when -machines is empty',
+    },
+    {
+      name: 'prefix',
+      type: 'string',
+      default: '/hades',
+      help: 'etcd key prefix of the records (SkyDNS used /skydns)',
+    },
+    {
+      name: 'ip-monitor-path',
+      type: 'string',
+      default: '/hades/monitor/status/',
+      help: 'etcd prefix of the health states: <path><ip> = {"status":"UP"|"DOWN"}',
+    },
+    {
+      name: 'ttl',
+      type: 'int',
+      default: '3600',
+      min: 0,
+      max: MAX_TTL,
+      help: 'TTL in seconds of records without a "ttl" field',
+    },
+    {
+      name: 'select',
+      type: 'string',
+      default: 'sticky',
+      choices: SELECT_POLICIES,
+      help: 'which addresses an A/AAAA answer carries: sticky (one per client, stable), random-one, all',
+    },
+    {
+      name: 'read_timeout',
+      aliases: ['rtimeout'],
+      type: 'duration',
+      default: '2s',
+      help: 'network read timeout: idle TCP connections are closed after it (and, next release, per forwarded try)',
+    },
+    {
+      name: 'workers',
+      type: 'int',
+      default: '1',
+      min: 0,
+      max: 1024,
+      help: 'processes serving the same address, each with its own catalog (0: one per CPU)',
+    },
+    {
+      name: 'max-tcp-connections',
+      type: 'int',
+      default: '1000',
+      min: 1,
+      max: 1_000_000,
+      help: 'concurrent TCP connections per worker; connections beyond it are closed at once',
+    },
+    {
+      name: 'nameservers',
+      type: 'list',
+      default: '',
+      help:
+        'upstream resolvers (ip:port, comma separated) for names outside -domain; default: those of /etc/resolv.conf. ' +
+        `${LATER} Until then such queries get REFUSED`,
+    },
+    {
+      name: 'rcache',
+      type: 'int',
+      default: '0',
+      min: 0,
+      max: 100_000_000,
+      help: `capacity of the response cache in messages (0: no cache). ${LATER}`,
+    },
+    {
+      name: 'rcache_ttl',
+      type: 'int',
+      default: '60',
+      min: 1,
+      max: MAX_TTL,
+      help: `longest time in seconds an answer stays in the response cache. ${LATER}`,
+    },
+    {
+      name: 'metrics-port',
+      type: 'int',
+      default: '0',
+      min: 0,
+      max: 65535,
+      help: `port of Prometheus /metrics, /health and /ready (0: off). ${LATER}`,
+    },
+    {
+      name: 'api-addr',
+      type: 'string',
+      default: standalone ? STANDALONE_API_ADDR : '',
+      help: 'standalone only: IP:port of the API (for now GET /health and GET /ready)',
+    },
+    {
+      name: 'tls-key',
+      type: 'string',
+      default: '',
+      help: 'etcd client private key (PEM file); also $ETCD_TLSKEY',
+    },
+    {
+      name: 'tls-pem',
+      type: 'string',
+      default: '',
+      help: 'etcd client certificate (PEM file); also $ETCD_TLSPEM',
+    },
+    {
+      name: 'ca-cert',
+      type: 'string',
+      default: '',
+      help: 'CA certificate (PEM file) that signed the etcd server certificates; also $ETCD_CACERT',
+    },
+    { name: 'logtostderr', type: 'bool', default: 'false', help: 'log to standard error instead of files' },
+    {
+      name: 'log_dir',
+      type: 'string',
+      default: '',
+      help: 'directory of the log file (<dir>/hades.log); none: standard error',
+    },
+    { name: 'v', type: 'int', default: '0', min: 0, max: 10, help: 'log verbosity (1 and above: debug)' },
+    VERSION_FLAG,
+  ];
+}
+
+export const HADES_SYNOPSIS = '[flags]\n       hades standalone [flags]';
+
+/** Parses `ip:port`, `[ipv6]:port` (and `:port` → 0.0.0.0). `defaultPort` allows a bare IP. */
+export function parseHostPort(flag: string, text: string, defaultPort?: number): HostPort {
+  const t = text.trim();
+  function bad(why: string): never {
+    throw new FlagError(flag, `-${flag}: "${text}" ${why}`);
+  }
+  let host = '';
+  let portText: string | undefined;
+  if (t.startsWith('[')) {
+    const close = t.indexOf(']');
+    if (close === -1) bad('has no closing ]');
+    host = t.slice(1, close);
+    const rest = t.slice(close + 1);
+    if (rest === '') portText = undefined;
+    else if (rest.startsWith(':')) portText = rest.slice(1);
+    else bad('is not [IPv6]:port');
+  } else {
+    const colons = t.split(':').length - 1;
+    if (colons === 0) {
+      host = t;
+      portText = undefined;
+    } else if (colons === 1) {
+      const i = t.indexOf(':');
+      host = t.slice(0, i);
+      portText = t.slice(i + 1);
+    } else {
+      // a bare IPv6 address (only where a default port is allowed)
+      host = t;
+      portText = undefined;
+      if (defaultPort === undefined) bad('is not IP:port (write an IPv6 address as [::1]:53)');
+    }
+  }
+  if (host === '') host = '0.0.0.0';
+  let port: number;
+  if (portText === undefined) {
+    if (defaultPort === undefined) bad('has no port (want IP:port, e.g. 127.0.0.1:53)');
+    port = defaultPort;
+  } else {
+    if (!/^\d{1,5}$/.test(portText)) bad('has a bad port');
+    port = Number(portText);
+    if (port < 1 || port > 65535) bad('has a port outside 1-65535');
+  }
+  let family: 4 | 6;
+  if (parseIPv4(host)) family = 4;
+  else if (host.includes(':')) family = 6;
+  else bad('is not an IP address and port (host names are not accepted)');
+  const canon = canonicalIP(host);
+  if (canon === undefined) bad('is not an IP address and port');
+  return { host: canon, port, family };
+}
+
+/** `host:port` text of a HostPort (IPv6 in brackets). */
+export function formatHostPort(hp: HostPort): string {
+  return hp.family === 6 ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
+}
+
+function checkEndpoint(text: string): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new FlagError('machines', `-machines: "${text}" is not an etcd endpoint (want http://host:port)`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.pathname.length > 1 || !url.port)
+    throw new FlagError('machines', `-machines: "${text}" is not an etcd endpoint (want http://host:port)`);
+  return text.replace(/\/+$/, '');
+}
+
+function checkFile(flag: string, file: string): string {
+  try {
+    accessSync(file, constants.R_OK);
+  } catch (err) {
+    throw new FlagError(
+      flag,
+      `-${flag}: cannot read "${file}": ${(err as NodeJS.ErrnoException).code ?? err}`,
+    );
+  }
+  return file;
+}
+
+/** Builds and validates the config from parsed flag values. Throws FlagError naming the flag. */
+export function buildHadesConfig(
+  mode: 'server' | 'standalone',
+  v: FlagValues,
+  env: NodeJS.ProcessEnv = process.env,
+): HadesConfig {
+  const str = (name: string): string => (v[name] as string).trim();
+  const num = (name: string): number => v[name] as number;
+  const list = (name: string): string[] => v[name] as string[];
+
+  const listen = parseHostPort('addr', str('addr'));
+
+  const zones: string[] = [];
+  for (const z of list('domain')) {
+    let zone: string;
+    try {
+      zone = parseName(z);
+    } catch (err) {
+      throw new FlagError('domain', `-domain: "${z}" is not a zone name: ${(err as Error).message}`);
+    }
+    if (zone.includes('*')) throw new FlagError('domain', `-domain: "${z}" has a wildcard label`);
+    if (!zones.includes(zone)) zones.push(zone);
+  }
+  if (zones.length === 0) throw new FlagError('domain', '-domain: no zone given');
+
+  const machines = list('machines').map(checkEndpoint);
+  const dataDir = str('data-dir');
+  if (machines.length === 0 && dataDir === '')
+    throw new FlagError('data-dir', '-data-dir: empty, and no -machines given: nowhere to keep records');
+
+  const prefixText = str('prefix');
+  if (prefixText === '' || !prefixText.startsWith('/') || /\s/.test(prefixText))
+    throw new FlagError('prefix', `-prefix: "${prefixText}" is not a key prefix (want e.g. /hades)`);
+  const prefix = normalizePrefix(prefixText);
+
+  const mon = str('ip-monitor-path');
+  if (mon === '' || !mon.startsWith('/') || mon === '/')
+    throw new FlagError(
+      'ip-monitor-path',
+      `-ip-monitor-path: "${mon}" is not a key prefix (want e.g. /hades/monitor/status/)`,
+    );
+  const ipMonitorPath = normalizeMonitorPath(mon);
+  const recordStart = prefix === '/' ? '/' : `${prefix}/`;
+  if (recordStart.startsWith(ipMonitorPath))
+    throw new FlagError('ip-monitor-path', `-ip-monitor-path: "${mon}" contains the record prefix ${prefix}`);
+
+  const readTimeoutMs = num('read_timeout');
+  if (!(readTimeoutMs >= 1) || readTimeoutMs > 3_600_000)
+    throw new FlagError('read_timeout', `-read_timeout: ${readTimeoutMs} ms is outside 1ms-1h`);
+
+  let workers = num('workers');
+  if (workers === 0) workers = availableParallelism();
+
+  const nameservers = list('nameservers').map((s) => {
+    const hp = parseHostPort('nameservers', s, 53);
+    if (hp.host === '0.0.0.0' || hp.host === '::')
+      throw new FlagError('nameservers', `-nameservers: "${s}" is not a server address`);
+    return hp;
+  });
+
+  const apiText = str('api-addr');
+  const apiAddr = mode === 'standalone' && apiText !== '' ? parseHostPort('api-addr', apiText) : undefined;
+
+  const tls: { ca?: string; key?: string; cert?: string } = {};
+  const key = str('tls-key') || env.ETCD_TLSKEY || '';
+  const cert = str('tls-pem') || env.ETCD_TLSPEM || '';
+  const ca = str('ca-cert') || env.ETCD_CACERT || '';
+  if (key) tls.key = checkFile('tls-key', key);
+  if (cert) tls.cert = checkFile('tls-pem', cert);
+  if (ca) tls.ca = checkFile('ca-cert', ca);
+  if ((tls.key === undefined) !== (tls.cert === undefined))
+    throw new FlagError(
+      tls.key ? 'tls-pem' : 'tls-key',
+      '-tls-key and -tls-pem go together (client key and certificate)',
+    );
+
+  return {
+    mode,
+    listen,
+    zones,
+    machines,
+    dataDir,
+    tls: Object.keys(tls).length > 0 ? tls : undefined,
+    prefix,
+    ipMonitorPath,
+    readTimeoutMs,
+    defaultTtl: num('ttl'),
+    select: v.select as SelectPolicy,
+    workers,
+    maxTcpConnections: num('max-tcp-connections'),
+    metricsPort: num('metrics-port'),
+    nameservers,
+    rcache: num('rcache'),
+    rcacheTtl: num('rcache_ttl'),
+    apiAddr,
+    log: { logtostderr: v.logtostderr as boolean, logDir: str('log_dir'), verbosity: num('v') },
+  };
+}
+
+/**
+ * Parses a `hades` command line into a HadesConfig. Throws FlagError (bad flag or value) and
+ * HelpRequested (-h); -version is a value (`version: true`) the caller acts on.
+ */
+export function parseHadesArgs(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { config: HadesConfig; version: boolean } {
+  const first = parseFlags(hadesFlagSpecs('server'), argv, env);
+  let mode: 'server' | 'standalone' = 'server';
+  let values = first.values;
+  if (first.positionals.length > 0) {
+    if (first.positionals[0] !== STANDALONE)
+      throw new FlagError(
+        first.positionals[0],
+        `unexpected argument "${first.positionals[0]}" (the only command is "${STANDALONE}")`,
+      );
+    mode = STANDALONE;
+    // flags may come before and after the word: parse again without it, with standalone defaults
+    const at = argv.length - first.positionals.length;
+    const second = parseFlags(hadesFlagSpecs(STANDALONE), [...argv.slice(0, at), ...argv.slice(at + 1)], env);
+    if (second.positionals.length > 0)
+      throw new FlagError(second.positionals[0], `unexpected argument "${second.positionals[0]}"`);
+    values = second.values;
+  }
+  const version = values.version === true;
+  return { config: buildHadesConfig(mode, values, env), version };
+}
+
+/** Usage text of `hades` (server defaults, then what standalone changes). */
+export function hadesUsage(standalone = false): string {
+  const text = usage(PROGRAM, hadesFlagSpecs(standalone ? STANDALONE : 'server'), HADES_SYNOPSIS);
+  return (
+    text +
+    '\n`hades standalone` runs DNS on 127.0.0.1:5353 and /health, /ready on 127.0.0.1:9001 (-api-addr),\n' +
+    'on the embedded store in ./hades-data unless -machines is given.\n'
+  );
+}
+
+/**
+ * The program's start: parses the command line and exits for -h (0), -version (0) and any bad
+ * flag or value (one line on stderr naming the flag, status 2).
+ */
+export function loadHadesConfig(
+  argv: readonly string[] = process.argv.slice(2),
+  env: NodeJS.ProcessEnv = process.env,
+): HadesConfig {
+  try {
+    const { config, version } = parseHadesArgs(argv, env);
+    if (version) {
+      // the shared -version output
+      parseCommandLine({ program: PROGRAM, specs: [VERSION_FLAG], argv: ['-version'], env: {} });
+    }
+    return config;
+  } catch (err) {
+    if (err instanceof HelpRequested) {
+      process.stdout.write(hadesUsage(argv.includes(STANDALONE)));
+      process.exit(0);
+    }
+    if (err instanceof FlagError) {
+      process.stderr.write(`${PROGRAM}: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}

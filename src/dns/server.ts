@@ -1,0 +1,742 @@
+/**
+ * The DNS transport: UDP and TCP on one address, handing each request to a QueryHandler
+ * (types.ts) and sending what it writes. It owns sockets, framing and limits; it knows nothing of
+ * names or records.
+ *
+ * UDP: one reused ClientInfo and ResponseWriter per socket, no per-query objects or promises of
+ * ours (node's dgram still allocates the datagram and its rinfo). A send that the kernel could
+ * not take at once keeps its writer busy until it completes; the next request then takes another
+ * writer from a small pool (grown on demand, bounded; when every writer is busy the request is
+ * dropped and counted).
+ *
+ * TCP (RFC 7766): 2-byte length framing across partial reads and coalesced frames; pipelined
+ * queries answered in order; an idle timeout; a cap on concurrent connections (more are closed at
+ * once); per connection, at most one partial frame is buffered on input, and reading pauses while
+ * the unsent replies exceed a cap (so a client that sends and never reads cannot grow our memory).
+ *
+ * Requests the handler returns FORWARD for go to the Forwarder (the next issue); without one they
+ * get REFUSED. Nothing a client sends can throw out of here: handler exceptions become SERVFAIL,
+ * socket errors are counted and logged.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { type ClientInfo, DROP, FORWARD, type QueryHandler, type Transport } from './types.js';
+import { MIN_UDP_SIZE, Rcode } from './wire/constants.js';
+import { newQuery, ParseStatus, parseQuery, type Query } from './wire/query.js';
+import { ResponseWriter } from './wire/writer.js';
+
+/** Called exactly once per forwarded request: the reply (ownership passes to the server), or null for none. */
+export type ForwardDone = (reply: Buffer | null, length: number) => void;
+
+/**
+ * The seam for the forwarder (issue 4). `forward` receives a request the handler returned FORWARD
+ * for. `req` and `client` are reused by the server after `forward` returns: copy what you need.
+ * `limit` is the size the reply must fit (512 or the client's EDNS size on UDP, 65535 on TCP).
+ * On TCP the connection answers nothing else until `done` is called (replies stay in order).
+ */
+export interface Forwarder {
+  forward(req: Buffer, len: number, client: Readonly<ClientInfo>, limit: number, done: ForwardDone): void;
+}
+
+/** The subset of a pino logger the server uses. */
+export interface ServerLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface DnsServerOptions {
+  handler: QueryHandler;
+  /** IP literal to bind (IPv4 or IPv6). */
+  host: string;
+  /** Port; 0 picks one free for both UDP and TCP (tests). */
+  port: number;
+  forwarder?: Forwarder;
+  /** TCP idle timeout (no bytes either way), ms. Default 2000 (the seed's -read_timeout). */
+  tcpIdleTimeoutMs?: number;
+  /** Concurrent TCP connections; more are closed at once. Default 1000. */
+  maxTcpConnections?: number;
+  /** Unsent reply bytes per TCP connection above which reading from it pauses. Default 256 KiB. */
+  maxTcpBufferedBytes?: number;
+  /** UDP writers that may wait on the kernel at once before requests are dropped. Default 8. */
+  maxUdpWriters?: number;
+  /** SO_RCVBUF for the UDP socket (best effort). Default 4 MiB. */
+  udpReceiveBufferSize?: number;
+  logger?: ServerLogger;
+}
+
+/** Counters, plain numbers, for the metrics issue and tests. */
+export interface DnsServerStats {
+  udpQueries: number;
+  tcpQueries: number;
+  udpResponses: number;
+  tcpResponses: number;
+  /** Requests answered with nothing (unreadable header, a response, handler DROP, forwarder none). */
+  dropped: number;
+  /** Responses by rcode (the header's 4 bits). */
+  noerror: number;
+  formerr: number;
+  servfail: number;
+  nxdomain: number;
+  notimp: number;
+  refused: number;
+  otherRcode: number;
+  /** Responses with TC set. */
+  truncated: number;
+  /** Requests the handler returned FORWARD for. */
+  forwarded: number;
+  /** Handler exceptions (answered SERVFAIL). */
+  handlerErrors: number;
+  /** UDP requests dropped because every writer was waiting on the kernel. */
+  udpBusyDrops: number;
+  udpSendErrors: number;
+  udpSocketErrors: number;
+  tcpConnections: number;
+  /** Connections closed at accept because of the cap. */
+  tcpRejected: number;
+  tcpIdleTimeouts: number;
+  tcpErrors: number;
+  /** Zero-length frames (skipped). */
+  tcpEmptyFrames: number;
+  /** Times a connection stopped reading because its unsent replies exceeded the cap. */
+  tcpBackpressure: number;
+  /** Connections closed with a partial frame. */
+  tcpPartialFrames: number;
+}
+
+const MAX_FRAME = 65535;
+/** UDP size advertised in the OPT of replies the server writes itself (REFUSED, SERVFAIL). */
+const ADVERTISED_UDP = 1232;
+
+function newStats(): DnsServerStats {
+  return {
+    udpQueries: 0,
+    tcpQueries: 0,
+    udpResponses: 0,
+    tcpResponses: 0,
+    dropped: 0,
+    noerror: 0,
+    formerr: 0,
+    servfail: 0,
+    nxdomain: 0,
+    notimp: 0,
+    refused: 0,
+    otherRcode: 0,
+    truncated: 0,
+    forwarded: 0,
+    handlerErrors: 0,
+    udpBusyDrops: 0,
+    udpSendErrors: 0,
+    udpSocketErrors: 0,
+    tcpConnections: 0,
+    tcpRejected: 0,
+    tcpIdleTimeouts: 0,
+    tcpErrors: 0,
+    tcpEmptyFrames: 0,
+    tcpBackpressure: 0,
+    tcpPartialFrames: 0,
+  };
+}
+
+const NOOP_LOGGER: ServerLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Logs at most one line per `intervalMs` per kind, with how many were suppressed. */
+class RateLimitedLog {
+  private last = 0;
+  private suppressed = 0;
+  constructor(
+    private readonly log: ServerLogger,
+    private readonly intervalMs = 1000,
+  ) {}
+  warn(obj: Record<string, unknown>, msg: string): void {
+    const now = Date.now();
+    if (now - this.last < this.intervalMs) {
+      this.suppressed++;
+      return;
+    }
+    this.last = now;
+    if (this.suppressed > 0) obj.suppressed = this.suppressed;
+    this.suppressed = 0;
+    this.log.warn(obj, msg);
+  }
+}
+
+/**
+ * dgram resolves a send address with dns.lookup (answering on the next tick); ours are always IP
+ * literals, so answer at once and the send happens synchronously. (dgram calls it as
+ * `lookup(address, family, cb)`, whatever @types/node says.)
+ */
+const literalLookup = ((
+  address: string,
+  family: number,
+  cb: (err: Error | null, address: string, family: number) => void,
+): void => {
+  cb(null, address, family);
+}) as unknown as dgram.SocketOptions['lookup'];
+
+class UdpWriter {
+  readonly w = new ResponseWriter();
+  busy = false;
+  readonly done: (err: Error | null) => void;
+  constructor(onError: (err: Error) => void) {
+    this.done = (err) => {
+      this.busy = false;
+      if (err) onError(err);
+    };
+  }
+}
+
+class TcpConn {
+  readonly client: ClientInfo;
+  /** First octet of a length prefix read alone, or -1. */
+  hdr = -1;
+  /** The frame being assembled across reads (length `need`), filled up to `have`. */
+  frame: Buffer | null = null;
+  need = 0;
+  have = 0;
+  /** Bytes read but not processed while blocked. */
+  stash: Buffer | null = null;
+  /** Waiting for the forwarder's reply to the previous request. */
+  forwarding = false;
+  /** Reading paused until the unsent replies drain. */
+  draining = false;
+  /** The client half-closed: end our side once everything is answered. */
+  readEnded = false;
+  closed = false;
+  constructor(
+    readonly socket: net.Socket,
+    family: 4 | 6,
+  ) {
+    this.client = {
+      address: socket.remoteAddress ?? '',
+      port: socket.remotePort ?? 0,
+      family,
+      transport: 'tcp',
+    };
+  }
+  get blocked(): boolean {
+    return this.forwarding || this.draining;
+  }
+}
+
+export class DnsServer {
+  readonly stats: DnsServerStats = newStats();
+  readonly host: string;
+  private requestedPort: number;
+  private boundPort = 0;
+  private readonly handler: QueryHandler;
+  private readonly forwarder: Forwarder | undefined;
+  private readonly log: ServerLogger;
+  private readonly noisy: RateLimitedLog;
+  private readonly idleMs: number;
+  private readonly maxConns: number;
+  private readonly maxBuffered: number;
+  private readonly maxUdpWriters: number;
+  private readonly udpRcvBuf: number;
+  private readonly family: 4 | 6;
+
+  private udp: dgram.Socket | undefined;
+  private tcp: net.Server | undefined;
+  private readonly conns = new Set<TcpConn>();
+  private state: 'new' | 'listening' | 'closing' | 'closed' = 'new';
+
+  // UDP path: reused objects
+  private readonly udpClient: ClientInfo;
+  private readonly udpWriters: UdpWriter[] = [];
+  private udpCurrent: UdpWriter;
+  private readonly onUdpMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => this.udpMessage(msg, rinfo);
+  private readonly onUdpSendError = (err: Error): void => {
+    this.stats.udpSendErrors++;
+    this.noisy.warn({ err: err.message }, 'dns: udp send failed');
+  };
+
+  // TCP path: frames are processed synchronously, one at a time, so these are shared
+  private readonly tcpReq: Buffer = Buffer.allocUnsafe(MAX_FRAME);
+  private readonly tcpW = new ResponseWriter();
+  /** For the replies the server writes itself (REFUSED, SERVFAIL). */
+  private readonly q: Query = newQuery();
+
+  constructor(opts: DnsServerOptions) {
+    this.handler = opts.handler;
+    this.forwarder = opts.forwarder;
+    this.host = opts.host;
+    this.requestedPort = opts.port;
+    this.family = net.isIPv6(opts.host) ? 6 : 4;
+    if (!net.isIP(opts.host))
+      throw new TypeError(`DnsServer: host must be an IP address, got "${opts.host}"`);
+    this.log = opts.logger ?? NOOP_LOGGER;
+    this.noisy = new RateLimitedLog(this.log);
+    this.idleMs = Math.max(1, opts.tcpIdleTimeoutMs ?? 2000);
+    this.maxConns = Math.max(1, opts.maxTcpConnections ?? 1000);
+    this.maxBuffered = Math.max(MAX_FRAME + 2, opts.maxTcpBufferedBytes ?? 256 * 1024);
+    this.maxUdpWriters = Math.max(1, opts.maxUdpWriters ?? 8);
+    this.udpRcvBuf = opts.udpReceiveBufferSize ?? 4 * 1024 * 1024;
+    this.udpClient = { address: '', port: 0, family: this.family, transport: 'udp' };
+    this.udpCurrent = new UdpWriter(this.onUdpSendError);
+    this.udpWriters.push(this.udpCurrent);
+  }
+
+  /** The bound port (UDP and TCP), once listening. */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** Open TCP connections. */
+  get tcpOpen(): number {
+    return this.conns.size;
+  }
+
+  get listening(): boolean {
+    return this.state === 'listening';
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------------
+
+  /** Binds UDP and TCP on host:port. Rejects (and holds nothing) if either cannot be bound. */
+  async listen(): Promise<void> {
+    if (this.state !== 'new') throw new Error(`DnsServer.listen(): server is ${this.state}`);
+    this.state = 'listening';
+    const attempts = this.requestedPort === 0 ? 20 : 1;
+    let lastErr: unknown;
+    for (let i = 0; i < attempts; i++) {
+      try {
+        // TCP first: with port 0 it picks the port, UDP then takes the same number
+        const tcp = await this.listenTcp(this.requestedPort);
+        const port = (tcp.address() as net.AddressInfo).port;
+        try {
+          this.udp = await this.bindUdp(port);
+        } catch (err) {
+          await new Promise<void>((resolve) => tcp.close(() => resolve()));
+          throw err;
+        }
+        this.tcp = tcp;
+        this.boundPort = port;
+        this.log.info({ address: this.host, port, family: this.family }, 'dns: listening on UDP and TCP');
+        return;
+      } catch (err) {
+        lastErr = err;
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') break;
+      }
+    }
+    this.state = 'closed';
+    throw lastErr;
+  }
+
+  /** Stops listening, closes every connection; forwarded replies still pending are discarded. */
+  async close(): Promise<void> {
+    if (this.state === 'closed' || this.state === 'new') {
+      this.state = 'closed';
+      return;
+    }
+    if (this.state === 'closing') return;
+    this.state = 'closing';
+    const waits: Promise<void>[] = [];
+    const udp = this.udp;
+    if (udp) {
+      waits.push(
+        new Promise<void>((resolve) => {
+          try {
+            udp.close(() => resolve());
+          } catch {
+            resolve();
+          }
+        }),
+      );
+    }
+    const tcp = this.tcp;
+    if (tcp) waits.push(new Promise<void>((resolve) => tcp.close(() => resolve())));
+    for (const c of this.conns) this.closeConn(c);
+    await Promise.all(waits);
+    this.state = 'closed';
+    this.log.info({ address: this.host, port: this.boundPort }, 'dns: closed');
+  }
+
+  private bindUdp(port: number): Promise<dgram.Socket> {
+    return new Promise((resolve, reject) => {
+      const sock = dgram.createSocket({ type: this.family === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
+      const onError = (err: Error): void => {
+        sock.removeListener('listening', onListening);
+        try {
+          sock.close();
+        } catch {
+          // never bound
+        }
+        reject(err);
+      };
+      const onListening = (): void => {
+        sock.removeListener('error', onError);
+        sock.on('error', (err) => {
+          this.stats.udpSocketErrors++;
+          this.noisy.warn({ err: err.message }, 'dns: udp socket error');
+        });
+        try {
+          sock.setRecvBufferSize(this.udpRcvBuf);
+        } catch {
+          // best effort (capped by net.core.rmem_max anyway)
+        }
+        sock.on('message', this.onUdpMessage);
+        resolve(sock);
+      };
+      sock.once('error', onError);
+      sock.once('listening', onListening);
+      sock.bind({ address: this.host, port, exclusive: false });
+    });
+  }
+
+  private listenTcp(port: number): Promise<net.Server> {
+    return new Promise((resolve, reject) => {
+      const srv = net.createServer({ allowHalfOpen: true }, (s) => this.tcpConnection(s));
+      const onError = (err: Error): void => reject(err);
+      srv.once('error', onError);
+      srv.listen({ host: this.host, port, exclusive: false, backlog: 1024 }, () => {
+        srv.removeListener('error', onError);
+        srv.on('error', (err) => {
+          this.stats.tcpErrors++;
+          this.noisy.warn({ err: err.message }, 'dns: tcp server error');
+        });
+        resolve(srv);
+      });
+    });
+  }
+
+  // ---- shared ------------------------------------------------------------------------------------
+
+  /** Runs the handler (SERVFAIL on an exception, REFUSED/forwarder on FORWARD). Returns the reply length or DROP. */
+  private answer(req: Buffer, len: number, client: ClientInfo, w: ResponseWriter, limit: number): number {
+    let n: number;
+    try {
+      n = this.handler.handle(req, len, client, w, limit);
+    } catch (err) {
+      this.stats.handlerErrors++;
+      this.noisy.warn(
+        { err: (err as Error)?.message ?? String(err), client: client.address, transport: client.transport },
+        'dns: handler failed; answering SERVFAIL',
+      );
+      n = this.ownReply(req, len, w, limit, Rcode.SERVFAIL);
+    }
+    if (n === FORWARD) {
+      this.stats.forwarded++;
+      return FORWARD;
+    }
+    if (!(n > 0)) {
+      this.stats.dropped++;
+      return DROP;
+    }
+    this.count(w.buf, client.transport);
+    return n;
+  }
+
+  private count(reply: Buffer, transport: Transport): void {
+    const s = this.stats;
+    if (transport === 'udp') s.udpResponses++;
+    else s.tcpResponses++;
+    if ((reply[2] & 0x02) !== 0) s.truncated++;
+    switch (reply[3] & 0x0f) {
+      case 0:
+        s.noerror++;
+        break;
+      case 1:
+        s.formerr++;
+        break;
+      case 2:
+        s.servfail++;
+        break;
+      case 3:
+        s.nxdomain++;
+        break;
+      case 4:
+        s.notimp++;
+        break;
+      case 5:
+        s.refused++;
+        break;
+      default:
+        s.otherRcode++;
+    }
+  }
+
+  /** A reply with just the question (and OPT) and `rcode`, or DROP when the header is unreadable. */
+  private ownReply(req: Buffer, len: number, w: ResponseWriter, limit: number, rcode: number): number {
+    try {
+      const q = this.q;
+      if (parseQuery(req, len, q) === ParseStatus.DROP) return DROP;
+      w.start(q, rcode, 0);
+      if (q.edns) w.addOPT(ADVERTISED_UDP, 0, q.do);
+      return w.finish(q.edns && q.udpSize > limit ? Math.min(q.udpSize, ADVERTISED_UDP) : limit);
+    } catch {
+      return DROP;
+    }
+  }
+
+  // ---- UDP -------------------------------------------------------------------------------------
+
+  private udpMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const s = this.stats;
+    s.udpQueries++;
+    if (this.state !== 'listening') return;
+    let uw = this.udpCurrent;
+    if (uw.busy) {
+      const free = this.freeUdpWriter();
+      if (free === undefined) {
+        s.udpBusyDrops++;
+        return;
+      }
+      uw = free;
+      this.udpCurrent = free;
+    }
+    const client = this.udpClient;
+    client.address = rinfo.address;
+    client.port = rinfo.port;
+    client.family = (rinfo.family as string | number) === 'IPv6' || (rinfo.family as unknown) === 6 ? 6 : 4;
+    const w = uw.w;
+    let n = this.answer(msg, msg.length, client, w, MIN_UDP_SIZE);
+    if (n === FORWARD) {
+      if (this.forwarder) {
+        this.forwardUdp(msg, client);
+        return;
+      }
+      n = this.ownReply(msg, msg.length, w, MIN_UDP_SIZE, Rcode.REFUSED);
+      if (n <= 0) {
+        s.dropped++;
+        return;
+      }
+      this.count(w.buf, 'udp');
+    }
+    if (n <= 0) return;
+    uw.busy = true;
+    try {
+      this.udp!.send(w.buf, 0, n, rinfo.port, rinfo.address, uw.done);
+    } catch (err) {
+      uw.busy = false;
+      this.onUdpSendError(err as Error);
+    }
+  }
+
+  private freeUdpWriter(): UdpWriter | undefined {
+    for (const x of this.udpWriters) if (!x.busy) return x;
+    if (this.udpWriters.length >= this.maxUdpWriters) return undefined;
+    const x = new UdpWriter(this.onUdpSendError);
+    this.udpWriters.push(x);
+    return x;
+  }
+
+  private forwardUdp(msg: Buffer, client: ClientInfo): void {
+    const address = client.address;
+    const port = client.port;
+    const limit = MIN_UDP_SIZE;
+    try {
+      this.forwarder!.forward(msg, msg.length, client, limit, (reply, length) => {
+        if (reply === null || !(length > 0) || this.state !== 'listening') return;
+        this.count(reply, 'udp');
+        try {
+          this.udp!.send(reply, 0, length, port, address, (err) => {
+            if (err) this.onUdpSendError(err);
+          });
+        } catch (err) {
+          this.onUdpSendError(err as Error);
+        }
+      });
+    } catch (err) {
+      this.stats.handlerErrors++;
+      this.noisy.warn({ err: (err as Error)?.message ?? String(err) }, 'dns: forwarder failed');
+    }
+  }
+
+  // ---- TCP -------------------------------------------------------------------------------------
+
+  private tcpConnection(socket: net.Socket): void {
+    const s = this.stats;
+    socket.on('error', (err) => {
+      s.tcpErrors++;
+      this.log.debug({ err: err.message }, 'dns: tcp connection error');
+    });
+    if (this.state !== 'listening' || this.conns.size >= this.maxConns) {
+      s.tcpRejected++;
+      if (this.state === 'listening')
+        this.noisy.warn(
+          { open: this.conns.size, max: this.maxConns },
+          'dns: tcp connection cap reached; closing new connections',
+        );
+      socket.destroy();
+      return;
+    }
+    s.tcpConnections++;
+    const family = socket.remoteFamily === 'IPv6' ? 6 : 4;
+    const c = new TcpConn(socket, family);
+    this.conns.add(c);
+    socket.setNoDelay(true);
+    socket.setTimeout(this.idleMs);
+    socket.on('timeout', () => {
+      s.tcpIdleTimeouts++;
+      this.closeConn(c);
+    });
+    socket.on('data', (chunk: Buffer) => this.tcpData(c, chunk));
+    socket.on('end', () => {
+      c.readEnded = true;
+      if (c.frame !== null || c.hdr !== -1) s.tcpPartialFrames++;
+      if (!c.blocked && c.stash === null) this.endConn(c);
+    });
+    socket.on('drain', () => {
+      if (c.draining) {
+        c.draining = false;
+        this.tcpResume(c);
+      }
+    });
+    socket.on('close', () => {
+      c.closed = true;
+      this.conns.delete(c);
+    });
+  }
+
+  private tcpData(c: TcpConn, chunk: Buffer): void {
+    if (c.closed) return;
+    if (c.blocked) {
+      // data already on its way when we paused: keep it for later
+      c.stash = c.stash === null ? chunk : Buffer.concat([c.stash, chunk]);
+      return;
+    }
+    this.tcpFeed(c, chunk);
+  }
+
+  /** Processes `chunk` frame by frame until it is used up or the connection blocks. */
+  private tcpFeed(c: TcpConn, chunk: Buffer): void {
+    const socket = c.socket;
+    const end = chunk.length;
+    let off = 0;
+    socket.cork();
+    try {
+      while (off < end && !c.closed) {
+        if (c.blocked) {
+          c.stash = chunk.subarray(off);
+          return;
+        }
+        if (c.frame !== null) {
+          // continue a partial frame
+          const take = Math.min(c.need - c.have, end - off);
+          chunk.copy(c.frame, c.have, off, off + take);
+          c.have += take;
+          off += take;
+          if (c.have === c.need) {
+            const f = c.frame;
+            c.frame = null;
+            this.tcpRequest(c, f, c.need);
+          }
+          continue;
+        }
+        let flen: number;
+        if (c.hdr !== -1) {
+          flen = (c.hdr << 8) | chunk[off];
+          c.hdr = -1;
+          off += 1;
+        } else if (end - off >= 2) {
+          flen = (chunk[off] << 8) | chunk[off + 1];
+          off += 2;
+        } else {
+          c.hdr = chunk[off];
+          off += 1;
+          break;
+        }
+        if (flen === 0) {
+          this.stats.tcpEmptyFrames++;
+          continue;
+        }
+        if (end - off >= flen) {
+          chunk.copy(this.tcpReq, 0, off, off + flen);
+          off += flen;
+          this.tcpRequest(c, this.tcpReq, flen);
+        } else {
+          c.frame = Buffer.allocUnsafe(flen);
+          c.need = flen;
+          c.have = end - off;
+          chunk.copy(c.frame, 0, off, end);
+          off = end;
+        }
+      }
+    } finally {
+      socket.uncork();
+    }
+  }
+
+  private tcpRequest(c: TcpConn, req: Buffer, len: number): void {
+    this.stats.tcpQueries++;
+    const w = this.tcpW;
+    let n = this.answer(req, len, c.client, w, MAX_FRAME);
+    if (n === FORWARD) {
+      if (this.forwarder) {
+        this.forwardTcp(c, req, len);
+        return;
+      }
+      n = this.ownReply(req, len, w, MAX_FRAME, Rcode.REFUSED);
+      if (n <= 0) {
+        this.stats.dropped++;
+        return;
+      }
+      this.count(w.buf, 'tcp');
+    }
+    if (n > 0) this.tcpSend(c, w.buf, n);
+  }
+
+  private tcpSend(c: TcpConn, reply: Buffer, n: number): void {
+    if (c.closed) return;
+    const out = Buffer.allocUnsafe(n + 2);
+    out[0] = n >> 8;
+    out[1] = n & 0xff;
+    reply.copy(out, 2, 0, n);
+    c.socket.write(out);
+    if (c.socket.writableLength > this.maxBuffered && !c.draining) {
+      this.stats.tcpBackpressure++;
+      c.draining = true;
+      c.socket.pause();
+    }
+  }
+
+  private forwardTcp(c: TcpConn, req: Buffer, len: number): void {
+    c.forwarding = true;
+    c.socket.pause();
+    let called = false;
+    const done: ForwardDone = (reply, length) => {
+      if (called) return;
+      called = true;
+      c.forwarding = false;
+      if (c.closed || this.state !== 'listening') return;
+      if (reply !== null && length > 0 && length <= MAX_FRAME) {
+        this.count(reply, 'tcp');
+        this.tcpSend(c, reply, length);
+      } else this.stats.dropped++;
+      this.tcpResume(c);
+    };
+    try {
+      this.forwarder!.forward(req, len, c.client, MAX_FRAME, done);
+    } catch (err) {
+      this.stats.handlerErrors++;
+      this.noisy.warn({ err: (err as Error)?.message ?? String(err) }, 'dns: forwarder failed');
+      done(null, 0);
+    }
+  }
+
+  /** After a block ends: the stashed bytes first, then the socket again (or our FIN). */
+  private tcpResume(c: TcpConn): void {
+    if (c.closed || c.blocked) return;
+    if (c.stash !== null) {
+      const st = c.stash;
+      c.stash = null;
+      this.tcpFeed(c, st);
+      if (c.blocked || c.closed) return;
+    }
+    if (c.readEnded) this.endConn(c);
+    else c.socket.resume();
+  }
+
+  private endConn(c: TcpConn): void {
+    if (c.closed) return;
+    c.socket.end();
+  }
+
+  private closeConn(c: TcpConn): void {
+    if (c.closed) return;
+    c.closed = true;
+    this.conns.delete(c);
+    c.socket.destroy();
+  }
+}
