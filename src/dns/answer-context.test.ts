@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { HealthState, Record } from '../records/types.js';
+import { AnswerContext, targetStrip } from './answer-context.js';
+import { makeSelectors } from './select.js';
+import { Zones } from './zones.js';
+
+function rec(target: string, hostKind: Record['hostKind'] = 'ipv4', extra: Partial<Record> = {}): Record {
+  return { key: `/k/${target}`, name: `${target}.`, hostKind, target, modRevision: 1, ...extra };
+}
+
+function context(health: { [ip: string]: HealthState } = {}): AnswerContext {
+  return new AnswerContext({
+    source: { lookup: () => 0, has: () => false, health: (ip) => health[ip], revision: 7 },
+    zones: new Zones(['hades.local.']),
+    defaultTtl: 3600,
+    minTtl: 30,
+    policy: 'all',
+    selectors: makeSelectors(),
+  });
+}
+
+describe('targetStrip (CoreDNS semantics)', () => {
+  const cases: [string, number | undefined, string][] = [
+    ['a.b.c.hades.local.', undefined, 'a.b.c.hades.local.'],
+    ['a.b.c.hades.local.', 0, 'a.b.c.hades.local.'],
+    ['a.b.c.hades.local.', 1, 'b.c.hades.local.'],
+    ['a.b.c.hades.local.', 3, 'hades.local.'],
+    ['a.b.c.hades.local.', 4, 'local.'],
+    ['a.b.c.hades.local.', 5, 'a.b.c.hades.local.'],
+    ['a.b.c.hades.local.', 99, 'a.b.c.hades.local.'],
+    ['.', 1, '.'],
+  ];
+  for (const [name, k, want] of cases)
+    it(`${name} strip ${k} → ${want}`, () => assert.equal(targetStrip(name, k), want));
+});
+
+describe('AnswerContext', () => {
+  it('ttl: positive ttl, else the default (0 is absent)', () => {
+    const ctx = context();
+    assert.equal(ctx.ttl(rec('10.0.0.1', 'ipv4', { ttl: 5 })), 5);
+    assert.equal(ctx.ttl(rec('10.0.0.1', 'ipv4', { ttl: 0 })), 3600);
+    assert.equal(ctx.ttl(rec('10.0.0.1')), 3600);
+  });
+
+  it('collectAddresses: the asked kind, repeated addresses once, small and big sets alike', () => {
+    const ctx = context();
+    for (const size of [5, 100]) {
+      const src: Record[] = [];
+      for (let i = 0; i < size; i++)
+        src.push(rec(`10.0.0.${i % 3}`), rec(`2001:db8::${i % 2}`, 'ipv6'), rec('x.', 'name'));
+      const out: Record[] = [];
+      assert.equal(ctx.collectAddresses(src, src.length, 'ipv4', out), 3);
+      assert.equal(ctx.collectAddresses(src, src.length, 'ipv6', out), 2);
+      assert.equal(ctx.collectAddresses(src, src.length, 'addr', out), 5);
+    }
+  });
+
+  it('healthFilter: DOWN out, names kept, all DOWN → all (counted)', () => {
+    const ctx = context({ '10.0.0.1': 'DOWN', '10.0.0.2': 'UP', '10.0.0.3': 'DOWN', '10.0.0.4': 'DOWN' });
+    const a = [rec('10.0.0.1'), rec('x.', 'name'), rec('10.0.0.2'), rec('10.0.0.9')];
+    assert.equal(ctx.healthFilter(a, 4), 3);
+    assert.deepEqual(
+      a.slice(0, 3).map((r) => r.target),
+      ['x.', '10.0.0.2', '10.0.0.9'],
+    );
+    const b = [rec('10.0.0.3'), rec('x.', 'name'), rec('10.0.0.4')];
+    assert.equal(ctx.healthFilter(b, 3), 3);
+    assert.equal(ctx.stats.failOpen, 1);
+    assert.equal(ctx.healthFilter([rec('x.', 'name')], 1), 1);
+    assert.equal(ctx.stats.failOpen, 1);
+  });
+});

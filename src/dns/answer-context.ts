@@ -1,0 +1,266 @@
+/**
+ * State shared by the answer builders (answer-*.ts) for one query, and their common helpers:
+ * TTLs, the health overlay (with fail-open), address collection with deduplication, glue, the
+ * synthesized SOA, `targetstrip`. One AnswerContext per handler, reused for every query: its
+ * scratch arrays keep their capacity, so the common path allocates nothing of its own.
+ */
+import type { HealthState, HostKind, Record, SelectPolicy } from '../records/types.js';
+import type { Selectors } from './select.js';
+import type { ClientInfo } from './types.js';
+import { Section, type SectionId } from './wire/constants.js';
+import type { Owner, ResponseWriter } from './wire/writer.js';
+import type { Zone, Zones } from './zones.js';
+
+/** What the handler reads from the catalog (a Catalog satisfies it). */
+export interface AnswerSource {
+  /** Records at and below `name` (wildcards, groups applied); clears and fills `out`. */
+  lookup(name: string, out: Record[]): number;
+  /** The name exists (NODATA) or not (NXDOMAIN). */
+  has(name: string): boolean;
+  /** UP / DOWN, or undefined when unmonitored (canonical IP text). */
+  health(ip: string): HealthState | undefined;
+  /** Store revision the index reflects: the SOA serial. */
+  readonly revision: number;
+}
+
+/** Counters for the metrics issue; plain numbers, incremented on the query path. */
+export interface AnswerStats {
+  /** Address sets (answers and glue) in which every address was DOWN, served whole (fail-open). */
+  failOpen: number;
+  /** Queries answered SERVFAIL because building the answer threw (a bug or unusable data). */
+  errors: number;
+}
+
+/** How answering one name for one type ended. */
+export const Outcome = Object.freeze({
+  /** Records of the type were written to the answer section. */
+  ANSWER: 0,
+  /** The name exists but has no records of the type. */
+  NODATA: 1,
+  /** The name does not exist. */
+  NXDOMAIN: 2,
+  /** A CNAME was written; `ctx.cnameTarget` holds its target. */
+  CNAME: 3,
+} as const);
+export type Outcome = (typeof Outcome)[keyof typeof Outcome];
+
+/** SOA timers (CoreDNS plugin/backend_lookup.go SOA). */
+export const SOA_REFRESH = 7200;
+export const SOA_RETRY = 1800;
+export const SOA_EXPIRE = 86400;
+/** The SOA record's own TTL is min(minTtl, this) (CoreDNS). */
+export const SOA_MAX_TTL = 300;
+
+/** Above this many candidates, deduplication uses a Set instead of a quadratic scan. */
+const SMALL = 32;
+
+export interface AnswerContextOptions {
+  source: AnswerSource;
+  zones: Zones;
+  defaultTtl: number;
+  minTtl: number;
+  policy: SelectPolicy;
+  selectors: Selectors;
+}
+
+export class AnswerContext {
+  readonly source: AnswerSource;
+  readonly zones: Zones;
+  readonly defaultTtl: number;
+  readonly minTtl: number;
+  readonly policy: SelectPolicy;
+  readonly selectors: Selectors;
+  readonly stats: AnswerStats = { failOpen: 0, errors: 0 };
+
+  /** The writer and client of the query being answered (set by the handler before answering). */
+  w!: ResponseWriter;
+  client!: ClientInfo;
+
+  /** Lookup results for the name being answered. */
+  readonly recs: Record[] = [];
+  /** Lookup results for glue (target names), while `recs`/`cands` are still in use. */
+  readonly aux: Record[] = [];
+  /** Candidates of the answer being built; valid up to the count the builder keeps. */
+  readonly cands: Record[] = [];
+  /** Address candidates of one glue set. */
+  readonly glue: Record[] = [];
+  /** Per-candidate target names (SRV, MX, NS). */
+  readonly targets: string[] = [];
+  /** Per-candidate offset of the written target name (an Owner for glue), -1 when unusable. */
+  offsets = new Int32Array(64);
+  /** Deduplication of big address sets (collectAddresses); cleared before each use. */
+  readonly seen = new Set<string>();
+  /** Deduplication keys of the slow-path builders (SRV, MX, NS, TXT, PTR); cleared before each use. */
+  readonly keys = new Set<string>();
+  /** SRV weight totals per priority. */
+  readonly totals = new Map<number, number>();
+  /** Names of the current CNAME chain (loop detection). */
+  readonly chain: string[] = [];
+  /** Target of the CNAME written by the last CNAME outcome. */
+  cnameTarget = '';
+  /**
+   * The out-of-zone name a CNAME chain ended at in the last query ('' when none). The forwarder
+   * (issue 4) resolves it; until then the answer carries the CNAME alone.
+   */
+  externalTarget = '';
+
+  constructor(o: AnswerContextOptions) {
+    this.source = o.source;
+    this.zones = o.zones;
+    this.defaultTtl = o.defaultTtl;
+    this.minTtl = o.minTtl;
+    this.policy = o.policy;
+    this.selectors = o.selectors;
+  }
+
+  /** A record's TTL: its `ttl` when positive (Go writers' 0 means absent), else the default. */
+  ttl(r: Record): number {
+    const t = r.ttl;
+    return t !== undefined && t > 0 ? t : this.defaultTtl;
+  }
+
+  /** Room for `n` per-candidate offsets. */
+  reserve(n: number): Int32Array {
+    if (this.offsets.length < n) this.offsets = new Int32Array(Math.max(n, this.offsets.length * 2));
+    return this.offsets;
+  }
+
+  /**
+   * Copies the records of `src[0, n)` whose hostKind is `kind` (or either address kind for
+   * 'addr') into `out`, dropping repeated addresses, and returns their count.
+   */
+  collectAddresses(src: readonly Record[], n: number, kind: HostKind | 'addr', out: Record[]): number {
+    let m = 0;
+    const big = n > SMALL;
+    if (big) this.seen.clear();
+    outer: for (let i = 0; i < n; i++) {
+      const r = src[i];
+      const k = r.hostKind;
+      if (kind === 'addr' ? k !== 'ipv4' && k !== 'ipv6' : k !== kind) continue;
+      const t = r.target;
+      if (big) {
+        if (this.seen.has(t)) continue;
+        this.seen.add(t);
+      } else {
+        for (let j = 0; j < m; j++) if (out[j].target === t) continue outer;
+      }
+      out[m++] = r;
+    }
+    return m;
+  }
+
+  /**
+   * The health overlay on `arr[0, m)`: address records whose IP is DOWN are removed (in place,
+   * order kept) unless every address record is DOWN, in which case all stay (fail-open, counted).
+   * Records that are not addresses are kept. Returns the new count.
+   */
+  healthFilter(arr: Record[], m: number): number {
+    const src = this.source;
+    let addrs = 0;
+    let down = 0;
+    for (let i = 0; i < m; i++) {
+      const r = arr[i];
+      if (r.hostKind !== 'ipv4' && r.hostKind !== 'ipv6') continue;
+      addrs++;
+      if (src.health(r.target) === 'DOWN') down++;
+    }
+    if (down === 0) return m;
+    if (down === addrs) {
+      this.stats.failOpen++;
+      return m;
+    }
+    let k = 0;
+    for (let i = 0; i < m; i++) {
+      const r = arr[i];
+      if ((r.hostKind === 'ipv4' || r.hostKind === 'ipv6') && src.health(r.target) === 'DOWN') continue;
+      arr[k++] = r;
+    }
+    return k;
+  }
+
+  /** Writes one address record (A or AAAA by the record's kind). */
+  addAddress(section: SectionId, owner: Owner, ttl: number, r: Record): void {
+    if (r.hostKind === 'ipv4') this.w.addA(section, owner, ttl, r.target);
+    else this.w.addAAAA(section, owner, ttl, r.target);
+  }
+
+  /**
+   * Glue: the healthy A and AAAA records of `target` (one of our zones' names) in the additional
+   * section, owned by `owner` (the target, or an offset where it was written). No CNAMEs are
+   * followed. Out-of-zone targets get none (the forwarder issue may add them).
+   */
+  addGlue(target: string, owner: Owner): void {
+    if (this.zones.find(target) === undefined) return;
+    const n = this.source.lookup(target, this.aux);
+    if (n === 0) return;
+    const g = this.glue;
+    let m = this.collectAddresses(this.aux, n, 'addr', g);
+    if (m === 0) return;
+    m = this.healthFilter(g, m);
+    for (let i = 0; i < m; i++) this.addAddress(Section.ADDITIONAL, owner, this.ttl(g[i]), g[i]);
+  }
+
+  /**
+   * Glue for the targets of the records written from `cands[0, m)` (SRV, MX, NS), whose targets
+   * are `targets[i]` and written target offsets `offsets[i]` (-1: write the name; -2: the record
+   * was not written, no glue). An address record's target is its own (synthesized) name: glue is
+   * its address; a name target gets the healthy addresses of that name when it is in our zones.
+   * Each (target, address) pair and each name target once.
+   */
+  addTargetGlue(m: number): void {
+    const cands = this.cands;
+    const targets = this.targets;
+    const offs = this.offsets;
+    const keys = this.keys;
+    keys.clear();
+    for (let i = 0; i < m; i++) {
+      const off = offs[i];
+      if (off === -2) continue;
+      const r = cands[i];
+      const t = targets[i];
+      const owner: Owner = off >= 0 ? off : t;
+      if (r.hostKind === 'name') {
+        if (t === '.' || keys.has(t)) continue;
+        keys.add(t);
+        this.addGlue(t, owner);
+      } else {
+        const key = `${t} ${r.target}`;
+        if (keys.has(key)) continue;
+        keys.add(key);
+        this.addAddress(Section.ADDITIONAL, owner, this.ttl(r), r);
+      }
+    }
+  }
+
+  /** The zone's synthesized SOA (CoreDNS): serial = the catalog's revision. */
+  addSOA(section: SectionId, owner: Owner, zone: Zone): void {
+    const min = this.minTtl;
+    this.w.addSOA(
+      section,
+      owner,
+      Math.min(min, SOA_MAX_TTL),
+      zone.nsName,
+      zone.hostmaster,
+      this.source.revision >>> 0,
+      SOA_REFRESH,
+      SOA_RETRY,
+      SOA_EXPIRE,
+      min,
+    );
+  }
+}
+
+/**
+ * SkyDNS/CoreDNS `targetstrip`: drops the `k` leftmost labels of an absolute name; when that
+ * would leave nothing (k ≥ the label count) the name is kept whole (CoreDNS `targetStrip`).
+ */
+export function targetStrip(name: string, k: number | undefined): string {
+  if (k === undefined || k <= 0 || name === '.') return name;
+  let off = 0;
+  for (let i = 0; i < k; i++) {
+    const d = name.indexOf('.', off);
+    if (d < 0 || d === name.length - 1) return name;
+    off = d + 1;
+  }
+  return name.slice(off);
+}

@@ -1,0 +1,74 @@
+/**
+ * SRV (CoreDNS plugin/backend_lookup.go `SRV`, SkyDNS): one SRV per record with a `host`.
+ *
+ * - Target: `host` when it is a name; for an address, the record's own name from its key
+ *   (`4af19cb2.cctv1.user.hades.local.`) with the address as glue. `targetstrip` drops that many
+ *   leftmost labels from the target (kept whole when it would strip everything).
+ * - Weight: shares within a priority, as CoreDNS computes them: a weight of 0 (absent) counts as
+ *   100; each record's weight becomes floor(100 / total(priority) × weight), at least 1, so the
+ *   weights of one priority add up to about 100.
+ * - Priority and port from the record (absent → 0).
+ * - Address records whose IP is DOWN are left out (all DOWN: all kept), before the totals.
+ * - Duplicates (same target and port) are written once.
+ * - Additional: the glue (answer-context `addTargetGlue`).
+ */
+import type { AnswerContext } from './answer-context.js';
+import { targetStrip } from './answer-context.js';
+import { Section } from './wire/constants.js';
+import { WireError } from './wire/errors.js';
+import type { Owner } from './wire/writer.js';
+
+/** Writes the SRV answer from `ctx.recs[0, n)`; returns the number of SRV records written. */
+export function answerSRV(ctx: AnswerContext, owner: Owner, n: number): number {
+  const recs = ctx.recs;
+  const cands = ctx.cands;
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    const k = recs[i].hostKind;
+    if (k === 'ipv4' || k === 'ipv6' || k === 'name') cands[m++] = recs[i];
+  }
+  if (m === 0) return 0;
+  m = ctx.healthFilter(cands, m);
+
+  const totals = ctx.totals;
+  totals.clear();
+  for (let i = 0; i < m; i++) {
+    const r = cands[i];
+    const p = r.priority ?? 0;
+    totals.set(p, (totals.get(p) ?? 0) + (r.weight !== undefined && r.weight > 0 ? r.weight : 100));
+  }
+
+  const w = ctx.w;
+  const targets = ctx.targets;
+  const offs = ctx.reserve(m);
+  const keys = ctx.keys;
+  keys.clear();
+  let written = 0;
+  for (let i = 0; i < m; i++) {
+    const r = cands[i];
+    const target = targetStrip(r.hostKind === 'name' ? r.target : r.name, r.targetstrip);
+    targets[i] = target;
+    offs[i] = -1;
+    const port = r.port ?? 0;
+    const key = `${target} ${port}`;
+    if (keys.has(key)) continue;
+    keys.add(key);
+    const p = r.priority ?? 0;
+    let weight = Math.floor(
+      (100 / totals.get(p)!) * (r.weight !== undefined && r.weight > 0 ? r.weight : 100),
+    );
+    if (weight < 1) weight = 1;
+    try {
+      w.addSRV(Section.ANSWER, owner, ctx.ttl(r), p, weight, port, target);
+    } catch (err) {
+      // a target name from a key that is no valid DNS name: leave the record out
+      if (!(err instanceof WireError)) throw err;
+      offs[i] = -2;
+      continue;
+    }
+    offs[i] = w.targetOffset;
+    written++;
+  }
+  if (written > 0) ctx.addTargetGlue(m);
+  return written;
+}

@@ -1,0 +1,176 @@
+/**
+ * DnsHandler: the query pipeline behind the transport (types.ts `QueryHandler`). Parses the
+ * request into one reused Query, handles the protocol cases (malformed, opcodes, EDNS, classes,
+ * CHAOS), finds the zone, and answers from the catalog (answer.ts) into the transport's writer.
+ * Synchronous; the common path (A/AAAA for an existing name) allocates nothing of its own.
+ */
+import { hostname as osHostname } from 'node:os';
+import type { SelectPolicy } from '../records/types.js';
+import { SELECT_POLICIES } from '../records/types.js';
+import { VERSION } from '../version.js';
+import { answerInZone } from './answer.js';
+import { AnswerContext, type AnswerSource, type AnswerStats } from './answer-context.js';
+import { chaosText } from './chaos.js';
+import { makeSelectors, type Selectors } from './select.js';
+import { type ClientInfo, DROP, FORWARD, type QueryHandler } from './types.js';
+import { Flag, MAX_MESSAGE, MIN_UDP_SIZE, Rcode, RRClass, RRType, Section } from './wire/constants.js';
+import { newQuery, ParseStatus, parseQuery, type Query } from './wire/query.js';
+import { QNAME, type ResponseWriter } from './wire/writer.js';
+import { Zones } from './zones.js';
+
+export interface DnsHandlerOptions {
+  /** The in-memory index answered from (a Catalog). */
+  catalog: AnswerSource;
+  /** Zones served, canonical or not (`hades.local.`, `10.in-addr.arpa.`); at least one. */
+  zones: readonly string[];
+  /** TTL of records without a positive `ttl` (default 3600, as SkyDNS). */
+  defaultTtl?: number;
+  /** SOA MINIMUM, the negative-answer TTL (default 30, as CoreDNS's etcd plugin). */
+  minTtl?: number;
+  /** EDNS UDP payload size we advertise and the most we send over UDP (default 1232). */
+  maxUdpSize?: number;
+  /** Server selection policy for A/AAAA (default `sticky`; a record's `select` overrides it). */
+  select?: SelectPolicy;
+  /** CHAOS `hostname.bind` / `id.server` (default os.hostname(); '' refuses them). */
+  hostname?: string;
+  /** CHAOS `version.bind` / `version.server` (default `hades <VERSION>`; '' refuses them). */
+  version?: string;
+  /** Seed of the selectors' random numbers (default: random; tests fix it). */
+  seed?: number;
+  /** Replacement selectors by policy (tests; issue 4 until its selectors live in select.ts). */
+  selectors?: Partial<Selectors>;
+}
+
+export const DEFAULT_TTL = 3600;
+export const DEFAULT_MIN_TTL = 30;
+export const DEFAULT_MAX_UDP_SIZE = 1232;
+
+function intOption(name: string, v: number | undefined, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  if (!Number.isInteger(v) || v < min || v > max)
+    throw new RangeError(`DnsHandler: ${name} must be an integer from ${min} to ${max}, got ${v}`);
+  return v;
+}
+
+export class DnsHandler implements QueryHandler {
+  readonly zones: Zones;
+  readonly defaultTtl: number;
+  readonly minTtl: number;
+  readonly maxUdpSize: number;
+  readonly select: SelectPolicy;
+  readonly hostname: string;
+  readonly version: string;
+  private readonly q: Query = newQuery();
+  private readonly ctx: AnswerContext;
+
+  constructor(opts: DnsHandlerOptions) {
+    this.zones = new Zones(opts.zones);
+    this.defaultTtl = intOption('defaultTtl', opts.defaultTtl, DEFAULT_TTL, 0, 0x7fffffff);
+    this.minTtl = intOption('minTtl', opts.minTtl, DEFAULT_MIN_TTL, 0, 0x7fffffff);
+    this.maxUdpSize = intOption(
+      'maxUdpSize',
+      opts.maxUdpSize,
+      DEFAULT_MAX_UDP_SIZE,
+      MIN_UDP_SIZE,
+      MAX_MESSAGE,
+    );
+    const select = opts.select ?? 'sticky';
+    if (!SELECT_POLICIES.includes(select))
+      throw new RangeError(`DnsHandler: select must be one of ${SELECT_POLICIES.join(', ')}, got ${select}`);
+    this.select = select;
+    this.hostname = opts.hostname ?? osHostname();
+    this.version = opts.version ?? `hades ${VERSION}`;
+    this.ctx = new AnswerContext({
+      source: opts.catalog,
+      zones: this.zones,
+      defaultTtl: this.defaultTtl,
+      minTtl: this.minTtl,
+      policy: select,
+      selectors: makeSelectors({ seed: opts.seed }, opts.selectors),
+    });
+  }
+
+  /** Counters (fail-open answers, internal errors) for the metrics issue. Live object. */
+  get stats(): Readonly<AnswerStats> {
+    return this.ctx.stats;
+  }
+
+  /**
+   * The out-of-zone name the last answer's CNAME chain ended at ('' when none): the answer
+   * carries the CNAMEs only; the forwarder (issue 4) will resolve this name and append.
+   */
+  get externalTarget(): string {
+    return this.ctx.externalTarget;
+  }
+
+  /** The UDP reply limit for `q`: 512 without EDNS, else the client's size capped by ours. */
+  udpLimit(q: Query): number {
+    if (!q.edns) return MIN_UDP_SIZE;
+    return Math.max(MIN_UDP_SIZE, Math.min(q.udpSize, this.maxUdpSize));
+  }
+
+  handle(req: Buffer, len: number, client: ClientInfo, w: ResponseWriter, limit: number): number {
+    const q = this.q;
+    const st = parseQuery(req, len, q);
+    if (st === ParseStatus.DROP) return DROP;
+    const lim = client.transport === 'udp' ? this.udpLimit(q) : limit;
+    switch (st) {
+      case ParseStatus.FORMERR:
+        return this.error(q, w, lim, Rcode.FORMERR);
+      case ParseStatus.NOTIMP:
+        return this.error(q, w, lim, Rcode.NOTIMP);
+      case ParseStatus.BADVERS:
+        return this.error(q, w, lim, Rcode.BADVERS);
+    }
+    try {
+      return this.answer(q, client, w, lim);
+    } catch {
+      // a bug or data the writer cannot encode: never take the process down for one query
+      this.ctx.stats.errors++;
+      return this.error(q, w, lim, Rcode.SERVFAIL);
+    }
+  }
+
+  private answer(q: Query, client: ClientInfo, w: ResponseWriter, lim: number): number {
+    if (q.qclass !== RRClass.IN) {
+      const text = q.qclass === RRClass.CH ? chaosText(q, this) : undefined;
+      if (text === undefined) {
+        w.start(q, Rcode.REFUSED, 0);
+      } else {
+        w.start(q, Rcode.NOERROR, Flag.AA);
+        w.rrClass = RRClass.CH;
+        w.addTXT(Section.ANSWER, QNAME, 0, text);
+      }
+      this.opt(q, w);
+      return w.finish(lim);
+    }
+    const zone = this.zones.find(q.qname, q.qnameEscaped);
+    if (zone === undefined) return FORWARD;
+    if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) {
+      // no zone transfers
+      w.start(q, Rcode.REFUSED, 0);
+      this.opt(q, w);
+      return w.finish(lim);
+    }
+    const ctx = this.ctx;
+    ctx.w = w;
+    ctx.client = client;
+    w.start(q, Rcode.NOERROR, Flag.AA);
+    const rcode = answerInZone(ctx, q.qname, q.qtype, zone, q.qnamePlain);
+    if (rcode !== Rcode.NOERROR) w.setRcode(rcode);
+    this.opt(q, w);
+    return w.finish(lim);
+  }
+
+  /** Echoes EDNS: an OPT with our size, version 0, the DO bit copied (RFC 3225 §3). */
+  private opt(q: Query, w: ResponseWriter): void {
+    if (q.edns) w.addOPT(this.maxUdpSize, 0, q.do);
+  }
+
+  /** An empty reply with `rcode` (question echoed when it was readable, OPT when EDNS was used). */
+  private error(q: Query, w: ResponseWriter, lim: number, rcode: number): number {
+    w.start(q, rcode, 0);
+    if (q.edns) w.addOPT(this.maxUdpSize, 0, rcode === Rcode.FORMERR ? false : q.do);
+    return w.finish(lim);
+  }
+}
