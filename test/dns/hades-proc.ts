@@ -1,0 +1,162 @@
+/**
+ * Starts the real `hades` binary (dist/src/bin/hades.js) as a child process for integration tests
+ * and waits until it answers `dig <zone> SOA` (or its standalone banner). Children never outlive
+ * the test process.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { dig, digStatus, sleep } from './clients.js';
+
+export const HADES_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/bin/hades.js');
+
+const live = new Set<ChildProcess>();
+let hooked = false;
+function hook(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', () => {
+    for (const c of live) {
+      try {
+        c.kill('SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  });
+}
+
+export interface HadesProc {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code (or 128+signal) once the process has exited. */
+  readonly exited: Promise<number>;
+  /** Sends `signal` (default SIGTERM) and waits for the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number>;
+}
+
+export interface SpawnOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Command prefix, e.g. ['ip', 'netns', 'exec', ns]. */
+  wrap?: string[];
+}
+
+const SIGNUM: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15, SIGHUP: 1 };
+
+/** Spawns `node hades.js ...args` without waiting for anything. */
+export function spawnHades(args: string[], opts: SpawnOptions = {}): HadesProc {
+  hook();
+  const env: NodeJS.ProcessEnv = {};
+  // no HADES_* or ETCD_* from the test environment leak into the child's flags
+  for (const [k, v] of Object.entries(process.env))
+    if (!k.startsWith('HADES_') && !k.startsWith('ETCD_')) env[k] = v;
+  Object.assign(env, opts.env ?? {});
+  const argv = [process.execPath, HADES_BIN, ...args];
+  const cmd = opts.wrap ? [...opts.wrap, ...argv] : argv;
+  const child = spawn(cmd[0], cmd.slice(1), { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  let out = '';
+  let err = '';
+  child.stdout?.setEncoding('utf8');
+  child.stderr?.setEncoding('utf8');
+  child.stdout?.on('data', (s: string) => {
+    out += s;
+  });
+  child.stderr?.on('data', (s: string) => {
+    err += s;
+    if (err.length > 200_000) err = err.slice(-100_000);
+  });
+  const exited = new Promise<number>((resolve) => {
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      resolve(code ?? 128 + (SIGNUM[signal ?? ''] ?? 0));
+    });
+  });
+  return {
+    child,
+    pid: child.pid ?? 0,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) {
+        try {
+          child.kill(signal);
+        } catch {
+          // gone
+        }
+      }
+      return exited;
+    },
+  };
+}
+
+/** Waits until `dig @host -p port zone SOA` says NOERROR; throws with hades's stderr otherwise. */
+export async function waitAnswering(
+  h: HadesProc,
+  port: number,
+  zone = 'hades.local.',
+  host = '127.0.0.1',
+  timeoutMs = 20_000,
+  digWrap?: (args: string[]) => Promise<{ stdout: string }>,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exitCode: number | undefined;
+  void h.exited.then((c) => {
+    exitCode = c;
+  });
+  for (;;) {
+    if (exitCode !== undefined)
+      throw new Error(`hades exited with ${exitCode} before answering\n--- stderr ---\n${h.stderr()}`);
+    const args = ['+time=1', '+tries=1', zone, 'SOA'];
+    const r = digWrap ? await digWrap(args) : await dig(port, args, host);
+    if (digStatus(r.stdout) === 'NOERROR') return;
+    if (Date.now() > deadline)
+      throw new Error(
+        `hades did not answer ${zone} SOA within ${timeoutMs} ms\n--- stderr ---\n${h.stderr()}`,
+      );
+    await sleep(50);
+  }
+}
+
+/** Spawns hades and waits until it answers. */
+export async function startHades(
+  args: string[],
+  port: number,
+  opts: SpawnOptions & { zone?: string } = {},
+): Promise<HadesProc> {
+  const h = spawnHades(args, opts);
+  try {
+    await waitAnswering(h, port, opts.zone);
+  } catch (err) {
+    await h.stop('SIGKILL');
+    throw err;
+  }
+  return h;
+}
+
+/** A free port for both UDP and TCP on 127.0.0.1 (binds both to be sure). */
+export async function freeDnsPort(): Promise<number> {
+  const net = await import('node:net');
+  const dgram = await import('node:dgram');
+  for (let i = 0; i < 50; i++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = net.createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const ok = await new Promise<boolean>((resolve) => {
+      const u = dgram.createSocket('udp4');
+      u.once('error', () => resolve(false));
+      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
+    });
+    if (ok) return port;
+  }
+  throw new Error('no free port for UDP and TCP');
+}

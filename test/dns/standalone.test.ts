@@ -1,0 +1,173 @@
+/**
+ * `hades standalone` and `npm start` on a fresh directory: DNS answers `dig ... hades.local SOA`,
+ * /health and /ready answer on the API's address, the banner's "what to type next" commands work
+ * as printed, Ctrl-C (SIGINT) stops it cleanly. Ports come from flags / HADES_* variables so the
+ * test never touches 5353 or 9001.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { dig, digStatus, parseDig, rrset, run, waitFor } from './clients.js';
+import { freeDnsPort, type HadesProc, spawnHades, waitAnswering } from './hades-proc.js';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+async function get(port: number, p: string, method = 'GET'): Promise<{ status: number; body: string }> {
+  const res = await fetch(`http://127.0.0.1:${port}${p}`, { method });
+  return { status: res.status, body: await res.text() };
+}
+
+describe('hades standalone', () => {
+  let dir: string;
+  let h: HadesProc;
+  let dnsPort: number;
+  let apiPort: number;
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'hades-standalone-'));
+    dnsPort = await freeDnsPort();
+    apiPort = await freeDnsPort();
+    // a fresh working directory: no hades-data yet, defaults for everything but the ports
+    h = spawnHades(['standalone', '-addr', `127.0.0.1:${dnsPort}`, '-api-addr', `127.0.0.1:${apiPort}`], {
+      cwd: dir,
+    });
+    await waitFor('the banner', () => h.stdout().includes('Ctrl-C stops it.') || h.child.exitCode !== null);
+    assert.equal(h.child.exitCode, null, h.stderr());
+  });
+  after(async () => {
+    await h?.stop('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('prints a dig line that answers the zone SOA', async () => {
+    const line = /^\s*(dig -p \d+ @127\.0\.0\.1 hades\.local SOA)$/m.exec(h.stdout());
+    assert.ok(line, h.stdout());
+    const argv = line[1].split(' ');
+    const r = await run(argv[0], [...argv.slice(1), '+time=2', '+tries=1']);
+    assert.equal(digStatus(r.stdout), 'NOERROR', r.stdout);
+    assert.equal(parseDig(r.stdout).answer[0].type, 'SOA');
+    assert.ok(existsSync(path.join(dir, 'hades-data')), 'embedded store in ./hades-data');
+  });
+
+  it('serves /health and /ready (and nothing else yet)', async () => {
+    assert.deepEqual(await get(apiPort, '/health'), { status: 200, body: 'OK' });
+    assert.deepEqual(await get(apiPort, '/ready'), { status: 200, body: 'OK' });
+    assert.equal((await get(apiPort, '/hades')).status, 404);
+    assert.equal((await get(apiPort, '/health', 'POST')).status, 405);
+  });
+
+  it('the printed way to add a record works, and the printed dig line then answers it', async () => {
+    const out = h.stdout();
+    const add = /^\s*(node --input-type=module -e .*)$/m.exec(out);
+    assert.ok(add, out);
+    const r = await run('sh', ['-c', add[1]]);
+    assert.equal(r.code, 0, r.stderr);
+    const q = /^\s*(dig -p \d+ @127\.0\.0\.1 web\.hades\.local A)$/m.exec(out);
+    assert.ok(q, out);
+    const argv = q[1].split(' ');
+    await waitFor('the new record', async () => {
+      const d = await run(argv[0], [...argv.slice(1), '+time=2', '+tries=1']);
+      return rrset(parseDig(d.stdout).answer).includes('A 10.0.0.1');
+    });
+  });
+
+  it('stops cleanly on Ctrl-C (SIGINT), exit status 0', async () => {
+    assert.equal(await h.stop('SIGINT'), 0, h.stderr());
+    assert.match(h.stderr(), /hades: stopped/);
+  });
+});
+
+describe('hades standalone before the store is there', () => {
+  it('/health is 200 and /ready 503 while the store is unreachable; SIGTERM still stops it with 0', async () => {
+    const apiPort = await freeDnsPort();
+    const deadEtcd = await freeDnsPort(); // nothing listens there
+    const dnsPort = await freeDnsPort();
+    const h = spawnHades([
+      'standalone',
+      '-addr',
+      `127.0.0.1:${dnsPort}`,
+      '-api-addr',
+      `127.0.0.1:${apiPort}`,
+      '-machines',
+      `http://127.0.0.1:${deadEtcd}`,
+    ]);
+    try {
+      await waitFor('/health', async () => {
+        try {
+          return (await get(apiPort, '/health')).status === 200;
+        } catch {
+          return false;
+        }
+      });
+      const ready = await get(apiPort, '/ready');
+      assert.equal(ready.status, 503);
+      assert.match(ready.body, /not ready/);
+      const d = await dig(dnsPort, ['+time=1', 'hades.local', 'SOA']);
+      assert.equal(digStatus(d.stdout), '', 'no DNS before the catalog is loaded');
+      assert.equal(await h.stop('SIGTERM'), 0, h.stderr());
+    } finally {
+      await h.stop('SIGKILL');
+    }
+  });
+});
+
+describe('npm start', () => {
+  it('on a fresh data dir answers dig hades.local SOA, and Ctrl-C stops it', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'hades-npm-start-'));
+    const dnsPort = await freeDnsPort();
+    const apiPort = await freeDnsPort();
+    const env: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env))
+      if (!k.startsWith('HADES_') && !k.startsWith('npm_')) env[k] = v;
+    Object.assign(env, {
+      HADES_ADDR: `127.0.0.1:${dnsPort}`,
+      HADES_API_ADDR: `127.0.0.1:${apiPort}`,
+      HADES_DATA_DIR: path.join(dir, 'hades-data'),
+    });
+    // its own process group, so SIGINT reaches npm, sh and node as Ctrl-C would
+    const child = spawn('npm', ['start', '--silent'], {
+      cwd: REPO,
+      env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (s) => {
+      stdout += s;
+    });
+    child.stderr.on('data', (s) => {
+      stderr += s;
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const proc: HadesProc = {
+      child,
+      pid: child.pid ?? 0,
+      stdout: () => stdout,
+      stderr: () => stderr,
+      exited: exited.then(() => child.exitCode ?? 1),
+      stop: async () => 0,
+    };
+    try {
+      await waitAnswering(proc, dnsPort, 'hades.local');
+      const r = await dig(dnsPort, ['hades.local', 'SOA']);
+      assert.equal(digStatus(r.stdout), 'NOERROR');
+      assert.match(stdout, new RegExp(`dig -p ${dnsPort} @127\\.0\\.0\\.1 hades\\.local SOA`));
+      process.kill(-child.pid!, 'SIGINT');
+      await exited;
+      assert.match(stderr, /hades: stopped/);
+    } finally {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // gone
+      }
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
