@@ -193,5 +193,12 @@ if (cfg.workers > 1 && !isWorker()) {
   log.flush();
   process.exit(code);
 } else {
-  await serve(cfg);
+  try {
+    await serve(cfg);
+  } catch (err) {
+    log.fatal({ err: (err as Error).stack ?? String(err) }, 'hades: failed');
+    log.flush();
+    process.stderr.write(`hades: ${(err as Error).message ?? err}\n`);
+    process.exit(1);
+  }
 }

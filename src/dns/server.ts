@@ -694,12 +694,15 @@ export class DnsServer {
   private forwardTcp(c: TcpConn, req: Buffer, len: number): void {
     c.forwarding = true;
     c.socket.pause();
+    // the forwarder has its own deadline: the idle timer waits for it
+    c.socket.setTimeout(0);
     let called = false;
     const done: ForwardDone = (reply, length) => {
       if (called) return;
       called = true;
       c.forwarding = false;
       if (c.closed || this.state !== 'listening') return;
+      c.socket.setTimeout(this.idleMs);
       if (reply !== null && length > 0 && length <= MAX_FRAME) {
         this.count(reply, 'tcp');
         this.tcpSend(c, reply, length);

@@ -238,9 +238,9 @@ describe('DnsServer', () => {
 });
 
 describe('DnsServer with a forwarder', () => {
-  it('keeps TCP replies in order around forwarded queries and sends forwarded UDP replies', async () => {
+  it('keeps TCP replies in order around slow forwarded queries and sends forwarded UDP replies', async () => {
     const handler = testHandler();
-    let delay = 60;
+    let delay = 400;
     const forwarder: Forwarder = {
       forward(req, len, _client, _limit, done) {
         const m = decode(Buffer.from(req.subarray(0, len)));
@@ -251,11 +251,12 @@ describe('DnsServer with a forwarder', () => {
           questions: m.questions,
           answers: [{ name: m.questions[0].name, type: RRType.A, ttl: 5, data: '198.51.100.7' }],
         });
-        delay = Math.max(0, delay - 20);
+        delay = Math.max(0, delay - 100);
         setTimeout(() => done(reply, reply.length), delay);
       },
     };
-    const server = new DnsServer({ handler, forwarder, host: '127.0.0.1', port: 0 });
+    // forwarded replies take longer than the idle timeout: the connection must wait for them
+    const server = new DnsServer({ handler, forwarder, host: '127.0.0.1', port: 0, tcpIdleTimeoutMs: 100 });
     await server.listen();
     try {
       const u = decode(await udpQuery(server.port, q(1, 'fwd.example.')));
