@@ -141,6 +141,8 @@ async function serve(c: HadesConfig): Promise<void> {
     hostname: hostname(),
     version: `hades ${VERSION}`,
   });
+  // issue 4 plugs in here: `forwarder` (from -nameservers), the response cache and the metrics
+  // port (DnsServer.stats, DnsHandler.stats and Catalog.stats are their counters)
   server = new DnsServer({
     handler,
     host: c.listen.host,
