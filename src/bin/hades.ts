@@ -138,6 +138,7 @@ async function serve(c: HadesConfig): Promise<void> {
     zones: c.zones,
     defaultTtl: c.defaultTtl,
     select: c.select,
+    trustEcs: c.trustEcs,
     hostname: hostname(),
     version: `hades ${VERSION}`,
   });
@@ -170,7 +171,12 @@ async function serve(c: HadesConfig): Promise<void> {
     return;
   }
   log.info(
-    { addr: formatHostPort({ ...c.listen, port: server.port }), zones: c.zones, select: c.select },
+    {
+      addr: formatHostPort({ ...c.listen, port: server.port }),
+      zones: c.zones,
+      select: c.select,
+      trustEcs: c.trustEcs,
+    },
     'hades: answering',
   );
   if (isWorker()) notifyListening(server.port);

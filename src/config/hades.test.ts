@@ -18,6 +18,7 @@ describe('hades config', () => {
     assert.equal(c.readTimeoutMs, 2000);
     assert.equal(c.defaultTtl, 3600);
     assert.equal(c.select, 'sticky');
+    assert.equal(c.trustEcs, false);
     assert.equal(c.workers, 1);
     assert.equal(c.rcache, 0);
     assert.equal(c.rcacheTtl, 60);
@@ -72,6 +73,9 @@ describe('hades config', () => {
     assert.deepEqual(c.log, { logtostderr: true, logDir: '', verbosity: 2 });
     assert.equal(cfg(['-read_timeout', '3s']).readTimeoutMs, 3000);
     assert.ok(cfg(['-workers', '0']).workers >= 1);
+    assert.equal(cfg(['-trust-ecs']).trustEcs, true);
+    assert.equal(cfg(['--trust-ecs=false'], { HADES_TRUST_ECS: 'true' }).trustEcs, false);
+    assert.equal(cfg([], { HADES_TRUST_ECS: 'true' }).trustEcs, true);
   });
 
   it('takes the etcd TLS files from flags, else from ETCD_* variables', () => {

@@ -57,6 +57,8 @@ export interface HadesConfig {
   /** TTL of records without a `ttl` field, seconds. */
   defaultTtl: number;
   select: SelectPolicy;
+  /** `-trust-ecs`: sticky identifies clients by the query's EDNS Client Subnet (and echoes it). */
+  trustEcs: boolean;
   /** Worker processes (≥ 1; `-workers 0` means one per CPU). */
   workers: number;
   /** Concurrent TCP connections per worker; more are closed at once. */
@@ -73,7 +75,7 @@ export interface HadesConfig {
   log: { logtostderr: boolean; logDir: string; verbosity: number };
 }
 
-const LATER = 'Arrives with the next release (selection/forwarding/cache/metrics); parsed and checked now.';
+const LATER = 'Arrives with the next release (forwarding/cache/metrics); parsed and checked now.';
 
 /** The flag table. `standalone` changes only the defaults that differ in standalone mode. */
 export function hadesFlagSpecs(mode: 'server' | 'standalone' = 'server'): FlagSpec[] {
@@ -128,7 +130,17 @@ export function hadesFlagSpecs(mode: 'server' | 'standalone' = 'server'): FlagSp
       type: 'string',
       default: 'sticky',
       choices: SELECT_POLICIES,
-      help: 'which addresses an A/AAAA answer carries: sticky (one per client, stable), random-one, all',
+      help:
+        'which addresses an A/AAAA answer carries: sticky (one per client, the same from every replica), ' +
+        'random-one (one, weighted random per query), all (every healthy one, shuffled); a record\'s "select" overrides it',
+    },
+    {
+      name: 'trust-ecs',
+      type: 'bool',
+      default: 'false',
+      help:
+        'sticky: identify clients by the EDNS Client Subnet their resolver sends (its prefix) instead of the ' +
+        'source address, and echo it with a scope; only when every resolver asking is trusted',
     },
     {
       name: 'read_timeout',
@@ -392,6 +404,7 @@ export function buildHadesConfig(
     readTimeoutMs,
     defaultTtl: num('ttl'),
     select: v.select as SelectPolicy,
+    trustEcs: v['trust-ecs'] as boolean,
     workers,
     maxTcpConnections: num('max-tcp-connections'),
     metricsPort: num('metrics-port'),

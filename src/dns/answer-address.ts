@@ -1,7 +1,8 @@
 /**
  * A and AAAA: the hot path. The name's address records of the asked family, deduplicated,
  * through the health overlay (DOWN left out; all DOWN → all, counted), then the selection
- * policy (select.ts; a record's `select` overrides the server's). One TTL for the RRset: the
+ * policy (select.ts; the lowest-key record's `select` among the name's records overrides the
+ * server's). One TTL for the RRset: the
  * lowest of the emitted records' (RFC 2181 §5.2). Owner: the question name (0x20 case kept) or
  * the last CNAME's target. Allocates nothing beyond the catalog lookup.
  */
@@ -25,8 +26,10 @@ export function answerAddresses(
   let m = ctx.collectAddresses(ctx.recs, n, kind, cands);
   if (m === 0) return 0;
   m = ctx.healthFilter(cands, m);
-  const policy = policyFor(cands, m, ctx.policy);
-  let k = ctx.selectors[policy](cands, m, ctx.client, name);
+  const policy = policyFor(ctx.recs, n, ctx.policy);
+  let k = ctx.selectors[policy](cands, m, ctx.client, name, ctx.query);
+  // a sticky choice among several depends on who asked: the ECS echo says so (scope)
+  if (policy === 'sticky' && m > 1) ctx.identityUsed = true;
   if (!(k >= 1)) k = 1;
   else if (k > m) k = m;
   let ttl = ctx.ttl(cands[0]);

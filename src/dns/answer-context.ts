@@ -8,7 +8,7 @@ import type { HealthState, HostKind, Record, SelectPolicy } from '../records/typ
 import type { Selectors } from './select.js';
 import type { ClientInfo } from './types.js';
 import { Section, type SectionId } from './wire/constants.js';
-import type { Owner, ResponseWriter } from './wire/writer.js';
+import type { EcsSource, Owner, ResponseWriter } from './wire/writer.js';
 import type { Zone, Zones } from './zones.js';
 
 /** What the handler reads from the catalog (a Catalog satisfies it). */
@@ -75,6 +75,10 @@ export class AnswerContext {
   /** The writer and client of the query being answered (set by the handler before answering). */
   w!: ResponseWriter;
   client!: ClientInfo;
+  /** The parsed request (its EDNS Client Subnet feeds `sticky` with -trust-ecs). */
+  query: EcsSource | null = null;
+  /** The answer depends on the client identity (a sticky choice among several): ECS scope. */
+  identityUsed = false;
 
   /** Lookup results for the name being answered. */
   readonly recs: Record[] = [];

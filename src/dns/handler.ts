@@ -37,7 +37,13 @@ export interface DnsHandlerOptions {
   version?: string;
   /** Seed of the selectors' random numbers (default: random; tests fix it). */
   seed?: number;
-  /** Replacement selectors by policy (tests; issue 4 until its selectors live in select.ts). */
+  /**
+   * `sticky` identifies clients by the query's EDNS Client Subnet (when present) instead of the
+   * source address, and replies echo the option with a scope (default false: ECS ignored and
+   * never echoed).
+   */
+  trustEcs?: boolean;
+  /** Replacement selectors by policy (tests). */
   selectors?: Partial<Selectors>;
 }
 
@@ -58,6 +64,7 @@ export class DnsHandler implements QueryHandler {
   readonly minTtl: number;
   readonly maxUdpSize: number;
   readonly select: SelectPolicy;
+  readonly trustEcs: boolean;
   readonly hostname: string;
   readonly version: string;
   private readonly q: Query = newQuery();
@@ -78,6 +85,7 @@ export class DnsHandler implements QueryHandler {
     if (!SELECT_POLICIES.includes(select))
       throw new RangeError(`DnsHandler: select must be one of ${SELECT_POLICIES.join(', ')}, got ${select}`);
     this.select = select;
+    this.trustEcs = opts.trustEcs === true;
     this.hostname = opts.hostname ?? osHostname();
     this.version = opts.version ?? `hades ${VERSION}`;
     this.ctx = new AnswerContext({
@@ -86,7 +94,7 @@ export class DnsHandler implements QueryHandler {
       defaultTtl: this.defaultTtl,
       minTtl: this.minTtl,
       policy: select,
-      selectors: makeSelectors({ seed: opts.seed }, opts.selectors),
+      selectors: makeSelectors({ seed: opts.seed, trustEcs: this.trustEcs }, opts.selectors),
     });
   }
 
@@ -132,6 +140,7 @@ export class DnsHandler implements QueryHandler {
   }
 
   private answer(q: Query, client: ClientInfo, w: ResponseWriter, lim: number): number {
+    this.ctx.identityUsed = false;
     if (q.qclass !== RRClass.IN) {
       const text = q.qclass === RRClass.CH ? chaosText(q, this) : undefined;
       if (text === undefined) {
@@ -155,6 +164,7 @@ export class DnsHandler implements QueryHandler {
     const ctx = this.ctx;
     ctx.w = w;
     ctx.client = client;
+    ctx.query = q;
     w.start(q, Rcode.NOERROR, Flag.AA);
     const rcode = answerInZone(ctx, q.qname, q.qtype, zone, q.qnamePlain);
     if (rcode !== Rcode.NOERROR) w.setRcode(rcode);
@@ -162,9 +172,16 @@ export class DnsHandler implements QueryHandler {
     return w.finish(lim);
   }
 
-  /** Echoes EDNS: an OPT with our size, version 0, the DO bit copied (RFC 3225 §3). */
+  /**
+   * Echoes EDNS: an OPT with our size, version 0, the DO bit copied (RFC 3225 §3). With
+   * `trustEcs`, the Client Subnet option too (RFC 7871 §7.2.1), its scope the source prefix when
+   * the answer depended on it (a sticky choice among several addresses), else 0.
+   */
   private opt(q: Query, w: ResponseWriter): void {
-    if (q.edns) w.addOPT(this.maxUdpSize, 0, q.do);
+    if (!q.edns) return;
+    if (this.trustEcs && q.ecs)
+      w.addOPT(this.maxUdpSize, 0, q.do, q, this.ctx.identityUsed ? q.ecsSourcePrefix : 0);
+    else w.addOPT(this.maxUdpSize, 0, q.do);
   }
 
   /** An empty reply with `rcode` (question echoed when it was readable, OPT when EDNS was used). */
