@@ -1,0 +1,5 @@
+/** The forwarder: non-local names to upstream resolvers (see README.md). */
+export * from './config.js';
+export * from './external.js';
+export * from './forwarder.js';
+export { LATENCY_BUCKETS, Upstream, type UpstreamStats } from './upstream.js';
