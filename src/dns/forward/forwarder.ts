@@ -50,6 +50,17 @@ export type ForwardCallback = (reply: Buffer | null, rcode?: number) => void;
 /** Called exactly once per `resolveExternal()`: the answer, or null (no usable answer). */
 export type ExternalCallback = (answer: ExternalAnswer | null) => void;
 
+/**
+ * What the forwarder needs of the response cache (src/dns/cache.ts `ResponseCache`): every
+ * validated upstream answer is offered to `store` with the query sent for it; `resolveExternal`
+ * answers from `serve` when it can. (The server looks forwarded queries up itself, into its own
+ * reply buffer, before calling `forward`.)
+ */
+export interface ForwardCache {
+  store(query: Uint8Array, queryLen: number, reply: Uint8Array, replyLen: number): boolean;
+  serve(query: Uint8Array, queryLen: number, transport: Transport, out: Uint8Array): number;
+}
+
 /** The subset of a pino logger the forwarder uses. */
 export interface ForwarderLogger {
   info(obj: object, msg?: string): void;
@@ -78,6 +89,8 @@ export interface ForwarderOptions {
   /** Our own listen addresses: the constructor throws ForwardLoopError when an upstream is one. */
   listen?: readonly AddressInput[];
   logger?: ForwarderLogger;
+  /** The response cache (`-rcache`): fed every upstream answer, read by resolveExternal. */
+  cache?: ForwardCache;
 }
 
 /** Forwarder-wide counters: plain numbers, live. Per-upstream ones are in `upstreams()[i].stats`. */
@@ -201,6 +214,19 @@ function asciiLower(s: string): string {
   return s;
 }
 
+/** The ExternalAnswer in an upstream (or cached) reply: null unless NOERROR/NXDOMAIN and whole. */
+function externalFrom(buf: Buffer, len: number, name: string, qtype: number): ExternalAnswer | null {
+  try {
+    const msg = decode(buf, len);
+    const rcode = ((msg.edns?.extRcode ?? 0) << 4) | msg.rcode;
+    if (!msg.tc && (rcode === Rcode.NOERROR || rcode === Rcode.NXDOMAIN))
+      return externalAnswer(name, qtype, rcode, msg);
+  } catch {
+    // malformed: no answer
+  }
+  return null;
+}
+
 function sameSource(address: string, host: string): boolean {
   if (address === host) return true;
   const c = canonicalHost(address);
@@ -219,6 +245,9 @@ export class Forwarder {
   readonly udpSize: number;
   private readonly maxTries: number | undefined;
   private readonly log: ForwarderLogger | undefined;
+  private readonly cache: ForwardCache | undefined;
+  /** resolveExternal's buffer for cached replies. */
+  private cacheOut: Buffer | null = null;
   private readonly all = new Map<string, Upstream>();
   private readonly defaultList: UpstreamList | null;
   private readonly stubLists = new Map<string, UpstreamList>();
@@ -248,6 +277,7 @@ export class Forwarder {
     this.udpSize = int('udpSize', opts.udpSize, 1232, MIN_UDP_SIZE, 65535);
     this.maxTries = opts.maxTries === undefined ? undefined : int('maxTries', opts.maxTries, 2, 1, 1000);
     this.log = opts.logger;
+    this.cache = opts.cache;
 
     const ns = (opts.nameservers ?? []).map((a) => this.upstream(a));
     this.defaultList = ns.length > 0 ? new UpstreamList(dedupe(ns)) : null;
@@ -354,11 +384,6 @@ export class Forwarder {
       done(null);
       return;
     }
-    if (this.jobs.size >= this.maxInflight) {
-      this.stats.refusedInflight++;
-      done(null);
-      return;
-    }
     let query: Buffer;
     try {
       query = encodeQuery({ id: 0, name, type: qtype, rd: true, edns: { udpSize: this.udpSize } });
@@ -369,6 +394,20 @@ export class Forwarder {
     }
     let lname = asciiLower(name);
     if (!lname.endsWith('.')) lname += '.';
+    if (this.cache !== undefined) {
+      // answered before from upstream (by this path or a client's query for the name): no trip
+      this.cacheOut ??= Buffer.allocUnsafe(MAX_TCP);
+      const n = this.cache.serve(query, query.length, 'tcp', this.cacheOut);
+      if (n > 0) {
+        done(externalFrom(this.cacheOut, n, lname, qtype));
+        return;
+      }
+    }
+    if (this.jobs.size >= this.maxInflight) {
+      this.stats.refusedInflight++;
+      done(null);
+      return;
+    }
     const list = this.listFor(lname);
     if (list === null) {
       this.stats.noUpstream++;
@@ -745,6 +784,7 @@ export class Forwarder {
   private deliver(job: Job, buf: Buffer, len: number): void {
     this.finish(job);
     this.stats.answered++;
+    this.cache?.store(job.query, job.query.length, buf, len);
     if (job.kind === KIND_FORWARD) {
       const reply = relayReply(
         buf,
@@ -764,16 +804,7 @@ export class Forwarder {
       job.done!(reply, reply[3] & 0x0f);
       return;
     }
-    let ans: ExternalAnswer | null = null;
-    try {
-      const msg = decode(buf, len);
-      const rcode = ((msg.edns?.extRcode ?? 0) << 4) | msg.rcode;
-      if (!msg.tc && (rcode === Rcode.NOERROR || rcode === Rcode.NXDOMAIN))
-        ans = externalAnswer(job.name, job.qtype, rcode, msg);
-    } catch {
-      ans = null;
-    }
-    job.extDone!(ans);
+    job.extDone!(externalFrom(buf, len, job.name, job.qtype));
   }
 
   /** No (more) tries: the fallback answer if there is one, else SERVFAIL. */
