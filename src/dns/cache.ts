@@ -88,16 +88,17 @@ class Entry {
     readonly qtype: number,
     readonly qclass: number,
     readonly flags: number,
-    /** The reply without OPT: header (ARCOUNT = additional records kept), question, records. */
-    readonly msg: Uint8Array,
+    /**
+     * `data[0, len)`: the reply without OPT (header with ARCOUNT = the additional records kept,
+     * question, records). Then, as big-endian 32-bit words: [nTtl, (offset, ttl) × nTtl, nInline,
+     * (offset, length) × nInline, nAdd, end × nAdd]: the TTL fields and the TTLs to serve, the
+     * inline copies of the question name, the ends of the additional records; offsets ascend
+     * within each group. (One allocation per entry.)
+     */
+    readonly data: Uint8Array,
+    readonly len: number,
     /** Where the authority section ends (the additional records start). */
     readonly authEnd: number,
-    /**
-     * [nTtl, (offset, ttl) × nTtl, nInline, (offset, length) × nInline, nAdd, end × nAdd]: TTL
-     * fields and their stored values, inline copies of the question name, ends of the additional
-     * records. Offsets ascend within each group.
-     */
-    readonly meta: Int32Array,
     readonly insertedAt: number,
     readonly expiresAt: number,
   ) {}
@@ -406,7 +407,7 @@ export class ResponseCache {
     outer: for (let e = this.buckets[r.hash & this.mask]; e !== null; e = e.chain) {
       if (e.hash !== r.hash || e.qlen !== qlen || e.qtype !== r.qtype || e.qclass !== r.qclass) continue;
       if (e.flags !== r.flags) continue;
-      const m = e.msg;
+      const m = e.data;
       for (let i = HEADER; i < HEADER + qlen; i++) if (m[i] !== fold(req[i])) continue outer;
       return e;
     }
@@ -584,21 +585,24 @@ export class ResponseCache {
     }
     if (!(life > 0)) return false;
 
-    const msg = new Uint8Array(cut);
-    msg.set(b.subarray(0, cut), 0);
-    for (let i = HEADER; i < HEADER + qlen; i++) msg[i] = fold(msg[i]);
-    msg[10] = nAdd >> 8;
-    msg[11] = nAdd & 0xff;
-    const meta = new Int32Array(3 + nTtl * 2 + nInl * 2 + nAdd);
-    let m = 0;
-    meta[m++] = nTtl;
-    for (let i = 0; i < nTtl * 2; i++) meta[m++] = ttls[i];
-    meta[m++] = nInl;
-    for (let i = 0; i < nInl * 2; i++) meta[m++] = inl[i];
-    meta[m++] = nAdd;
-    for (let i = 0; i < nAdd; i++) meta[m++] = adds[i];
+    const data = new Uint8Array(cut + 4 * (3 + nTtl * 2 + nInl * 2 + nAdd));
+    data.set(b.subarray(0, cut), 0);
+    for (let i = HEADER; i < HEADER + qlen; i++) data[i] = fold(data[i]);
+    data[10] = nAdd >> 8;
+    data[11] = nAdd & 0xff;
+    let m = cut;
+    const word = (v: number): void => {
+      put32(data, m, v);
+      m += 4;
+    };
+    word(nTtl);
+    for (let i = 0; i < nTtl * 2; i++) word(ttls[i]);
+    word(nInl);
+    for (let i = 0; i < nInl * 2; i++) word(inl[i]);
+    word(nAdd);
+    for (let i = 0; i < nAdd; i++) word(adds[i]);
     const now = this.now();
-    const e = new Entry(r.hash, qlen, r.qtype, r.qclass, r.flags, msg, authEnd, meta, now, now + life * 1000);
+    const e = new Entry(r.hash, qlen, r.qtype, r.qclass, r.flags, data, cut, authEnd, now, now + life * 1000);
     this.insert(e, query, r);
     return true;
   }
@@ -607,15 +611,16 @@ export class ResponseCache {
 
   /** Writes the reply for the client (`r`, `req`) from `e` into `out`; its length, or 0 if `out` is too small. */
   private write(e: Entry, req: Uint8Array, r: Req, now: number, limit: number, out: Uint8Array): number {
-    const msg = e.msg;
-    const meta = e.meta;
+    const msg = e.data;
+    const len = e.len;
     const optLen = r.edns ? OPT_LEN : 0;
-    const nTtl = meta[0];
-    const inlAt = 1 + nTtl * 2;
-    const nInl = meta[inlAt];
-    const addAt = inlAt + 1 + nInl * 2;
-    const nAdd = meta[addAt];
-    let cut = msg.length;
+    // the metadata words after the message (see Entry.data)
+    const nTtl = u32(msg, len);
+    const inlAt = len + 4 + nTtl * 8;
+    const nInl = u32(msg, inlAt);
+    const addAt = inlAt + 4 + nInl * 8;
+    const nAdd = u32(msg, addAt);
+    let cut = len;
     let kept = nAdd;
     let tc = false;
     if (cut + optLen > limit) {
@@ -624,7 +629,7 @@ export class ResponseCache {
         cut = e.authEnd;
         kept = 0;
         for (let i = 0; i < nAdd; i++) {
-          const end = meta[addAt + 1 + i];
+          const end = u32(msg, addAt + 4 + i * 4);
           if (end + optLen > limit) break;
           cut = end;
           kept++;
@@ -636,8 +641,8 @@ export class ResponseCache {
       }
     }
     if (cut + optLen > out.length) return 0;
-    if (cut === msg.length) out.set(msg, 0);
-    else for (let i = 0; i < cut; i++) out[i] = msg[i]; // (a subarray would allocate a view)
+    // a byte loop: copying a prefix with set() would need a subarray (an allocation per hit)
+    for (let i = 0; i < cut; i++) out[i] = msg[i];
     // header: the client's ID, RD and CD; RA (we recursed), AA clear (from a cache), AD only when asked
     out[0] = r.id >> 8;
     out[1] = r.id & 0xff;
@@ -657,17 +662,17 @@ export class ResponseCache {
     const qlen = e.qlen;
     for (let i = HEADER; i < HEADER + qlen; i++) out[i] = req[i];
     for (let i = 0; i < nInl; i++) {
-      const at = meta[inlAt + 1 + i * 2];
+      const at = u32(msg, inlAt + 4 + i * 8);
       if (at >= cut) break;
-      const n = meta[inlAt + 2 + i * 2];
+      const n = u32(msg, inlAt + 8 + i * 8);
       for (let j = 0; j < n; j++) out[at + j] = req[HEADER + j];
     }
     // TTLs counted down by the whole seconds elapsed
     const elapsed = Math.floor((now - e.insertedAt) / 1000);
     for (let i = 0; i < nTtl; i++) {
-      const at = meta[1 + i * 2];
+      const at = u32(msg, len + 4 + i * 8);
       if (at >= cut) break;
-      const t = meta[2 + i * 2] - elapsed;
+      const t = u32(msg, len + 8 + i * 8) - elapsed;
       put32(out, at, Math.max(t, 0));
     }
     if (r.edns) {
