@@ -4,7 +4,10 @@
  * Starts a real etcd (Debian etcd-server) on loopback, loads N records (default 100,000, the
  * Hades 1.x layout: `/hades/local/hades/svc/<ns>/<svc>/<fnv>`, a health key per address), then
  * runs the catalog in a child process (so the loader's memory is not counted) and prints:
- * time to ready, records/s, and the child's RSS once ready (after a GC).
+ * time to ready, records/s, and the child's memory once ready (after full GCs; see
+ * catalog-child.ts): RSS, RSS read at once after the GCs, RSS split into anonymous and
+ * file-backed pages (for the embedded store the mapped lmdb file is file-backed: compare RssAnon),
+ * and JS heap used.
  * Targets (issue 2): 100k records ready in ≤ 3 s and ≤ 150 MB RSS. Figures are printed, not asserted.
  *
  *   npm run bench:catalog-load [-- --records 100000 --backend etcd|embedded|both]
@@ -59,6 +62,11 @@ interface ChildResult {
   readyMs: number;
   records: number;
   rssMB: number;
+  /** RSS read at once after the GCs, before V8's background thread has unmapped what they freed. */
+  rssAtOnceMB: number;
+  /** Anonymous (private) part of RSS, and the file-backed rest; undefined off Linux. */
+  rssAnonMB?: number;
+  rssFileMB?: number;
   heapMB: number;
 }
 
@@ -109,6 +117,9 @@ async function bench(backend: 'etcd' | 'embedded'): Promise<void> {
       `${(r.readyMs / 1000).toFixed(2)} s`,
       `${Math.round(r.records / (r.readyMs / 1000)).toLocaleString('en-US')}`,
       `${r.rssMB.toFixed(0)} MB`,
+      `${r.rssAtOnceMB.toFixed(0)} MB`,
+      r.rssAnonMB === undefined ? '-' : `${r.rssAnonMB.toFixed(0)} MB`,
+      r.rssFileMB === undefined ? '-' : `${r.rssFileMB.toFixed(0)} MB`,
       `${r.heapMB.toFixed(0)} MB`,
     ]);
   } finally {
@@ -120,7 +131,18 @@ const backends =
   values.backend === 'both' ? (['etcd', 'embedded'] as const) : [values.backend as 'etcd' | 'embedded'];
 for (const b of backends) await bench(b);
 
-const header = ['backend', 'records', 'load', 'ready', 'records/s', 'RSS', 'heap used'];
+const header = [
+  'backend',
+  'records',
+  'load',
+  'ready',
+  'records/s',
+  'RSS',
+  'RSS at once',
+  'RssAnon',
+  'RssFile',
+  'heap used',
+];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
 console.log(

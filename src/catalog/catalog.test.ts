@@ -15,7 +15,9 @@ import type { Record } from '../records/types.js';
 import { openEmbeddedStore } from '../store/embedded/embedded.js';
 import { openEtcdStore } from '../store/etcd/etcd.js';
 import {
+  type ListPagesOptions,
   type ListResult,
+  type PageHandler,
   type Store,
   StoreError,
   type Watch,
@@ -180,6 +182,13 @@ class SeverableStore implements Store {
   failLists = 0;
   /** Watches to refuse (a synchronous StoreError) before letting them through. */
   failWatches = 0;
+  /** Paged lists to end with ESTORE_COMPACTED after their first page (snapshot compacted mid-way). */
+  compactLists = 0;
+  /** Page size for paged lists (default: the store's), and a pause before each page. */
+  pageSize: number | undefined = undefined;
+  pageDelayMs = 0;
+  /** Pages handed to the catalog so far. */
+  pages = 0;
   private severed = false;
   private readonly watches = new Set<{
     prefix: string;
@@ -201,6 +210,25 @@ class SeverableStore implements Store {
       return Promise.reject(new StoreError('ESTORE_UNAVAILABLE', 'test: store unreachable'));
     }
     return this.inner.list(prefix);
+  }
+  listPages(prefix: string, onPage: PageHandler, opts?: ListPagesOptions): Promise<number> {
+    if (this.failLists > 0) {
+      this.failLists--;
+      return Promise.reject(new StoreError('ESTORE_UNAVAILABLE', 'test: store unreachable'));
+    }
+    return this.inner.listPages!(
+      prefix,
+      async (kvs, revision) => {
+        if (this.pageDelayMs > 0) await sleep(this.pageDelayMs);
+        this.pages++;
+        await onPage(kvs, revision);
+        if (this.compactLists > 0) {
+          this.compactLists--;
+          throw new StoreError('ESTORE_COMPACTED', 'test: the listing revision was compacted');
+        }
+      },
+      this.pageSize === undefined ? opts : { pageSize: this.pageSize },
+    );
   }
   put(key: string, value: string, opts?: { lease?: string }) {
     return this.inner.put(key, value, opts);
@@ -473,6 +501,56 @@ for (const backend of BACKENDS) {
       }
     });
 
+    test('a paged list whose snapshot is compacted mid-way: the partial build is dropped, listed again at once', async () => {
+      const opened = await backend.open();
+      const store = new SeverableStore(opened.store);
+      store.compactLists = 2;
+      const log = new MemLogger();
+      // A retry delay far longer than the test: the relist must not wait for it.
+      const catalog = new Catalog({ store, logger: log, retry: { minMs: 60_000, maxMs: 60_000 } });
+      try {
+        for (let i = 0; i < 10; i++)
+          await store.put(`/hades/local/hades/svc/s${i % 3}/r${i}`, A(`10.0.0.${i}`));
+        await store.put('/hades/monitor/status/10.0.0.1', DOWN);
+        await catalog.start();
+        assert.equal(store.compactLists, 0);
+        assert.equal(catalog.recordCount, 10);
+        assert.equal(catalog.stats.lists, 1);
+        assert.equal(catalog.stats.failures, 0);
+        assert.equal(
+          log.lines.filter((l) => l.msg === 'catalog list compacted mid-way: listing again').length,
+          2,
+        );
+        assert.ok(await converged(catalog, store));
+      } finally {
+        await catalog.stop();
+        await opened.close();
+      }
+    });
+
+    test('a store without listPages: the catalog lists with list', async () => {
+      const opened = await backend.open();
+      const store = new SeverableStore(opened.store);
+      (store as { listPages?: unknown }).listPages = undefined;
+      store.failLists = 1;
+      const catalog = new Catalog({ store, retry: { minMs: 5, maxMs: 40 } });
+      try {
+        for (let i = 0; i < 10; i++)
+          await store.put(`/hades/local/hades/svc/s${i % 3}/r${i}`, A(`10.0.0.${i}`));
+        await store.put('/hades/monitor/status/10.0.0.1', DOWN);
+        await catalog.start();
+        assert.equal(catalog.stats.failures, 1);
+        assert.equal(catalog.recordCount, 10);
+        assert.equal(catalog.health('10.0.0.1'), 'DOWN');
+        assert.ok(await converged(catalog, store));
+        await store.put('/hades/local/hades/svc/s9/r9', A('10.0.0.99'));
+        await waitFor('follows', () => catalog.recordCount === 11);
+      } finally {
+        await catalog.stop();
+        await opened.close();
+      }
+    });
+
     test('health prefix outside the record prefix: two lists, two watches', async () => {
       const opened = await backend.open();
       const { store } = opened;
@@ -550,6 +628,30 @@ test('stop() before the first list: start() rejects, nothing keeps running', asy
     const failures = catalog.stats.failures;
     await sleep(100);
     assert.equal(catalog.stats.failures, failures);
+  } finally {
+    await inner.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('stop() during a paged list: start() rejects, the listing ends at the next page', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'hades-catalog-'));
+  const inner = await openEmbeddedStore({ dir });
+  const store = new SeverableStore(inner);
+  store.pageSize = 2;
+  store.pageDelayMs = 10;
+  const catalog = new Catalog({ store });
+  try {
+    for (let i = 0; i < 40; i++) await store.put(`/hades/local/hades/svc/r${i}`, A(`10.0.0.${i}`));
+    const started = catalog.start();
+    await waitFor('a few pages', () => store.pages >= 3);
+    await catalog.stop();
+    await assert.rejects(started, /stopped before the first list/);
+    const pages = store.pages;
+    await sleep(100);
+    assert.ok(store.pages <= pages + 1, `pages after stop: ${store.pages - pages}`);
+    assert.ok(store.pages < 20);
+    assert.equal(catalog.ready, false);
   } finally {
     await inner.close();
     await rm(dir, { recursive: true, force: true });

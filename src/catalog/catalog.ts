@@ -10,7 +10,7 @@
 import { ipFromHealthKey, normalizeMonitorPath, parseHealthStatus } from '../records/health.js';
 import { toRecord } from '../records/record.js';
 import type { HealthState, Record } from '../records/types.js';
-import type { KeyValue, ListResult, Store, Watch, WatchEvent } from '../store/types.js';
+import { type KeyValue, type Store, StoreError, type Watch, type WatchEvent } from '../store/types.js';
 import { HealthOverlay } from './health-overlay.js';
 import { RecordIndex } from './record-index.js';
 
@@ -76,6 +76,20 @@ interface Feed {
   wake: ((why: 'compacted' | 'stop') => void) | undefined;
   loop: Promise<void> | undefined;
 }
+
+/** Fresh structures a list is being built into; swapped in whole once the list is complete. */
+interface Build {
+  readonly index: RecordIndex | undefined;
+  readonly overlay: HealthOverlay | undefined;
+  readonly badRecords: Set<string>;
+  readonly badHealth: Set<string>;
+}
+
+/** Thrown from a page handler to end a listing that stop() made pointless. */
+const STOPPED = new Error('catalog stopped');
+
+/** Consecutive lists whose snapshot was compacted away mid-way that are retried at once. */
+const COMPACTED_RETRIES = 3;
 
 function withSlash(p: string): string {
   return p.endsWith('/') ? p : `${p}/`;
@@ -284,6 +298,7 @@ export class Catalog {
     // Separate from `attempt`: a watch that keeps failing to open must back off even though the
     // lists between its attempts succeed.
     let watchFailures = 0;
+    let compacted = 0;
     while (!this.stopped) {
       feed.state = 'listing';
       let revision: number | undefined;
@@ -291,6 +306,14 @@ export class Catalog {
         revision = await this.listAndInstall(feed);
       } catch (err) {
         if (this.stopped) break;
+        if (err instanceof StoreError && err.code === 'ESTORE_COMPACTED' && compacted++ < COMPACTED_RETRIES) {
+          // A paged list's snapshot was compacted before its last page: nothing is wrong, list again.
+          this.log.info(
+            { prefix: feed.prefix, err: err.message },
+            'catalog list compacted mid-way: listing again',
+          );
+          continue;
+        }
         this.counters.failures++;
         feed.state = 'disconnected';
         const delay = this.backoff(attempt++);
@@ -301,6 +324,7 @@ export class Catalog {
       }
       if (revision === undefined) break;
       attempt = 0;
+      compacted = 0;
       const why = await this.follow(feed, revision + 1);
       if (why === 'failed') await this.sleep(this.backoff(watchFailures++));
       else watchFailures = 0;
@@ -309,15 +333,24 @@ export class Catalog {
   }
 
   /**
-   * Lists the feed's prefix and swaps the result in; returns the list's revision, or undefined
-   * when stopped meanwhile. A function of its own so that the list (the whole prefix's keys and
-   * values) is garbage as soon as it is installed, not held by the loop while it follows.
+   * Lists the feed's prefix into fresh structures, page by page, and swaps them in; returns the
+   * list's revision, or undefined when stopped meanwhile. Each page is parsed into the new index
+   * as it arrives and is garbage after that: the whole prefix's keys and values are never held
+   * at once (unless the store has no `listPages`).
    */
   private async listAndInstall(feed: Feed): Promise<number | undefined> {
-    const res = await this.listUnlessStopped(feed.prefix);
-    if (this.stopped || res === undefined) return undefined;
-    this.install(feed, res);
-    return res.revision;
+    const build: Build = {
+      index: feed.records ? new RecordIndex(this.prefix) : undefined,
+      overlay: feed.health ? new HealthOverlay() : undefined,
+      badRecords: new Set<string>(),
+      badHealth: new Set<string>(),
+    };
+    const revision = await this.listUnlessStopped(feed.prefix, (kvs) => {
+      for (let i = 0; i < kvs.length; i++) this.ingest(build, kvs[i]);
+    });
+    if (this.stopped || revision === undefined) return undefined;
+    this.install(feed, build, revision);
+    return revision;
   }
 
   /** Follows the feed from `fromRevision` until the watch is compacted, fails to open, or stop. */
@@ -382,18 +415,30 @@ export class Catalog {
   }
 
   /**
-   * The store's list, or undefined as soon as stop() is called: an in-flight list against an
-   * unreachable store must not hold up stop(). (Not Promise.race with a long-lived stop promise:
-   * that would keep every list result reachable from the stop promise's reactions.)
+   * Lists `prefix` into `onPage` (the store's paged listing, or its plain `list` as one page) and
+   * resolves to the list's revision, or to undefined as soon as stop() is called: an in-flight
+   * list against an unreachable store must not hold up stop(). (Not Promise.race with a
+   * long-lived stop promise: that would keep every list reachable from the stop promise's
+   * reactions.) After stop() the next page ends the listing.
    */
-  private listUnlessStopped(prefix: string): Promise<ListResult | undefined> {
+  private listUnlessStopped(prefix: string, onPage: (kvs: KeyValue[]) => void): Promise<number | undefined> {
+    const page = (kvs: KeyValue[]): void => {
+      if (this.stopped) throw STOPPED;
+      onPage(kvs);
+    };
     return new Promise((resolve, reject) => {
       const stop = (): void => resolve(undefined);
       this.onStop.add(stop);
-      this.store.list(prefix).then(
-        (res) => {
+      const listing = this.store.listPages
+        ? this.store.listPages(prefix, page)
+        : this.store.list(prefix).then((res) => {
+            page(res.kvs);
+            return res.revision;
+          });
+      listing.then(
+        (revision) => {
           this.onStop.delete(stop);
-          resolve(res);
+          resolve(revision);
         },
         (err: unknown) => {
           this.onStop.delete(stop);
@@ -429,25 +474,23 @@ export class Catalog {
     return key.startsWith(this.recordKeyStart) ? 'record' : 'ignore';
   }
 
-  /** Builds fresh structures from a full list and swaps them in at once. */
-  private install(feed: Feed, res: ListResult): void {
-    const index = feed.records ? new RecordIndex(this.prefix) : undefined;
-    const overlay = feed.health ? new HealthOverlay() : undefined;
-    const badRecords = new Set<string>();
-    const badHealth = new Set<string>();
-    for (const kv of res.kvs) {
-      const cls = this.classify(kv.key);
-      if (cls === 'record' && index) {
-        const rec = this.parseRecord(kv, this.badRecords);
-        if (rec) index.set(rec);
-        else badRecords.add(kv.key);
-      } else if (cls === 'health' && overlay) {
-        const parsed = this.parseHealth(kv, this.badHealth);
-        if (parsed) overlay.set(parsed.ip, parsed.state);
-        else badHealth.add(kv.key);
-      }
+  /** Adds one listed key to the structures being built. */
+  private ingest(build: Build, kv: KeyValue): void {
+    const cls = this.classify(kv.key);
+    if (cls === 'record' && build.index) {
+      const rec = this.parseRecord(kv, this.badRecords);
+      if (rec) build.index.set(rec);
+      else build.badRecords.add(kv.key);
+    } else if (cls === 'health' && build.overlay) {
+      const parsed = this.parseHealth(kv, this.badHealth);
+      if (parsed) build.overlay.set(parsed.ip, parsed.state);
+      else build.badHealth.add(kv.key);
     }
+  }
 
+  /** Swaps the structures built from a complete list in, at once. */
+  private install(feed: Feed, build: Build, revision: number): void {
+    const { index, overlay, badRecords, badHealth } = build;
     const changed = this.listeners.size > 0 ? this.diff(index, overlay) : undefined;
 
     // The swap: synchronous, so a reader sees either the old structures or the new ones.
@@ -459,13 +502,13 @@ export class Catalog {
       this.hov = overlay;
       this.badHealth = badHealth;
     }
-    feed.revision = res.revision;
+    feed.revision = revision;
     this.counters.lists++;
     this.lastEvent = Date.now();
     this.log.info(
       {
         prefix: feed.prefix,
-        revision: res.revision,
+        revision,
         records: index?.size,
         monitored: overlay?.size,
         invalid: badRecords.size + badHealth.size,

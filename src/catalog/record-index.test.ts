@@ -430,3 +430,181 @@ test('random changes agree with a naive model (lookup, has, generation)', () => 
     }
   }
 });
+
+// ---- leaves: records with nothing below them are kept inline in their parent ---------------
+
+/** Labels of a key under /hades as the index reads them: lower case, empty segments skipped. */
+function labelsOf(key: string): string[] {
+  return key
+    .slice('/hades/'.length)
+    .split('/')
+    .filter(Boolean)
+    .map((l) => l.toLowerCase());
+}
+
+/** Like naiveLookup, for keys in any case and with empty segments; `exact`: CoreDNS exact lookups. */
+function naiveLookup2(all: Map<string, Record>, name: string, exact: boolean): string[] {
+  const q = name.replace(/\.$/, '').split('.').filter(Boolean).reverse();
+  const hits: { r: Record; depth: number }[] = [];
+  for (const r of all.values()) {
+    const labels = labelsOf(r.key);
+    if (exact ? labels.length !== q.length : labels.length < q.length) continue;
+    if (q.every((l, i) => l === '*' || l === 'any' || l === labels[i]))
+      hits.push({ r, depth: labels.length });
+  }
+  if (hits.length === 0 || exact) return hits.map((h) => h.r.key).sort();
+  const min = Math.min(...hits.map((h) => h.depth));
+  const groups = new Set(hits.filter((h) => h.depth === min && h.r.group).map((h) => h.r.group));
+  let out = hits;
+  if (groups.size === 1) {
+    const g = [...groups][0];
+    out = hits.filter((h) => !h.r.group || h.r.group === g);
+  }
+  return out.map((h) => h.r.key).sort();
+}
+
+describe('RecordIndex leaves', () => {
+  test('a name with more records than fit inline spills into nodes; lookups see them all', () => {
+    const idx = new RecordIndex();
+    const keys = Array.from({ length: 40 }, (_, i) => `${U}big/r${i}`);
+    for (const k of keys) idx.set(rec(k, { host: '10.0.0.1' }));
+    assert.equal(idx.size, 40);
+    assert.deepEqual(keysOf(collect(idx, 'big.hades.local.')), [...keys].sort());
+    for (const k of keys) {
+      const leaf = `${k.slice(k.lastIndexOf('/') + 1)}.big.hades.local.`;
+      assert.deepEqual(keysOf(collect(idx, leaf)), [k]);
+      assert.equal(idx.has(leaf), true);
+      assert.equal(idx.get(k)?.key, k);
+    }
+    for (const k of keys) assert.equal(idx.remove(k), true);
+    assert.equal(idx.size, 0);
+    assert.equal(idx.has('big.hades.local.'), false);
+    assert.equal(idx.node('hades.local.'), undefined);
+  });
+
+  test('a leaf that gets a child becomes a node, keeping its records; removing the child keeps them', () => {
+    const idx = new RecordIndex();
+    idx.set(rec(`${U}web/a`, { host: '10.0.0.1' }));
+    idx.set(rec(`${U}web/A`, { host: '10.0.0.2' }));
+    idx.set(rec(`${U}web/b`, { host: '10.0.0.3' }));
+    assert.equal(idx.node('a.web.hades.local.'), undefined, 'a leaf has no node of its own');
+    const g = idx.generation('a.web.hades.local.');
+    idx.set(rec(`${U}web/a/x`, { host: '10.0.0.4' }));
+    assert.ok(idx.node('a.web.hades.local.'));
+    assert.notEqual(idx.generation('a.web.hades.local.'), g);
+    assert.deepEqual(keysOf(collect(idx, 'a.web.hades.local.')), [`${U}web/A`, `${U}web/a`, `${U}web/a/x`]);
+    assert.deepEqual(keysOf(lookupExact(idx, 'a.web.hades.local.')), [`${U}web/A`, `${U}web/a`]);
+    assert.equal(idx.remove(`${U}web/a/x`), true);
+    assert.deepEqual(keysOf(collect(idx, 'a.web.hades.local.')), [`${U}web/A`, `${U}web/a`]);
+    assert.equal(idx.remove(`${U}web/A`), true);
+    assert.equal(idx.remove(`${U}web/a`), true);
+    assert.equal(idx.has('a.web.hades.local.'), false);
+    assert.deepEqual(keysOf(collect(idx, 'web.hades.local.')), [`${U}web/b`]);
+    assert.equal(idx.size, 1);
+  });
+
+  test('leaf generations: own stamp, unchanged by siblings, changed by the leaf and by case variants', () => {
+    const idx = new RecordIndex();
+    idx.set(rec(`${U}svc/a1`, { host: '10.0.0.1' }));
+    idx.set(rec(`${U}svc/a2`, { host: '10.0.0.2' }));
+    const a1 = idx.generation('a1.svc.hades.local.');
+    const a2 = idx.generation('a2.svc.hades.local.');
+    assert.notEqual(a1, a2);
+    assert.equal(
+      idx.generation('x.a1.svc.hades.local.'),
+      a1,
+      'below a leaf: the leaf is the deepest existing node',
+    );
+    idx.set(rec(`${U}svc/a2`, { host: '10.0.0.3' }));
+    assert.equal(idx.generation('a1.svc.hades.local.'), a1);
+    assert.notEqual(idx.generation('a2.svc.hades.local.'), a2);
+    idx.set(rec(`${U}svc/A1`, { host: '10.0.0.4' }));
+    const both = idx.generation('a1.svc.hades.local.');
+    assert.notEqual(both, a1);
+    idx.remove(`${U}svc/a1`);
+    assert.notEqual(idx.generation('a1.svc.hades.local.'), both);
+    assert.deepEqual(keysOf(collect(idx, 'a1.svc.hades.local.')), [`${U}svc/A1`]);
+  });
+
+  test('random changes with wide fan-out, case variants and deep keys agree with a naive model', () => {
+    const rand = rng(7);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+    const L1 = ['a', 'b'];
+    const L2 = ['x', 'Y', 'y'];
+    const L3 = Array.from({ length: 24 }, (_, i) => (i % 5 === 0 ? `K${i}` : `k${i}`));
+    const L4 = ['d', 'E'];
+    const G = [undefined, undefined, 'g1', 'g2'];
+    const idx = new RecordIndex();
+    const model = new Map<string, Record>();
+    const queries: string[] = ['.', 'local.', '*.local.'];
+    for (const a of L1) {
+      queries.push(`${a}.local.`, `*.${a}.local.`);
+      for (const b of ['x', 'y']) {
+        queries.push(`${b}.${a}.local.`, `*.${b}.${a}.local.`, `${b}.*.local.`);
+        for (const c of ['k0', 'k1', 'k5', 'k7', 'k23', 'zz']) {
+          queries.push(`${c}.${b}.${a}.local.`, `d.${c}.${b}.${a}.local.`, `*.${c}.${b}.${a}.local.`);
+        }
+      }
+    }
+    const plain = queries.filter((q) => !q.includes('*'));
+    /** The labels of the deepest existing node on q's path, per the model. */
+    const deepest = (q: string): string[] => {
+      const ql = q.replace(/\.$/, '').split('.').filter(Boolean).reverse();
+      let best: string[] = [];
+      for (const r of model.values()) {
+        const kl = labelsOf(r.key);
+        let n = 0;
+        while (n < ql.length && n < kl.length && ql[n] === kl[n]) n++;
+        if (n > best.length) best = ql.slice(0, n);
+      }
+      return best;
+    };
+    for (let step = 0; step < 2500; step++) {
+      const labels = ['local', pick(L1), pick(L2), pick(L3), pick(L4)].slice(0, 2 + Math.floor(rand() * 4));
+      const key = `/hades/${labels.join('/')}${rand() < 0.05 ? '/' : ''}`;
+      const before = new Map(plain.map((q) => [q, { gen: idx.generation(q), anc: deepest(q) }]));
+      let changed: boolean;
+      if (rand() < 0.4) {
+        changed = model.has(key);
+        assert.equal(idx.remove(key), changed);
+        model.delete(key);
+      } else {
+        const r = rec(key, { host: `10.0.0.${step % 250}`, group: pick(G) });
+        assert.equal(idx.set(r), !model.has(key));
+        model.set(key, r);
+        changed = true;
+      }
+      assert.equal(idx.size, model.size);
+      const kl = labelsOf(key);
+      for (const q of plain) {
+        const { gen, anc } = before.get(q)!;
+        const under = anc.every((l, i) => kl[i] === l);
+        if (!changed || !under) assert.equal(idx.generation(q), gen, `step ${step}: ${key} left ${q} alone`);
+        else assert.notEqual(idx.generation(q), gen, `step ${step}: ${key} is at or below ${q}'s node`);
+      }
+      if (step % 5 !== 0 && step < 2400) continue;
+      for (const q of queries) {
+        assert.deepEqual(keysOf(collect(idx, q)), naiveLookup2(model, q, false), `step ${step}: lookup ${q}`);
+        assert.deepEqual(
+          keysOf(lookupExact(idx, q)),
+          naiveLookup2(model, q, true),
+          `step ${step}: exact ${q}`,
+        );
+        const exists = q === '.' || naiveLookup2(model, q, false).length > 0;
+        assert.equal(idx.has(q), exists, `step ${step}: has ${q}`);
+      }
+      for (const [k, r] of model) assert.equal(idx.get(k), r, `step ${step}: get ${k}`);
+      const all: string[] = [];
+      idx.forEach((r) => {
+        all.push(r.key);
+      });
+      assert.deepEqual(all.sort(), [...model.keys()].sort(), `step ${step}: forEach`);
+    }
+  });
+});
+
+function lookupExact(idx: RecordIndex, name: string): Record[] {
+  const out: Record[] = [];
+  idx.lookupExact(name, out);
+  return out;
+}

@@ -19,7 +19,10 @@ import type { Record } from '../records/types.js';
  */
 let sequence = 0;
 
-/** One label of the tree. Kept small: most nodes are leaves holding one record. */
+/**
+ * One label of the tree: a name with something below it. Kept small; the bulk of a catalog are
+ * leaves (a name's records with nothing below them), which get no node of their own: see `leaves`.
+ */
 export class IndexNode {
   /** Stamp of the last change at or below this node (see `RecordIndex.generation`). */
   gen = 0;
@@ -30,6 +33,88 @@ export class IndexNode {
    * several only when distinct keys normalise to the same labels (`/a/B` and `/a/b`, `/a/b/`).
    */
   recs: Record | Record[] | undefined = undefined;
+  /**
+   * Leaf children without a node (and without a Map entry and a label string) of their own:
+   * `[record, stamp, record, stamp, …]`, at most LEAF_SLOTS slots, exactly as long as it holds.
+   * A leaf's label is the last label of its record's key; a label is either here (its records,
+   * each with the label's stamp) or in `kids`, never both. A leaf that gets children of its own
+   * becomes a node in `kids`; children beyond LEAF_SLOTS get nodes too.
+   */
+  leaves: (Record | number)[] | undefined = undefined;
+}
+
+/**
+ * Leaf records a node keeps inline (two slots each). Lookups of a leaf scan them, so this stays
+ * small; names with more records than this, or with more leaf children, spill into `kids`.
+ */
+const LEAF_RECORDS = 8;
+const LEAF_SLOTS = 2 * LEAF_RECORDS;
+
+/** End of a key's last label: its length without trailing slashes. */
+function keyLabelEnd(key: string): number {
+  let end = key.length;
+  while (end > 0 && key.charCodeAt(end - 1) === 47) end--; // '/'
+  return end;
+}
+
+/**
+ * Whether the last label of `key` (ASCII case-insensitively) equals `name[start, end)`, a label
+ * in lower case. A key's last label is what `RecordIndex.keyLabels` would give last.
+ */
+function lastLabelIs(key: string, name: string, start: number, end: number): boolean {
+  const kEnd = keyLabelEnd(key);
+  const kStart = key.lastIndexOf('/', kEnd - 1) + 1;
+  const len = end - start;
+  if (kEnd - kStart !== len) return false;
+  for (let i = 0; i < len; i++) {
+    let c = key.charCodeAt(kStart + i);
+    if (c >= 65 && c <= 90) c += 32; // ASCII A-Z → a-z
+    if (c !== name.charCodeAt(start + i)) return false;
+  }
+  return true;
+}
+
+/** Index in `leaves` of the first record whose last label is `label`, or -1. */
+function findLeaf(leaves: (Record | number)[], label: string): number {
+  for (let i = 0; i < leaves.length; i += 2) {
+    if (lastLabelIs((leaves[i] as Record).key, label, 0, label.length)) return i;
+  }
+  return -1;
+}
+
+/**
+ * `leaves` with `[record, stamp]` appended, or with the entry at `at` left out (`record`
+ * undefined), in a new array of exactly the length it needs: array growth (push, spread) would
+ * leave spare capacity in every one of them. Undefined when nothing is left.
+ */
+function leavesWith(
+  leaves: (Record | number)[] | undefined,
+  record: Record | undefined,
+  stamp: number,
+  at = -1,
+): (Record | number)[] | undefined {
+  const n = leaves === undefined ? 0 : leaves.length;
+  const len = record === undefined ? n - 2 : n + 2;
+  if (len === 0) return undefined;
+  const out = new Array<Record | number>(len);
+  let w = 0;
+  for (let i = 0; i < n; i += 2) {
+    if (i === at) continue;
+    out[w++] = leaves![i];
+    out[w++] = leaves![i + 1];
+  }
+  if (record !== undefined) {
+    out[w++] = record;
+    out[w] = stamp;
+  }
+  return out;
+}
+
+/** Gives every leaf entry with `label` the stamp `stamp`. */
+function stampLeaves(leaves: (Record | number)[], label: string, stamp: number): void {
+  for (let i = 0; i < leaves.length; i += 2) {
+    if (lastLabelIs((leaves[i] as Record).key, label, 0, label.length)) leaves[i + 1] = stamp;
+  }
 }
 
 const DOT = 46; // '.'
@@ -112,19 +197,25 @@ export class RecordIndex {
     const stamp = ++sequence;
     let node = this.root;
     node.gen = stamp;
-    for (let i = 0; i < labels.length; i++) {
-      let kids = node.kids;
-      if (kids === undefined) {
-        kids = new Map();
-        node.kids = kids;
+    const last = labels.length - 1;
+    for (let i = 0; i < last; i++) node = this.child(node, labels[i], stamp);
+    if (last >= 0) {
+      const label = labels[last];
+      const kid = node.kids?.get(label);
+      if (kid !== undefined) {
+        kid.gen = stamp;
+        node = kid;
+      } else {
+        const leaves = node.leaves;
+        if (leaves !== undefined && findLeaf(leaves, label) >= 0)
+          return this.setLeaf(node, label, record, stamp);
+        if (leaves === undefined || leaves.length < LEAF_SLOTS) {
+          node.leaves = leavesWith(leaves, record, stamp);
+          this.count++;
+          return true;
+        }
+        node = this.child(node, label, stamp); // no room for another leaf: a node of its own
       }
-      let child = kids.get(labels[i]);
-      if (child === undefined) {
-        child = new IndexNode();
-        kids.set(labels[i], child);
-      }
-      child.gen = stamp;
-      node = child;
     }
     const cur = node.recs;
     if (cur === undefined) {
@@ -147,6 +238,50 @@ export class RecordIndex {
     return true;
   }
 
+  /**
+   * The child node `label` of `node`, stamped: the existing one, one made from the leaf records
+   * with that label (they are getting children), or a new one.
+   */
+  private child(node: IndexNode, label: string, stamp: number): IndexNode {
+    let kids = node.kids;
+    let child = kids?.get(label);
+    if (child === undefined) {
+      child = new IndexNode();
+      // Leaf records with this label are getting children: they move into the new node.
+      let at = node.leaves === undefined ? -1 : findLeaf(node.leaves, label);
+      while (at >= 0) {
+        const r = node.leaves![at] as Record;
+        const cur = child.recs;
+        child.recs = cur === undefined ? r : Array.isArray(cur) ? [...cur, r] : [cur, r];
+        node.leaves = leavesWith(node.leaves, undefined, 0, at);
+        at = node.leaves === undefined ? -1 : findLeaf(node.leaves, label);
+      }
+      if (kids === undefined) {
+        kids = new Map();
+        node.kids = kids;
+      }
+      kids.set(label, child);
+    }
+    child.gen = stamp;
+    return child;
+  }
+
+  /** Sets `record` among `node`'s leaves with `label` (some exist); returns true when new. */
+  private setLeaf(node: IndexNode, label: string, record: Record, stamp: number): boolean {
+    const leaves = node.leaves!;
+    stampLeaves(leaves, label, stamp);
+    for (let i = 0; i < leaves.length; i += 2) {
+      if ((leaves[i] as Record).key === record.key) {
+        leaves[i] = record;
+        return false;
+      }
+    }
+    // Several keys with one label (case variants): they stay together, room or not.
+    node.leaves = leavesWith(leaves, record, stamp);
+    this.count++;
+    return true;
+  }
+
   /** Removes the record stored at `key`, pruning nodes left empty. Returns true when it was there. */
   remove(key: string): boolean {
     const labels = this.keyLabels(key);
@@ -154,30 +289,57 @@ export class RecordIndex {
     pathNodes.length = 0;
     let node = this.root;
     pathNodes.push(node);
-    for (let i = 0; i < labels.length; i++) {
+    const last = labels.length - 1;
+    for (let i = 0; i < last; i++) {
       const child = node.kids?.get(labels[i]);
       if (child === undefined) return false;
       node = child;
       pathNodes.push(node);
     }
-    const cur = node.recs;
-    if (cur === undefined) return false;
-    if (Array.isArray(cur)) {
-      const at = cur.findIndex((r) => r.key === key);
-      if (at < 0) return false;
-      cur.splice(at, 1);
-      node.recs = cur.length === 1 ? cur[0] : cur;
-    } else {
-      if (cur.key !== key) return false;
-      node.recs = undefined;
+    // pathNodes[i] is the node of labels[0, i); the parent of the removed key's node or leaf is `node`.
+    let removed = false;
+    let prunedFrom = pathNodes.length; // nodes from here down may have become empty
+    const label = last >= 0 ? labels[last] : '';
+    const kid = last >= 0 ? node.kids?.get(label) : this.root;
+    if (kid !== undefined) {
+      const cur = kid.recs;
+      if (Array.isArray(cur)) {
+        const at = cur.findIndex((r) => r.key === key);
+        if (at >= 0) {
+          cur.splice(at, 1);
+          kid.recs = cur.length === 1 ? cur[0] : cur;
+          removed = true;
+        }
+      } else if (cur !== undefined && cur.key === key) {
+        kid.recs = undefined;
+        removed = true;
+      }
+      if (removed && kid !== this.root) {
+        pathNodes.push(kid);
+        prunedFrom = pathNodes.length;
+      }
+    } else if (node.leaves !== undefined) {
+      const leaves = node.leaves;
+      for (let i = 0; i < leaves.length; i += 2) {
+        if ((leaves[i] as Record).key === key) {
+          node.leaves = leavesWith(leaves, undefined, 0, i);
+          removed = true;
+          break;
+        }
+      }
+    }
+    if (!removed) {
+      pathNodes.length = 0;
+      return false;
     }
     this.count--;
     const stamp = ++sequence;
     for (let i = 0; i < pathNodes.length; i++) pathNodes[i].gen = stamp;
-    // Prune from the leaf up: a node with no records and no children is gone.
-    for (let i = pathNodes.length - 1; i > 0; i--) {
+    if (kid === undefined && node.leaves !== undefined) stampLeaves(node.leaves, label, stamp);
+    // Prune from the deepest node up: a node with no records and no children is gone.
+    for (let i = prunedFrom - 1; i > 0; i--) {
       const n = pathNodes[i];
-      if (n.recs !== undefined || n.kids !== undefined) break;
+      if (n.recs !== undefined || n.kids !== undefined || n.leaves !== undefined) break;
       const parent = pathNodes[i - 1];
       const kids = parent.kids!;
       kids.delete(labels[i - 1]);
@@ -192,8 +354,22 @@ export class RecordIndex {
     const labels = this.keyLabels(key);
     if (labels === undefined) return undefined;
     let node: IndexNode | undefined = this.root;
-    for (let i = 0; i < labels.length && node !== undefined; i++) node = node.kids?.get(labels[i]);
-    const cur = node?.recs;
+    const last = labels.length - 1;
+    for (let i = 0; i < last && node !== undefined; i++) node = node.kids?.get(labels[i]);
+    if (node === undefined) return undefined;
+    if (last >= 0) {
+      const kid: IndexNode | undefined = node.kids?.get(labels[last]);
+      if (kid === undefined) {
+        const leaves = node.leaves;
+        if (leaves !== undefined) {
+          for (let i = 0; i < leaves.length; i += 2)
+            if ((leaves[i] as Record).key === key) return leaves[i] as Record;
+        }
+        return undefined;
+      }
+      node = kid;
+    }
+    const cur = node.recs;
     if (cur === undefined) return undefined;
     if (Array.isArray(cur)) return cur.find((r) => r.key === key);
     return cur.key === key ? cur : undefined;
@@ -208,6 +384,8 @@ export class RecordIndex {
         else fn(cur);
       }
       node.kids?.forEach(walk);
+      const leaves = node.leaves;
+      if (leaves !== undefined) for (let i = 0; i < leaves.length; i += 2) fn(leaves[i] as Record);
     };
     walk(this.root);
   }
@@ -255,15 +433,25 @@ export class RecordIndex {
     while (end > 0) {
       const start = n.lastIndexOf('.', end - 1) + 1;
       if (isWildcard(n, start, end)) break;
-      const child = node.kids?.get(n.slice(start, end));
-      if (child === undefined) break;
+      const label = n.slice(start, end);
+      const child = node.kids?.get(label);
+      if (child === undefined) {
+        // A leaf (no node of its own, nothing below it): the stamp of its records.
+        const leaves = node.leaves;
+        const at = leaves === undefined ? -1 : findLeaf(leaves, label);
+        return at < 0 ? node.gen : (leaves![at + 1] as number);
+      }
       node = child;
       end = start - 1;
     }
     return node.gen;
   }
 
-  /** The node for a concrete name (no wildcards), or undefined: for callers that keep node refs. */
+  /**
+   * The node of a concrete name (no wildcards), for callers that keep node refs; undefined when
+   * the name does not exist or is a leaf (a name with records and nothing below it, which has no
+   * node of its own: its generation is still `generation(name)`).
+   */
   node(name: string): IndexNode | undefined {
     const n = asciiLower(name);
     let end = nameEnd(n);
@@ -301,23 +489,40 @@ export class RecordIndex {
     return out.length;
   }
 
-  /** Walks name[0, end) right to left from `node`; at the end collects the node (or its subtree). */
+  /**
+   * Walks name[0, end) right to left from `node`; at the end collects the node (or its subtree).
+   * Leaves have nothing below them, so they only ever match the name's first (leftmost) label.
+   */
   private match(node: IndexNode, name: string, end: number, exact: boolean): void {
     while (end > 0) {
       const start = name.lastIndexOf('.', end - 1) + 1;
       const kids = node.kids;
-      if (kids === undefined) return;
+      const leaves = start === 0 ? node.leaves : undefined;
       if (isWildcard(name, start, end)) {
         const depth = this.depth;
-        for (const child of kids.values()) {
-          this.depth = depth + 1;
-          this.match(child, name, start - 1, exact);
+        if (kids !== undefined) {
+          for (const child of kids.values()) {
+            this.depth = depth + 1;
+            this.match(child, name, start - 1, exact);
+          }
         }
+        this.depth = depth + 1;
+        if (leaves !== undefined) for (let i = 0; i < leaves.length; i += 2) this.take(leaves[i] as Record);
         this.depth = depth;
         return;
       }
-      const child = kids.get(name.slice(start, end));
-      if (child === undefined) return;
+      const child = kids?.get(name.slice(start, end));
+      if (child === undefined) {
+        if (leaves !== undefined) {
+          this.depth++;
+          for (let i = 0; i < leaves.length; i += 2) {
+            const r = leaves[i] as Record;
+            if (lastLabelIs(r.key, name, start, end)) this.take(r);
+          }
+          this.depth--;
+        }
+        return;
+      }
       node = child;
       this.depth++;
       end = start - 1;
@@ -330,13 +535,22 @@ export class RecordIndex {
     while (end > 0) {
       const start = name.lastIndexOf('.', end - 1) + 1;
       const kids = node.kids;
-      if (kids === undefined) return false;
+      const leaves = start === 0 ? node.leaves : undefined;
       if (isWildcard(name, start, end)) {
-        for (const child of kids.values()) if (this.hasFrom(child, name, start - 1)) return true;
+        if (leaves !== undefined) return true;
+        if (kids !== undefined)
+          for (const child of kids.values()) if (this.hasFrom(child, name, start - 1)) return true;
         return false;
       }
-      const child = kids.get(name.slice(start, end));
-      if (child === undefined) return false;
+      const child = kids?.get(name.slice(start, end));
+      if (child === undefined) {
+        if (leaves !== undefined) {
+          for (let i = 0; i < leaves.length; i += 2) {
+            if (lastLabelIs((leaves[i] as Record).key, name, start, end)) return true;
+          }
+        }
+        return false;
+      }
       node = child;
       end = start - 1;
     }
@@ -346,6 +560,12 @@ export class RecordIndex {
   private pushSubtree(node: IndexNode): void {
     this.pushOwn(node);
     node.kids?.forEach(this.visitSubtree);
+    const leaves = node.leaves;
+    if (leaves !== undefined) {
+      this.depth++;
+      for (let i = 0; i < leaves.length; i += 2) this.take(leaves[i] as Record);
+      this.depth--;
+    }
   }
 
   private pushOwn(node: IndexNode): void {

@@ -158,14 +158,26 @@ function parseObject(json: string): { [k: string]: unknown } {
   return raw as { [k: string]: unknown };
 }
 
+type Found = { [F in RecordField]?: unknown };
+
+/** Bit of each field in a set of present fields (`FIELD_BIT[f]` = 1 << its RECORD_FIELDS index). */
+const FIELD_BIT: { readonly [F in RecordField]: number } = Object.fromEntries(
+  RECORD_FIELDS.map((f, i) => [f, 1 << i]),
+) as { [F in RecordField]: number };
+
+/**
+ * The fields of a parsed value, as found (any order), the set of them as bits, and the host's
+ * classification.
+ */
 function parseInternal(
   json: string,
   mode: ParseMode,
   onDrop?: DropHandler,
-): { value: RecordValue; host: HostInfo } {
+): { found: Found; fields: number; host: HostInfo } {
   const obj = parseObject(json);
   const lenient = mode !== 'strict';
-  const found: { [F in RecordField]?: unknown } = {};
+  const found: Found = {};
+  let fields = 0;
   let host = NONE;
   for (const k of Object.keys(obj)) {
     let field: string = k;
@@ -190,11 +202,9 @@ function parseInternal(
       continue;
     }
     found[f] = v;
+    fields |= FIELD_BIT[f];
   }
-  // Build in field order: one stable shape, and what serialisation writes.
-  const out: { [F in RecordField]?: unknown } = {};
-  for (const f of RECORD_FIELDS) if (found[f] !== undefined) out[f] = found[f];
-  return { value: out as RecordValue, host: found.host === undefined ? NONE : host };
+  return { found, fields, host: found.host === undefined ? NONE : host };
 }
 
 /**
@@ -210,7 +220,11 @@ function parseInternal(
  * Values are kept as written (`host` is not rewritten); see `classifyHost` for its canonical form.
  */
 export function parseRecordValue(json: string, mode: ParseMode, onDrop?: DropHandler): RecordValue {
-  return parseInternal(json, mode, onDrop).value;
+  const { found } = parseInternal(json, mode, onDrop);
+  // Build in field order: what serialisation writes.
+  const out: Found = {};
+  for (const f of RECORD_FIELDS) if (found[f] !== undefined) out[f] = found[f];
+  return out as RecordValue;
 }
 
 /** The canonical target of a parsed value's `host` (lenient reading). */
@@ -232,15 +246,61 @@ export function toRecord(
 ): Record {
   const name = keyToName(kv.key, prefix);
   if (name === undefined) throw new RecordError('key', `key "${kv.key}" is not under prefix "${prefix}"`);
-  const { value, host } = parseInternal(kv.value, 'lenient', onDrop);
-  return {
-    key: kv.key,
-    name,
-    hostKind: host.kind,
-    target: host.target,
-    modRevision: kv.modRevision,
-    ...value,
-  };
+  const { found, fields, host } = parseInternal(kv.value, 'lenient', onDrop);
+  // The canonical target is usually the host as written: keep one string, not two equal ones.
+  const target = host.target === found.host ? (found.host as string) : host.target;
+  return recordMaker(fields)(kv.key, name, host.kind, target, kv.modRevision, found);
+}
+
+// ---- building Records ---------------------------------------------------------------------
+//
+// A catalog holds one Record per store key (100k+), so their layout matters. A Record built as
+// `{ key, name, hostKind, target, modRevision, ...value }` keeps the value's fields in an
+// out-of-object property array (an extra allocation, and slots to spare). Instead, each set of
+// present fields gets its own object literal listing exactly those fields, in one order: every
+// Record with that set shares one shape, with all its properties in-object (e.g. 104 B instead
+// of ~135 B for the usual five fields), and absent fields stay absent (not `undefined`), so a
+// Record still serialises and compares as its value plus the five derived fields.
+
+type RecordMaker = (
+  key: string,
+  name: string,
+  hostKind: HostKind,
+  target: string,
+  modRevision: number,
+  v: Found,
+) => Record;
+
+const makers = new Map<number, RecordMaker>();
+
+/** The maker for one set of present fields (bits of FIELD_BIT), generated once per set. */
+function recordMaker(fields: number): RecordMaker {
+  let make = makers.get(fields);
+  if (make === undefined) {
+    const present = RECORD_FIELDS.filter((f) => (fields & FIELD_BIT[f]) !== 0);
+    try {
+      // Field names come from RECORD_FIELDS, never from data.
+      make = new Function(
+        'key',
+        'name',
+        'hostKind',
+        'target',
+        'modRevision',
+        'v',
+        `return { key, name, hostKind, target, modRevision${present.map((f) => `, ${f}: v.${f}`).join('')} };`,
+      ) as RecordMaker;
+    } catch {
+      // Code generation from strings disallowed (--disallow-code-generation-from-strings): the
+      // same fields, in the same order, at the cost of an out-of-object property array.
+      make = (key, name, hostKind, target, modRevision, v) => {
+        const r: { [k: string]: unknown } = { key, name, hostKind, target, modRevision };
+        for (const f of present) r[f] = v[f];
+        return r as unknown as Record;
+      };
+    }
+    makers.set(fields, make);
+  }
+  return make;
 }
 
 // ---- serialisation ------------------------------------------------------------------------

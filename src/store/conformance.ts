@@ -364,6 +364,189 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
       );
     });
 
+    describe('listPages', () => {
+      /** The backend's listPages: every backend must have one. */
+      const pagesOf = (store: Store): NonNullable<Store['listPages']> => {
+        assert.ok(typeof store.listPages === 'function', 'the backend implements listPages');
+        return store.listPages.bind(store);
+      };
+
+      it(
+        'hands over the same keys as list, in byte order, in pages of at most pageSize, at one revision',
+        T,
+        () =>
+          withStore(async (store) => {
+            const p = uniquePrefix('pages');
+            // Non-ASCII keys whose UTF-8 order differs from UTF-16 order sit across page boundaries.
+            const suffixes = [
+              'b',
+              'a',
+              'a/',
+              'a0',
+              'A',
+              'a/b',
+              '\uFF61',
+              '😀',
+              'é',
+              'z',
+              '~',
+              '-',
+              'a\u0000',
+            ];
+            for (const s of suffixes) await store.put(p + s, `v-${s}`);
+            await store.put(`${p.slice(0, -1)}0`, 'just past the prefix');
+            const listed = await store.list(p);
+            for (const pageSize of [1, 2, 5, 13, 100]) {
+              const pages: KeyValue[][] = [];
+              const revs: number[] = [];
+              const rev = await pagesOf(store)(
+                p,
+                (kvs, r) => {
+                  pages.push(kvs);
+                  revs.push(r);
+                },
+                { pageSize },
+              );
+              assert.equal(rev, listed.revision, `pageSize ${pageSize}: the list's revision`);
+              assert.ok(
+                revs.every((r) => r === rev),
+                `pageSize ${pageSize}: every page carries the revision`,
+              );
+              assert.ok(
+                pages.every((pg) => pg.length >= 1 && pg.length <= pageSize),
+                `pageSize ${pageSize}: page sizes ${pages.map((pg) => pg.length)}`,
+              );
+              assert.deepEqual(
+                pages.flat(),
+                listed.kvs,
+                `pageSize ${pageSize}: the same keys and values as list`,
+              );
+            }
+            // The backend's own page size.
+            const all: KeyValue[] = [];
+            assert.equal(
+              await pagesOf(store)(p, (kvs) => {
+                all.push(...kvs);
+              }),
+              listed.revision,
+            );
+            assert.deepEqual(all, listed.kvs);
+          }),
+      );
+
+      it('is one snapshot: writes made while it runs are not in it', T, () =>
+        withStore(async (store) => {
+          const p = uniquePrefix('pagesnap');
+          for (let i = 0; i < 6; i++) await store.put(`${p}k${i}`, 'before');
+          const r0 = (await store.list(p)).revision;
+          const seen: string[] = [];
+          let writes = 0;
+          const rev = await pagesOf(store)(
+            p,
+            async (kvs) => {
+              for (const kv of kvs) seen.push(`${kv.key.slice(p.length)}=${kv.value}`);
+              // Behind the listing: change a key not seen yet, add one, delete one.
+              if (writes++ === 0) {
+                await store.put(`${p}k5`, 'after');
+                await store.put(`${p}k9`, 'new');
+                await store.delete(`${p}k4`);
+              }
+            },
+            { pageSize: 2 },
+          );
+          assert.equal(rev, r0);
+          assert.deepEqual(
+            seen,
+            ['k0', 'k1', 'k2', 'k3', 'k4', 'k5'].map((k) => `${k}=before`),
+          );
+          assert.equal((await store.list(p)).revision, r0 + 3);
+        }),
+      );
+
+      it('waits for a page handler promise before the next page', T, () =>
+        withStore(async (store) => {
+          const p = uniquePrefix('pageswait');
+          for (let i = 0; i < 5; i++) await store.put(`${p}k${i}`, 'v');
+          const events: string[] = [];
+          await pagesOf(store)(
+            p,
+            async (kvs) => {
+              events.push(`start ${kvs[0].key.slice(p.length)}`);
+              await sleep(20);
+              events.push(`end ${kvs[0].key.slice(p.length)}`);
+            },
+            { pageSize: 2 },
+          );
+          assert.deepEqual(events, ['start k0', 'end k0', 'start k2', 'end k2', 'start k4', 'end k4']);
+        }),
+      );
+
+      it('nothing under the prefix: no page, the current revision', T, () =>
+        withStore(async (store) => {
+          const p = uniquePrefix('pagesnone');
+          const rev = await store.put(`${p}other`, 'x');
+          let calls = 0;
+          assert.equal(
+            await pagesOf(store)(`${p}none/`, () => {
+              calls++;
+            }),
+            rev,
+          );
+          assert.equal(calls, 0);
+        }),
+      );
+
+      it('a page handler that throws ends the listing with its error', T, () =>
+        withStore(async (store) => {
+          const p = uniquePrefix('pagesthrow');
+          for (let i = 0; i < 5; i++) await store.put(`${p}k${i}`, 'v');
+          const boom = new Error('boom');
+          let calls = 0;
+          await assert.rejects(
+            pagesOf(store)(
+              p,
+              () => {
+                calls++;
+                throw boom;
+              },
+              { pageSize: 2 },
+            ),
+            (err: unknown) => err === boom,
+          );
+          assert.equal(calls, 1);
+          let asyncCalls = 0;
+          await assert.rejects(
+            pagesOf(store)(
+              p,
+              async () => {
+                asyncCalls++;
+                await sleep(1);
+                throw boom;
+              },
+              { pageSize: 2 },
+            ),
+            (err: unknown) => err === boom,
+          );
+          assert.equal(asyncCalls, 1);
+          // The store is fine afterwards.
+          assert.equal((await store.list(p)).kvs.length, 5);
+        }),
+      );
+
+      it('a page size that is not an integer >= 1 is ESTORE_INVALID', T, () =>
+        withStore(async (store) => {
+          const p = uniquePrefix('pagesbad');
+          for (const pageSize of [0, -1, 1.5, Number.NaN]) {
+            await rejectsWith(
+              () => pagesOf(store)(p, () => {}, { pageSize }),
+              'ESTORE_INVALID',
+              `pageSize ${pageSize}`,
+            );
+          }
+        }),
+      );
+    });
+
     describe('delete', () => {
       it('delete counts 1 for an existing key and 0 for a missing one', T, () =>
         withStore(async (store) => {
@@ -1126,6 +1309,7 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
         const ops: [string, () => Promise<unknown>][] = [
           ['get', () => store.get(`${p}k`)],
           ['list', () => store.list(p)],
+          ['listPages', () => store.listPages!(p, () => {})],
           ['put', () => store.put(`${p}k`, 'v2')],
           ['delete', () => store.delete(`${p}k`)],
           ['deletePrefix', () => store.deletePrefix(p)],
@@ -1141,6 +1325,28 @@ export function storeConformance(label: string, open: () => Promise<OpenedStore>
           (err: unknown) => err instanceof StoreError && err.code === 'ESTORE_CLOSED',
         );
         await store.close();
+        await opened.close();
+      });
+
+      it('close during listPages ends the listing with ESTORE_CLOSED', T, async () => {
+        const opened = await open();
+        const store = opened.store;
+        const p = uniquePrefix('closepages');
+        for (let i = 0; i < 6; i++) await store.put(`${p}k${i}`, 'v');
+        let pages = 0;
+        await rejectsWith(
+          () =>
+            store.listPages!(
+              p,
+              async () => {
+                if (++pages === 2) await store.close();
+              },
+              { pageSize: 1 },
+            ),
+          'ESTORE_CLOSED',
+          'listPages across close',
+        );
+        assert.equal(pages, 2);
         await opened.close();
       });
 

@@ -28,9 +28,22 @@ export interface ListResult {
   kvs: KeyValue[];
 }
 
-export type WatchEvent =
-  | { type: 'put'; kv: KeyValue }
-  | { type: 'delete'; key: string; modRevision: number };
+export interface ListPagesOptions {
+  /**
+   * Keys per page, an integer >= 1. Default: the backend's (5000; etcd raises it to 1/16 of a
+   * large listing, since etcd counts the whole rest of the range on every request).
+   */
+  pageSize?: number;
+}
+
+/**
+ * Receives one page of a paged listing: up to `pageSize` keys, in byte order of the key, never
+ * empty, and the revision of the snapshot every page is read from. The array is the callee's.
+ * A returned promise holds the next page back until it settles.
+ */
+export type PageHandler = (kvs: KeyValue[], revision: number) => void | Promise<void>;
+
+export type WatchEvent = { type: 'put'; kv: KeyValue } | { type: 'delete'; key: string; modRevision: number };
 
 export interface WatchHandler {
   /**
@@ -83,6 +96,19 @@ export interface Store {
   get(key: string): Promise<KeyValue | undefined>;
   /** Every key that starts with `prefix` ('' = all keys). */
   list(prefix: string): Promise<ListResult>;
+  /**
+   * `list` without holding the whole result: the keys under `prefix` are handed to `onPage` a page
+   * at a time, in byte order of the key, all from one snapshot, and the promise resolves to that
+   * snapshot's revision (what `list` would have returned) after the last page. No page when
+   * nothing matches. If `onPage` throws or its promise rejects, the listing stops and rejects with
+   * that error. If the snapshot's revision is compacted away before the last page (etcd, a long
+   * listing under aggressive compaction), it rejects with ESTORE_COMPACTED: discard what came and
+   * list again.
+   *
+   * Optional so that wrappers and fakes need not implement it: code that takes any Store falls
+   * back to `list`. Both backends implement it (the conformance suite checks it).
+   */
+  listPages?(prefix: string, onPage: PageHandler, opts?: ListPagesOptions): Promise<number>;
   /** Returns the revision of the write. */
   put(key: string, value: string, opts?: { lease?: LeaseId }): Promise<number>;
   /** Returns how many keys were deleted (0 or 1). */

@@ -48,6 +48,14 @@ export function checkPrefix(prefix: string, what: string): string {
   return prefix;
 }
 
+/** A `listPages` page size: an integer >= 1. */
+export function checkPageSize(size: number, what: string): number {
+  if (!Number.isSafeInteger(size) || size < 1) {
+    throw new StoreError('ESTORE_INVALID', `${what}: pageSize ${size} is not an integer >= 1`);
+  }
+  return size;
+}
+
 const MAX_INT64 = 2n ** 63n - 1n;
 
 /** Validates a lease id (decimal int64 string, '0' = no lease). */

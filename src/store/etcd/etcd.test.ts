@@ -140,6 +140,20 @@ describe('etcd backend', () => {
       assert.equal(res.kvs[0].key, `${p}000000`);
       assert.equal(res.kvs[total - 1].key, `${p}${String(total - 1).padStart(6, '0')}`);
       for (let i = 1; i < res.kvs.length; i++) assert.ok(res.kvs[i - 1].key < res.kvs[i].key);
+      // listPages with the backend's page size: the same keys, in pages of at most 5000.
+      const sizes: number[] = [];
+      const paged: string[] = [];
+      const rev = await store.listPages(p, (kvs) => {
+        sizes.push(kvs.length);
+        for (const kv of kvs) paged.push(kv.key);
+      });
+      const now = await store.list(p);
+      assert.equal(rev, now.revision);
+      assert.deepEqual(
+        paged,
+        now.kvs.map((kv) => kv.key),
+      );
+      assert.ok(sizes.length >= 3 && sizes.every((n) => n <= 5000), `page sizes ${sizes}`);
       assert.equal(await store.deletePrefix(p), total + writes.length);
     } finally {
       await store.close();
