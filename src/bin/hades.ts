@@ -4,16 +4,32 @@
  * → handler → DNS server; SIGINT/SIGTERM close everything and exit 0. `hades standalone` adds
  * /health and /ready on the API's address and prints what to type next. `-workers N` runs N of
  * these in worker processes sharing the sockets (src/dns/workers.ts).
+ *
+ * Names outside -domain go to the forwarder (-nameservers, else /etc/resolv.conf; -stub per
+ * zone), which also completes out-of-zone CNAME targets. -metrics-port serves /metrics, /health
+ * and /ready (src/metrics); with -workers the primary serves it for the whole group.
  */
 import { hostname } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Catalog } from '../catalog/catalog.js';
 import { formatHostPort, type HadesConfig, loadHadesConfig } from '../config/hades.js';
 import { createLogger } from '../config/logger.js';
+import {
+  assertNoLoop,
+  ForwardConfigError,
+  Forwarder,
+  ForwardLoopError,
+  fromResolvConf,
+  LATENCY_BUCKETS,
+} from '../dns/forward/index.js';
 import { DnsHandler } from '../dns/handler.js';
+import { queryLogger } from '../dns/query-log.js';
 import { DnsServer } from '../dns/server.js';
 import { type HealthServer, standaloneBanner, startHealthServer } from '../dns/standalone.js';
 import { EXIT_FATAL, isWorker, notifyListening, runPrimary } from '../dns/workers.js';
+import { answerPrimary, ClusterMetrics, localEndpoints } from '../metrics/cluster.js';
+import { HadesMetrics } from '../metrics/hades-metrics.js';
+import { type MetricsHttpServer, startMetricsServer } from '../metrics/http.js';
 import { openStore } from '../store/open.js';
 import { type Store, StoreError } from '../store/types.js';
 import { VERSION } from '../version.js';
@@ -33,6 +49,59 @@ function fatal(message: string, code = EXIT_FATAL): never {
   process.stderr.write(`hades: ${message}\n`);
   process.exit(code);
 }
+
+/** One line on stderr and exit 2, before anything else is logged: a configuration that cannot work. */
+function configError(message: string): never {
+  process.stderr.write(`hades: ${message}\n`);
+  process.exit(EXIT_FATAL);
+}
+
+/**
+ * The forwarder's upstreams: -nameservers, else /etc/resolv.conf (unreadable: a warning, and
+ * non-local names get REFUSED). Exits 2 with one line when an upstream is our own -addr (a loop).
+ */
+function upstreamsOf(c: HadesConfig): string[] {
+  let nameservers: string[];
+  let from = '-nameservers';
+  if (!c.forwarding) nameservers = [];
+  else if (c.nameservers.length > 0) nameservers = c.nameservers.map(formatHostPort);
+  else {
+    from = '-nameservers (not given, so /etc/resolv.conf)';
+    try {
+      nameservers = fromResolvConf();
+    } catch (err) {
+      if (!(err instanceof ForwardConfigError)) throw err;
+      log.warn(
+        { err: err.message },
+        'hades: no -nameservers and no /etc/resolv.conf: names outside -domain get REFUSED',
+      );
+      nameservers = [];
+    }
+  }
+  try {
+    assertNoLoop(nameservers, [c.listen]);
+  } catch (err) {
+    if (err instanceof ForwardLoopError)
+      configError(
+        `${from}: ${err.upstream} is this server's own address (-addr ${err.listen}): forwarding would loop`,
+      );
+    throw err;
+  }
+  for (const [zone, list] of c.stubs) {
+    try {
+      assertNoLoop(list, [c.listen]);
+    } catch (err) {
+      if (err instanceof ForwardLoopError)
+        configError(
+          `-stub ${zone}: ${err.upstream} is this server's own address (-addr ${err.listen}): forwarding would loop`,
+        );
+      throw err;
+    }
+  }
+  return nameservers;
+}
+
+const upstreams = upstreamsOf(cfg);
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
 async function pause(ms: number, signal: AbortSignal): Promise<void> {
@@ -70,7 +139,12 @@ async function serve(c: HadesConfig): Promise<void> {
   let store: Store | undefined;
   let catalog: Catalog | undefined;
   let server: DnsServer | undefined;
+  let forwarder: Forwarder | undefined;
   let health: HealthServer | undefined;
+  let metricsHttp: MetricsHttpServer | undefined;
+  // -metrics-port: the registry reads the parts as they come up; a worker answers its primary
+  const metrics = c.metricsPort > 0 ? new HadesMetrics({ version: VERSION }) : undefined;
+  if (metrics && isWorker()) answerPrimary(metrics);
 
   const shutdown = async (why: string, code: number): Promise<void> => {
     if (stop.stopping) return;
@@ -85,9 +159,11 @@ async function serve(c: HadesConfig): Promise<void> {
     force.unref();
     try {
       await server?.close();
+      forwarder?.close();
       await catalog?.stop();
       await store?.close();
       await health?.close();
+      await metricsHttp?.close();
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'hades: error while shutting down');
     }
@@ -119,11 +195,21 @@ async function serve(c: HadesConfig): Promise<void> {
     }
   }
 
+  if (metrics && !isWorker()) {
+    try {
+      metricsHttp = await startMetricsServer(c.metricsHost, c.metricsPort, localEndpoints(metrics), log);
+    } catch (err) {
+      fatal(`-metrics-port ${metricsAt(c, c.metricsPort)}: ${bindError(err)}`);
+    }
+    log.info({ addr: metricsAt(c, metricsHttp.port) }, 'hades: metrics on /metrics, /health, /ready');
+  }
+
   store = await openStoreRetrying(c, stopper.signal);
   if (!store) return;
   log.info({ kind: store.kind, machines: c.machines, dataDir: c.dataDir }, 'hades: store open');
 
   catalog = new Catalog({ store, prefix: c.prefix, healthPrefix: c.ipMonitorPath, logger: log });
+  metrics?.setCatalog(catalog);
   try {
     await catalog.start();
   } catch (err) {
@@ -142,29 +228,53 @@ async function serve(c: HadesConfig): Promise<void> {
     hostname: hostname(),
     version: `hades ${VERSION}`,
   });
-  // issue 4 plugs in here: `forwarder` (from -nameservers), the response cache and the metrics
-  // port (DnsServer.stats, DnsHandler.stats and Catalog.stats are their counters)
+  // names outside -domain, and out-of-zone CNAME targets of ours, go upstream (-nameservers none:
+  // no forwarder, such names get REFUSED; -stub zones alone still make one)
+  try {
+    if (c.forwarding || c.stubs.size > 0)
+      forwarder = new Forwarder({
+        nameservers: upstreams,
+        stubs: c.stubs,
+        readTimeoutMs: Math.max(1, Math.round(c.readTimeoutMs)),
+        listen: [c.listen],
+        logger: log,
+      });
+  } catch (err) {
+    fatal(`-nameservers: ${(err as Error).message}`);
+  }
+  const fwd = forwarder;
+  const seam = fwd?.serverSeam();
+  // the response cache plugs in here (its counters: metrics?.setCacheSource)
   server = new DnsServer({
     handler,
     host: c.listen.host,
     port: c.listen.port,
+    forwarder:
+      fwd && seam
+        ? {
+            forward: seam.forward,
+            completeExternal: (req, reqLen, reply, replyLen, target, transport, done) =>
+              fwd.completeExternal(req, reqLen, reply, replyLen, target, transport, done),
+          }
+        : undefined,
     tcpIdleTimeoutMs: c.readTimeoutMs,
     maxTcpConnections: c.maxTcpConnections,
     logger: log,
+    // the query lines carry fixed fields, no secrets: skip redaction (4x cheaper per line)
+    onQuery: c.logQueries ? queryLogger(log.child({}, { redact: [] })) : undefined,
   });
+  if (metrics) {
+    const srv = server;
+    const cat = catalog;
+    metrics.setServer(srv);
+    metrics.setHandler(handler);
+    if (fwd) metrics.setForwarder(fwd, LATENCY_BUCKETS);
+    metrics.setReady(() => cat.ready && srv.listening);
+  }
   try {
     await server.listen();
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why =
-      e.code === 'EADDRINUSE'
-        ? 'address already in use'
-        : e.code === 'EACCES'
-          ? 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)'
-          : e.code === 'EADDRNOTAVAIL'
-            ? 'no such local address'
-            : e.message;
-    fatal(`-addr ${formatHostPort(c.listen)}: ${why}`);
+    fatal(`-addr ${formatHostPort(c.listen)}: ${bindError(err)}`);
   }
   if (stop.stopping) {
     await server.close();
@@ -176,11 +286,30 @@ async function serve(c: HadesConfig): Promise<void> {
       zones: c.zones,
       select: c.select,
       trustEcs: c.trustEcs,
+      nameservers: upstreams,
+      stubs: [...c.stubs.keys()],
     },
     'hades: answering',
   );
   if (isWorker()) notifyListening(server.port);
   else if (c.mode === 'standalone') process.stdout.write(standaloneBanner(c, server.port, health?.port));
+}
+
+/** `host:port` of the metrics port. */
+function metricsAt(c: HadesConfig, port: number): string {
+  return formatHostPort({ host: c.metricsHost, port, family: c.metricsHost.includes(':') ? 6 : 4 });
+}
+
+/** The one-line reason a listen failed. */
+function bindError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e.code === 'EADDRINUSE'
+    ? 'address already in use'
+    : e.code === 'EACCES'
+      ? 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)'
+      : e.code === 'EADDRNOTAVAIL'
+        ? 'no such local address'
+        : e.message;
 }
 
 process.on('uncaughtException', (err) => {
@@ -191,6 +320,25 @@ process.on('uncaughtException', (err) => {
 });
 
 if (cfg.workers > 1 && !isWorker()) {
+  // one metrics port for the group: the primary asks the workers at each scrape
+  let metricsHttp: MetricsHttpServer | undefined;
+  if (cfg.metricsPort > 0) {
+    const at = metricsAt(cfg, cfg.metricsPort);
+    try {
+      metricsHttp = await startMetricsServer(
+        cfg.metricsHost,
+        cfg.metricsPort,
+        new ClusterMetrics(cfg.workers),
+        log,
+      );
+    } catch (err) {
+      fatal(`-metrics-port ${at}: ${bindError(err)}`);
+    }
+    log.info(
+      { addr: at, workers: cfg.workers },
+      'hades: metrics of every worker on /metrics, /health, /ready',
+    );
+  }
   const code = await runPrimary({
     workers: cfg.workers,
     log,
@@ -198,6 +346,7 @@ if (cfg.workers > 1 && !isWorker()) {
       if (cfg.mode === 'standalone') process.stdout.write(standaloneBanner(cfg, port, cfg.apiAddr?.port));
     },
   });
+  await metricsHttp?.close();
   log.flush();
   process.exit(code);
 } else {

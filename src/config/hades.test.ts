@@ -210,6 +210,53 @@ describe('hades config', () => {
     assert.match(hadesUsage(true), /default "127\.0\.0\.1:5353"/);
   });
 
+  it('forwarding and metrics flags: -nameservers none, -stub, -metrics-addr, -log-queries', () => {
+    const d = cfg(['-addr', '10.1.2.3:53']);
+    assert.equal(d.forwarding, true);
+    assert.equal(d.stubs.size, 0);
+    assert.equal(d.metricsHost, '10.1.2.3', 'the host of -addr by default');
+    assert.equal(d.logQueries, false);
+    const c = cfg([
+      '-nameservers',
+      'NONE',
+      '-stub',
+      'Corp.Example=10.0.0.1,10.0.0.2:5353;lab.example.=[fd00::53]',
+      '-metrics-addr',
+      '[::1]',
+      '-log-queries',
+    ]);
+    assert.equal(c.forwarding, false);
+    assert.deepEqual(c.nameservers, []);
+    assert.deepEqual(
+      [...c.stubs],
+      [
+        ['corp.example.', ['10.0.0.1:53', '10.0.0.2:5353']],
+        ['lab.example.', ['[fd00::53]:53']],
+      ],
+    );
+    assert.equal(c.metricsHost, '::1');
+    assert.equal(c.logQueries, true);
+    assert.equal(cfg(['-addr', ':53']).metricsHost, '0.0.0.0');
+    const bad: [string[], RegExp][] = [
+      [['-stub', 'corp.example=dns.google'], /^-stub corp\.example\.: nameserver "dns\.google"/],
+      [['-stub', '10.0.0.1'], /^-stub: "10\.0\.0\.1" comes before any zone=/],
+      [['-stub', 'a..b=10.0.0.1'], /^-stub: stub zone "a\.\.b" has an empty label/],
+      [['-metrics-addr', '127.0.0.1:9153'], /^-metrics-addr: "127\.0\.0\.1:9153" is not an IP address/],
+    ];
+    for (const [argv, msg] of bad) {
+      const err = (() => {
+        try {
+          cfg(argv);
+        } catch (e) {
+          return e;
+        }
+        return undefined;
+      })();
+      assert.ok(err instanceof FlagError, argv.join(' '));
+      assert.match(err.message, msg);
+    }
+  });
+
   it('parseHostPort', () => {
     assert.deepEqual(parseHostPort('x', ':53'), { host: '0.0.0.0', port: 53, family: 4 });
     assert.deepEqual(parseHostPort('x', '[::]:53'), { host: '::', port: 53, family: 6 });

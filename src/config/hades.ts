@@ -11,6 +11,7 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { ForwardConfigError, parseStubFlag } from '../dns/forward/config.js';
 import { normalizeMonitorPath } from '../records/health.js';
 import { canonicalIP, parseIPv4 } from '../records/ip.js';
 import { normalizePrefix } from '../records/keys.js';
@@ -52,7 +53,7 @@ export interface HadesConfig {
   prefix: string;
   /** Health key prefix, one trailing slash (`/hades/monitor/status/`). */
   ipMonitorPath: string;
-  /** Network read timeout (TCP idle timeout now; forwarder tries in the next release), ms. */
+  /** Network read timeout: TCP idle timeout, and the time each forwarded try waits, ms. */
   readTimeoutMs: number;
   /** TTL of records without a `ttl` field, seconds. */
   defaultTtl: number;
@@ -63,10 +64,18 @@ export interface HadesConfig {
   workers: number;
   /** Concurrent TCP connections per worker; more are closed at once. */
   maxTcpConnections: number;
-  /** Prometheus /metrics, /health, /ready port (0 = off). Served from the next release. */
+  /** Prometheus /metrics, /health, /ready port (0 = off). */
   metricsPort: number;
-  /** Upstreams for non-local names; empty = those of /etc/resolv.conf. Used from the next release. */
+  /** IP the metrics port binds: `-metrics-addr`, else the host of `-addr`. */
+  metricsHost: string;
+  /** `-log-queries`: one log line per query. */
+  logQueries: boolean;
+  /** Upstreams for non-local names; empty = those of /etc/resolv.conf (unless `forwarding` is off). */
   nameservers: HostPort[];
+  /** False for `-nameservers none`: names outside -domain get REFUSED, nothing is sent upstream. */
+  forwarding: boolean;
+  /** `-stub`: zone (canonical) → its upstreams (`ip:port`), the longest matching zone first. */
+  stubs: Map<string, string[]>;
   /** Response cache capacity (0 = off) and maximum TTL. Used from the next release. */
   rcache: number;
   rcacheTtl: number;
@@ -147,7 +156,7 @@ export function hadesFlagSpecs(mode: 'server' | 'standalone' = 'server'): FlagSp
       aliases: ['rtimeout'],
       type: 'duration',
       default: '2s',
-      help: 'network read timeout: idle TCP connections are closed after it (and, next release, per forwarded try)',
+      help: 'network read timeout: idle TCP connections are closed after it, and each forwarded try waits this long',
     },
     {
       name: 'workers',
@@ -170,8 +179,16 @@ export function hadesFlagSpecs(mode: 'server' | 'standalone' = 'server'): FlagSp
       type: 'list',
       default: '',
       help:
-        'upstream resolvers (ip:port, comma separated) for names outside -domain; default: those of /etc/resolv.conf. ' +
-        `${LATER} Until then such queries get REFUSED`,
+        'upstream resolvers (ip:port, comma separated) for names outside -domain; default: those of /etc/resolv.conf; ' +
+        '"none": no forwarding (such names get REFUSED). Never this server itself: hades refuses to start on a loop',
+    },
+    {
+      name: 'stub',
+      type: 'string',
+      default: '',
+      help:
+        'per-zone upstreams, used instead of -nameservers for names in the zone (longest zone wins): ' +
+        'zone=ip:port,ip:port;zone2=ip:port',
     },
     {
       name: 'rcache',
@@ -195,7 +212,19 @@ export function hadesFlagSpecs(mode: 'server' | 'standalone' = 'server'): FlagSp
       default: '0',
       min: 0,
       max: 65535,
-      help: `port of Prometheus /metrics, /health and /ready (0: off). ${LATER}`,
+      help: 'port of Prometheus /metrics, /health and /ready (0: off); with -workers, one port for all of them',
+    },
+    {
+      name: 'metrics-addr',
+      type: 'string',
+      default: '',
+      help: 'IP address the metrics port binds (default: the host of -addr)',
+    },
+    {
+      name: 'log-queries',
+      type: 'bool',
+      default: 'false',
+      help: 'log one line per query (client, name, type, rcode, answer count, duration)',
     },
     {
       name: 'api-addr',
@@ -369,12 +398,36 @@ export function buildHadesConfig(
   let workers = num('workers');
   if (workers === 0) workers = availableParallelism();
 
-  const nameservers = list('nameservers').map((s) => {
+  const nsList = list('nameservers');
+  const forwarding = !(nsList.length === 1 && nsList[0].toLowerCase() === 'none');
+  const nameservers = (forwarding ? nsList : []).map((s) => {
     const hp = parseHostPort('nameservers', s, 53);
     if (hp.host === '0.0.0.0' || hp.host === '::')
       throw new FlagError('nameservers', `-nameservers: "${s}" is not a server address`);
     return hp;
   });
+
+  let stubs: Map<string, string[]>;
+  try {
+    stubs = parseStubFlag(str('stub'));
+  } catch (err) {
+    if (!(err instanceof ForwardConfigError)) throw err;
+    throw new FlagError('stub', err.message.startsWith('-stub') ? err.message : `-stub: ${err.message}`);
+  }
+
+  const metricsText = str('metrics-addr');
+  let metricsHost = listen.host;
+  if (metricsText !== '') {
+    const bare =
+      metricsText.startsWith('[') && metricsText.endsWith(']') ? metricsText.slice(1, -1) : metricsText;
+    const canon = canonicalIP(bare);
+    if (canon === undefined)
+      throw new FlagError(
+        'metrics-addr',
+        `-metrics-addr: "${metricsText}" is not an IP address (the port is -metrics-port)`,
+      );
+    metricsHost = canon;
+  }
 
   const apiText = str('api-addr');
   const apiAddr = mode === 'standalone' && apiText !== '' ? parseHostPort('api-addr', apiText) : undefined;
@@ -408,7 +461,11 @@ export function buildHadesConfig(
     workers,
     maxTcpConnections: num('max-tcp-connections'),
     metricsPort: num('metrics-port'),
+    metricsHost,
+    logQueries: v['log-queries'] as boolean,
     nameservers,
+    forwarding,
+    stubs,
     rcache: num('rcache'),
     rcacheTtl: num('rcache_ttl'),
     apiAddr,

@@ -44,6 +44,9 @@ export interface SpawnOptions {
   wrap?: string[];
 }
 
+/** A dead upstream for -nameservers: a loopback port nothing listens on (discard), so tries fail at once. */
+export const NO_UPSTREAM = '127.0.0.1:9';
+
 const SIGNUM: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15, SIGHUP: 1 };
 
 /** Spawns `node hades.js ...args` without waiting for anything. */
@@ -53,6 +56,10 @@ export function spawnHades(args: string[], opts: SpawnOptions = {}): HadesProc {
   // no HADES_* or ETCD_* from the test environment leak into the child's flags
   for (const [k, v] of Object.entries(process.env))
     if (!k.startsWith('HADES_') && !k.startsWith('ETCD_')) env[k] = v;
+  // test traffic stays on loopback: without this, names outside -domain (and out-of-zone CNAME
+  // targets) would be forwarded to the resolvers of /etc/resolv.conf. By default no forwarding
+  // (REFUSED, as before it existed); a test that forwards passes -nameservers (which wins).
+  env.HADES_NAMESERVERS = 'none';
   Object.assign(env, opts.env ?? {});
   const argv = [process.execPath, HADES_BIN, ...args];
   const cmd = opts.wrap ? [...opts.wrap, ...argv] : argv;

@@ -128,6 +128,7 @@ describe('npm start', () => {
       HADES_ADDR: `127.0.0.1:${dnsPort}`,
       HADES_API_ADDR: `127.0.0.1:${apiPort}`,
       HADES_DATA_DIR: path.join(dir, 'hades-data'),
+      HADES_NAMESERVERS: 'none', // never /etc/resolv.conf's resolvers
     });
     // its own process group, so SIGINT reaches npm, sh and node as Ctrl-C would
     const child = spawn('npm', ['start', '--silent'], {

@@ -1,0 +1,512 @@
+/**
+ * The Prometheus registry of one hades process: every `hades_` metric, read at scrape time from
+ * the live counters of the parts (`set*` hands them in as they come up; until then a part's
+ * metrics read zero or are absent). The query path never touches this module.
+ *
+ * Sources are structural: anything with the fields below will do (bin/hades.ts passes DnsServer,
+ * DnsHandler, Forwarder, Catalog and, once it exists, the response cache).
+ */
+import { type Aggregator, collectDefaultMetrics, type Metric, Registry } from 'prom-client';
+import { Collected, histogramSamples, type MetricType, type Sample } from './collected.js';
+
+/** DnsServer.counters (src/dns/query-counters.ts). */
+export interface QueryCountersSource {
+  readonly requests: ArrayLike<number>;
+  readonly responses: ArrayLike<number>;
+  readonly durationBuckets: ArrayLike<number>;
+  readonly durationSum: number;
+  readonly durationCount: number;
+  readonly qtypeLabels: readonly string[];
+  readonly rcodeLabels: readonly string[];
+  readonly transportLabels: readonly string[];
+  readonly durationBounds: readonly number[];
+}
+
+/** DnsServer. */
+export interface ServerSource {
+  readonly counters: QueryCountersSource;
+  readonly stats: {
+    readonly dropped: number;
+    readonly udpBusyDrops: number;
+    readonly truncated: number;
+    readonly handlerErrors: number;
+    readonly tcpConnections: number;
+    readonly tcpRejected: number;
+    readonly tcpIdleTimeouts: number;
+  };
+  readonly tcpOpen: number;
+}
+
+/** DnsHandler. */
+export interface HandlerSource {
+  readonly stats: { readonly failOpen: number; readonly errors: number };
+}
+
+/** One upstream of the Forwarder. */
+export interface UpstreamSource {
+  readonly address: string;
+  readonly down: boolean;
+  readonly stats: {
+    readonly requests: number;
+    readonly failures: number;
+    readonly timeouts: number;
+    readonly rcodeErrors: number;
+    readonly tcpRetries: number;
+    readonly spoofed: number;
+    readonly latencySum: number;
+    readonly latencyBuckets: ArrayLike<number>;
+  };
+}
+
+/** Forwarder (src/dns/forward). */
+export interface ForwarderSource {
+  readonly stats: {
+    readonly queries: number;
+    readonly external: number;
+    readonly answered: number;
+    readonly servfail: number;
+    readonly refusedInflight: number;
+    readonly noUpstream: number;
+    readonly refusedTransfers: number;
+    readonly failOpen: number;
+  };
+  readonly inflight: number;
+  upstreams(): readonly UpstreamSource[];
+}
+
+/** Catalog (src/catalog). */
+export interface CatalogSource {
+  readonly ready: boolean;
+  readonly revision: number;
+  readonly recordCount: number;
+  readonly watchState: string;
+  /** ms since the epoch; 0 before the first list. */
+  readonly lastEventAt: number;
+  readonly stats: {
+    readonly invalidRecords: number;
+    readonly invalidHealth: number;
+    readonly lists: number;
+    readonly compactions: number;
+    readonly failures: number;
+  };
+}
+
+/**
+ * The response cache's counters (the cache hands in a live object, or one with getters): read at
+ * scrape time, never per query.
+ */
+export interface CacheSource {
+  readonly hits: number;
+  readonly misses: number;
+  readonly entries: number;
+}
+
+export const WATCH_STATES: readonly string[] = Object.freeze(['connected', 'disconnected', 'listing']);
+
+export interface HadesMetricsOptions {
+  /** `hades_build_info{version}`. */
+  version: string;
+  /** prom-client's process metrics (CPU, memory, event-loop lag, GC) with the `hades_` prefix. Default true. */
+  processMetrics?: boolean;
+}
+
+export class HadesMetrics {
+  readonly registry = new Registry();
+  private server: ServerSource | undefined;
+  private handler: HandlerSource | undefined;
+  private forwarder: ForwarderSource | undefined;
+  private forwardBounds: readonly number[] = [];
+  private catalog: CatalogSource | undefined;
+  private cache: CacheSource | undefined;
+  private readyFn: () => boolean = () => this.catalog?.ready === true;
+
+  constructor(opts: HadesMetricsOptions) {
+    const version = opts.version;
+    this.add(
+      'hades_build_info',
+      'Always 1; the hades version as a label.',
+      'gauge',
+      () => [{ labels: { version }, value: 1 }],
+      'max',
+    );
+    this.add('hades_workers', 'Processes answering DNS whose metrics this scrape includes.', 'gauge', () => [
+      { labels: {}, value: 1 },
+    ]);
+    this.add(
+      'hades_ready',
+      '1 when every process has its catalog loaded and serves DNS, else 0.',
+      'gauge',
+      () => [{ labels: {}, value: this.ready() ? 1 : 0 }],
+      'min',
+    );
+    this.serverMetrics();
+    this.add(
+      'hades_selection_all_down_total',
+      'A/AAAA/SRV answers where every address was DOWN and all were served (fail-open).',
+      'counter',
+      () =>
+        this.handler ? [{ labels: {}, value: this.handler.stats.failOpen }] : [{ labels: {}, value: 0 }],
+    );
+    this.cacheMetrics();
+    this.forwardMetrics();
+    this.catalogMetrics();
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'hades_' });
+  }
+
+  // ---- sources --------------------------------------------------------------------------------
+
+  setServer(s: ServerSource | undefined): void {
+    this.server = s;
+  }
+  setHandler(h: HandlerSource | undefined): void {
+    this.handler = h;
+  }
+  /** `latencyBounds`: the upper bounds of the upstreams' `latencyBuckets` (forward's LATENCY_BUCKETS). */
+  setForwarder(f: ForwarderSource | undefined, latencyBounds: readonly number[]): void {
+    this.forwarder = f;
+    this.forwardBounds = latencyBounds;
+  }
+  setCatalog(c: CatalogSource | undefined): void {
+    this.catalog = c;
+  }
+  /** For the response cache: its hits, misses and entries, read at scrape time. */
+  setCacheSource(c: CacheSource | undefined): void {
+    this.cache = c;
+  }
+  /** What `/ready` and `hades_ready` report; default: the catalog is ready. */
+  setReady(fn: () => boolean): void {
+    this.readyFn = fn;
+  }
+
+  ready(): boolean {
+    try {
+      return this.readyFn();
+    } catch {
+      return false;
+    }
+  }
+
+  /** The exposition text (Prometheus text format 0.0.4). */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The metrics as JSON, for a `-workers` primary to aggregate. */
+  json(): Promise<unknown[]> {
+    return this.registry.getMetricsAsJSON();
+  }
+
+  // ---- definitions ----------------------------------------------------------------------------
+
+  private add(
+    name: string,
+    help: string,
+    type: MetricType,
+    read: () => Sample[],
+    aggregator: Aggregator = 'sum',
+  ): void {
+    this.registry.registerMetric(new Collected(name, help, type, read, aggregator).asMetric() as Metric);
+  }
+
+  private counter(name: string, help: string, value: () => number, aggregator: Aggregator = 'sum'): void {
+    this.add(name, help, 'counter', () => [{ labels: {}, value: value() }], aggregator);
+  }
+
+  private gauge(name: string, help: string, value: () => number, aggregator: Aggregator = 'sum'): void {
+    this.add(name, help, 'gauge', () => [{ labels: {}, value: value() }], aggregator);
+  }
+
+  private serverMetrics(): void {
+    this.add(
+      'hades_requests_total',
+      'DNS requests received, by transport and query type (other: any type not listed, or no readable question).',
+      'counter',
+      () => {
+        const s = this.server;
+        if (!s) return [];
+        const c = s.counters;
+        const out: Sample[] = [];
+        const n = c.qtypeLabels.length;
+        for (let t = 0; t < c.transportLabels.length; t++)
+          for (let i = 0; i < n; i++) {
+            const v = c.requests[t * n + i];
+            if (v > 0 || c.qtypeLabels[i] === 'A')
+              out.push({ labels: { protocol: c.transportLabels[t], type: c.qtypeLabels[i] }, value: v });
+          }
+        return out;
+      },
+    );
+    this.add(
+      'hades_responses_total',
+      'DNS responses sent, by transport and rcode (the header rcode: BADVERS reads as NOERROR).',
+      'counter',
+      () => {
+        const s = this.server;
+        if (!s) return [];
+        const c = s.counters;
+        const out: Sample[] = [];
+        for (let t = 0; t < c.transportLabels.length; t++)
+          for (let r = 0; r < 16; r++) {
+            const v = c.responses[t * 16 + r];
+            if (v > 0 || r === 0)
+              out.push({ labels: { protocol: c.transportLabels[t], rcode: c.rcodeLabels[r] }, value: v });
+          }
+        return out;
+      },
+    );
+    this.add(
+      'hades_request_duration_seconds',
+      'Time from receiving a request to sending its reply (forwarded ones included).',
+      'histogram',
+      () => {
+        const s = this.server;
+        if (!s) return [];
+        const c = s.counters;
+        return histogramSamples(
+          'hades_request_duration_seconds',
+          c.durationBounds,
+          c.durationBuckets,
+          c.durationSum,
+        );
+      },
+    );
+    this.add(
+      'hades_requests_dropped_total',
+      'Requests answered with nothing: unreadable (no header, a response), or every UDP writer busy.',
+      'counter',
+      () => {
+        const s = this.server;
+        return [
+          { labels: { reason: 'unanswerable' }, value: s?.stats.dropped ?? 0 },
+          { labels: { reason: 'busy' }, value: s?.stats.udpBusyDrops ?? 0 },
+        ];
+      },
+    );
+    this.counter(
+      'hades_responses_truncated_total',
+      'Responses sent with TC set (the client retries over TCP).',
+      () => this.server?.stats.truncated ?? 0,
+    );
+    this.counter(
+      'hades_internal_errors_total',
+      'Requests answered SERVFAIL because of an internal error (a bug: look at the log).',
+      () => (this.server?.stats.handlerErrors ?? 0) + (this.handler?.stats.errors ?? 0),
+    );
+    this.gauge('hades_tcp_connections', 'Open DNS TCP connections.', () => this.server?.tcpOpen ?? 0);
+    this.counter(
+      'hades_tcp_connections_total',
+      'DNS TCP connections accepted.',
+      () => this.server?.stats.tcpConnections ?? 0,
+    );
+    this.counter(
+      'hades_tcp_connections_rejected_total',
+      'DNS TCP connections closed at once because -max-tcp-connections were open.',
+      () => this.server?.stats.tcpRejected ?? 0,
+    );
+    this.counter(
+      'hades_tcp_idle_timeouts_total',
+      'DNS TCP connections closed after -read_timeout without traffic.',
+      () => this.server?.stats.tcpIdleTimeouts ?? 0,
+    );
+  }
+
+  private cacheMetrics(): void {
+    this.counter(
+      'hades_cache_hits_total',
+      'Response cache hits (0 while -rcache is 0).',
+      () => this.cache?.hits ?? 0,
+    );
+    this.counter(
+      'hades_cache_misses_total',
+      'Response cache misses (0 while -rcache is 0).',
+      () => this.cache?.misses ?? 0,
+    );
+    this.gauge('hades_cache_entries', 'Messages in the response cache.', () => this.cache?.entries ?? 0);
+  }
+
+  private forwardMetrics(): void {
+    const fs = () => this.forwarder?.stats;
+    this.counter(
+      'hades_forward_queries_total',
+      'Client queries for names outside our zones handed to the forwarder.',
+      () => fs()?.queries ?? 0,
+    );
+    this.counter(
+      'hades_forward_external_total',
+      'Out-of-zone CNAME targets of our records resolved through the forwarder.',
+      () => fs()?.external ?? 0,
+    );
+    this.counter(
+      'hades_forward_answered_total',
+      'Forwarded queries answered from an upstream.',
+      () => fs()?.answered ?? 0,
+    );
+    this.counter(
+      'hades_forward_servfail_total',
+      'Forwarded queries given up (deadline, every try failed): SERVFAIL.',
+      () => fs()?.servfail ?? 0,
+    );
+    this.add(
+      'hades_forward_refused_total',
+      'Forwarded queries refused without trying: in-flight cap, no upstream for the name, zone transfer.',
+      'counter',
+      () => [
+        { labels: { reason: 'inflight' }, value: fs()?.refusedInflight ?? 0 },
+        { labels: { reason: 'no_upstream' }, value: fs()?.noUpstream ?? 0 },
+        { labels: { reason: 'transfer' }, value: fs()?.refusedTransfers ?? 0 },
+      ],
+    );
+    this.counter(
+      'hades_forward_fail_open_total',
+      'Tries sent to a down upstream because every upstream of its list was down.',
+      () => fs()?.failOpen ?? 0,
+    );
+    this.gauge('hades_forward_inflight', 'Forwarded queries in flight.', () => this.forwarder?.inflight ?? 0);
+    const perUpstream = (
+      name: string,
+      help: string,
+      pick: (u: UpstreamSource) => number,
+      type: MetricType = 'counter',
+      aggregator: Aggregator = 'sum',
+    ): void => {
+      this.add(
+        name,
+        help,
+        type,
+        () =>
+          (this.forwarder?.upstreams() ?? []).map((u) => ({
+            labels: { upstream: u.address },
+            value: pick(u),
+          })),
+        aggregator,
+      );
+    };
+    perUpstream(
+      'hades_forward_requests_total',
+      'Tries sent to an upstream (UDP or TCP; probes not included).',
+      (u) => u.stats.requests,
+    );
+    perUpstream(
+      'hades_forward_failures_total',
+      'Tries that got no usable answer: timeouts, network errors, malformed replies.',
+      (u) => u.stats.failures,
+    );
+    perUpstream(
+      'hades_forward_timeouts_total',
+      'The timeouts among hades_forward_failures_total.',
+      (u) => u.stats.timeouts,
+    );
+    perUpstream(
+      'hades_forward_rcode_errors_total',
+      'SERVFAIL/REFUSED answers from an upstream (the next one was tried).',
+      (u) => u.stats.rcodeErrors,
+    );
+    perUpstream(
+      'hades_forward_tcp_retries_total',
+      'Truncated UDP answers retried over TCP.',
+      (u) => u.stats.tcpRetries,
+    );
+    perUpstream(
+      'hades_forward_spoofed_total',
+      'Datagrams ignored on a query socket: wrong source, ID or question.',
+      (u) => u.stats.spoofed,
+    );
+    perUpstream(
+      'hades_forward_upstream_up',
+      '1 while an upstream is in use, 0 while it is marked down and probed.',
+      (u) => (u.down ? 0 : 1),
+      'gauge',
+      'min',
+    );
+    this.add(
+      'hades_forward_duration_seconds',
+      'Time from sending a try to an upstream to its accepted answer.',
+      'histogram',
+      () => {
+        const out: Sample[] = [];
+        for (const u of this.forwarder?.upstreams() ?? [])
+          out.push(
+            ...histogramSamples(
+              'hades_forward_duration_seconds',
+              this.forwardBounds,
+              u.stats.latencyBuckets,
+              u.stats.latencySum,
+              {
+                upstream: u.address,
+              },
+            ),
+          );
+        return out;
+      },
+    );
+  }
+
+  private catalogMetrics(): void {
+    const c = () => this.catalog;
+    this.gauge(
+      'hades_catalog_ready',
+      '1 once the catalog has its first full list of the store (in every process), else 0.',
+      () => (c()?.ready ? 1 : 0),
+      'min',
+    );
+    this.gauge(
+      'hades_catalog_records',
+      'Records in the in-memory index (each process holds them all: the largest count).',
+      () => c()?.recordCount ?? 0,
+      'max',
+    );
+    this.gauge(
+      'hades_catalog_revision',
+      'Store revision the index reflects (across processes: the lowest).',
+      () => c()?.revision ?? 0,
+      'min',
+    );
+    this.add(
+      'hades_catalog_watch_state',
+      'Processes whose store feed is in each state (1 for the current state of one process).',
+      'gauge',
+      () => {
+        const state = c()?.watchState;
+        return WATCH_STATES.map((s) => ({ labels: { state: s }, value: s === state ? 1 : 0 }));
+      },
+    );
+    this.add(
+      'hades_catalog_seconds_since_last_event',
+      'Seconds since the last applied watch batch or list (across processes: the largest).',
+      'gauge',
+      () => {
+        const at = c()?.lastEventAt ?? 0;
+        return at > 0 ? [{ labels: {}, value: Math.max(0, (Date.now() - at) / 1000) }] : [];
+      },
+      'max',
+    );
+    this.gauge(
+      'hades_catalog_invalid_records',
+      'Record and health keys whose value is unusable (skipped).',
+      () => {
+        const s = c()?.stats;
+        return s ? s.invalidRecords + s.invalidHealth : 0;
+      },
+      'max',
+    );
+    this.counter(
+      'hades_catalog_lists_total',
+      'Full lists of the store (the first one and every relist).',
+      () => c()?.stats.lists ?? 0,
+    );
+    this.counter(
+      'hades_catalog_compactions_total',
+      'Watches that ended because the store compacted past them (then a relist).',
+      () => c()?.stats.compactions ?? 0,
+    );
+    this.counter(
+      'hades_catalog_failures_total',
+      'Failed lists and watches that could not be opened (retried with backoff).',
+      () => c()?.stats.failures ?? 0,
+    );
+  }
+}

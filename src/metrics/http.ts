@@ -1,0 +1,93 @@
+/**
+ * The metrics port: `GET /metrics` (Prometheus text format), `GET /health` (200 while the process
+ * runs) and `GET /ready` (200 once ready, else 503). HEAD too; anything else 404/405.
+ */
+import http from 'node:http';
+
+export interface MetricsEndpoints {
+  /** The exposition text and its content type. */
+  metrics(): Promise<{ contentType: string; body: string }>;
+  /** Whether /ready says 200; `why` explains a 503. */
+  ready(): Promise<{ ready: boolean; why?: string }>;
+}
+
+export interface MetricsHttpServer {
+  readonly host: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** The subset of a pino logger used here. */
+export interface MetricsLogger {
+  warn(obj: object, msg?: string): void;
+}
+
+/** Listens on host:port (port 0 picks one). Rejects (holding nothing) when it cannot bind. */
+export function startMetricsServer(
+  host: string,
+  port: number,
+  endpoints: MetricsEndpoints,
+  log?: MetricsLogger,
+): Promise<MetricsHttpServer> {
+  const server = http.createServer((req, res) => {
+    const url = (req.url ?? '/').split('?')[0];
+    const method = req.method ?? 'GET';
+    const send = (status: number, body: string, type = 'text/plain; charset=utf-8'): void => {
+      res.statusCode = status;
+      res.setHeader('content-type', type);
+      res.setHeader('cache-control', 'no-store');
+      res.end(method === 'HEAD' ? undefined : body);
+    };
+    if (url !== '/metrics' && url !== '/health' && url !== '/ready') {
+      send(404, 'not found: /metrics, /health and /ready live here\n');
+      return;
+    }
+    if (method !== 'GET' && method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      send(405, 'method not allowed\n');
+      return;
+    }
+    if (url === '/health') {
+      send(200, 'OK');
+      return;
+    }
+    if (url === '/ready') {
+      endpoints.ready().then(
+        (r) => send(r.ready ? 200 : 503, r.ready ? 'OK' : `not ready: ${r.why ?? 'starting'}\n`),
+        (err: Error) => send(503, `not ready: ${err.message}\n`),
+      );
+      return;
+    }
+    endpoints.metrics().then(
+      (m) => send(200, m.body, m.contentType),
+      (err: Error) => {
+        log?.warn({ err: err.message }, 'metrics: collecting failed');
+        send(500, `collecting metrics failed: ${err.message}\n`);
+      },
+    );
+  });
+  server.keepAliveTimeout = 5000;
+  server.requestTimeout = 10_000;
+  server.headersTimeout = 5000;
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port, exclusive: true }, () => {
+      server.removeListener('error', reject);
+      server.on('error', (err) => log?.warn({ err: err.message }, 'metrics: http server error'));
+      const bound = (server.address() as { port: number }).port;
+      resolve({
+        host,
+        port: bound,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}
