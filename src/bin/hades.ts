@@ -14,6 +14,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Catalog } from '../catalog/catalog.js';
 import { formatHostPort, type HadesConfig, loadHadesConfig } from '../config/hades.js';
 import { createLogger } from '../config/logger.js';
+import { ResponseCache } from '../dns/cache.js';
 import {
   assertNoLoop,
   ForwardConfigError,
@@ -228,6 +229,11 @@ async function serve(c: HadesConfig): Promise<void> {
     hostname: hostname(),
     version: `hades ${VERSION}`,
   });
+  // -rcache: upstream answers for names outside -domain (ours come from the catalog, always current)
+  const cache =
+    c.rcache > 0 && (c.forwarding || c.stubs.size > 0)
+      ? new ResponseCache({ capacity: c.rcache, maxTtl: c.rcacheTtl, udpSize: handler.maxUdpSize })
+      : undefined;
   // names outside -domain, and out-of-zone CNAME targets of ours, go upstream (-nameservers none:
   // no forwarder, such names get REFUSED; -stub zones alone still make one)
   try {
@@ -238,13 +244,13 @@ async function serve(c: HadesConfig): Promise<void> {
         readTimeoutMs: Math.max(1, Math.round(c.readTimeoutMs)),
         listen: [c.listen],
         logger: log,
+        cache,
       });
   } catch (err) {
     fatal(`-nameservers: ${(err as Error).message}`);
   }
   const fwd = forwarder;
   const seam = fwd?.serverSeam();
-  // the response cache plugs in here (its counters: metrics?.setCacheSource)
   server = new DnsServer({
     handler,
     host: c.listen.host,
@@ -262,6 +268,7 @@ async function serve(c: HadesConfig): Promise<void> {
     logger: log,
     // the query lines carry fixed fields, no secrets: skip redaction (4x cheaper per line)
     onQuery: c.logQueries ? queryLogger(log.child({}, { redact: [] })) : undefined,
+    cache,
   });
   if (metrics) {
     const srv = server;
@@ -269,6 +276,7 @@ async function serve(c: HadesConfig): Promise<void> {
     metrics.setServer(srv);
     metrics.setHandler(handler);
     if (fwd) metrics.setForwarder(fwd, LATENCY_BUCKETS);
+    metrics.setCacheSource(cache?.stats);
     metrics.setReady(() => cat.ready && srv.listening);
   }
   try {

@@ -76,15 +76,13 @@ export interface HadesConfig {
   forwarding: boolean;
   /** `-stub`: zone (canonical) → its upstreams (`ip:port`), the longest matching zone first. */
   stubs: Map<string, string[]>;
-  /** Response cache capacity (0 = off) and maximum TTL. Used from the next release. */
+  /** Response cache (forwarded answers) capacity in messages (0 = off) and its TTL cap, seconds. */
   rcache: number;
   rcacheTtl: number;
   /** Standalone only: where /health and /ready (and later the API) listen. */
   apiAddr: HostPort | undefined;
   log: { logtostderr: boolean; logDir: string; verbosity: number };
 }
-
-const LATER = 'Arrives with the next release (forwarding/cache/metrics); parsed and checked now.';
 
 /** The flag table. `standalone` changes only the defaults that differ in standalone mode. */
 export function hadesFlagSpecs(mode: 'server' | 'standalone' = 'server'): FlagSpec[] {
@@ -196,7 +194,9 @@ export function hadesFlagSpecs(mode: 'server' | 'standalone' = 'server'): FlagSp
       default: '0',
       min: 0,
       max: 100_000_000,
-      help: `capacity of the response cache in messages (0: no cache). ${LATER}`,
+      help:
+        'capacity of the response cache in messages (0: no cache): upstream answers for names outside -domain, ' +
+        'per worker, least recently used evicted first',
     },
     {
       name: 'rcache_ttl',
@@ -204,7 +204,7 @@ export function hadesFlagSpecs(mode: 'server' | 'standalone' = 'server'): FlagSp
       default: '60',
       min: 1,
       max: MAX_TTL,
-      help: `longest time in seconds an answer stays in the response cache. ${LATER}`,
+      help: 'longest time in seconds an answer stays in the response cache, and the largest TTL it serves',
     },
     {
       name: 'metrics-port',
