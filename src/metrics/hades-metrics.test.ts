@@ -145,7 +145,7 @@ describe('HadesMetrics', () => {
     c.observe(0.00002);
     c.observe(0.02);
     const handler = { stats: { failOpen: 5, errors: 1 } };
-    const cache = { hits: 0, misses: 0, entries: 0 };
+    const cache = { hits: 0, misses: 0, entries: 0, evictions: 0 };
     m.setServer(srv);
     m.setHandler(handler);
     m.setForwarder(fakeForwarder(), LATENCY_BUCKETS);
@@ -154,6 +154,7 @@ describe('HadesMetrics', () => {
     cache.hits = 11; // read live at scrape time
     cache.misses = 4;
     cache.entries = 9;
+    cache.evictions = 3;
 
     const text = await m.text();
     const p = parseMetricsText(text);
@@ -184,6 +185,7 @@ describe('HadesMetrics', () => {
     assert.equal(sampleValue(p, 'hades_cache_hits_total'), 11);
     assert.equal(sampleValue(p, 'hades_cache_misses_total'), 4);
     assert.equal(sampleValue(p, 'hades_cache_entries'), 9);
+    assert.equal(sampleValue(p, 'hades_cache_evictions_total'), 3);
     // forwarder, per upstream
     assert.equal(sampleValue(p, 'hades_forward_queries_total'), 10);
     assert.equal(sampleValue(p, 'hades_forward_requests_total', { upstream: '127.0.0.1:5301' }), 8);

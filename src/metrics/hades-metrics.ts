@@ -99,6 +99,8 @@ export interface CacheSource {
   readonly hits: number;
   readonly misses: number;
   readonly entries: number;
+  /** Entries removed to make room (capacity reached). */
+  readonly evictions?: number;
 }
 
 export const WATCH_STATES: readonly string[] = Object.freeze(['connected', 'disconnected', 'listing']);
@@ -326,6 +328,11 @@ export class HadesMetrics {
       () => this.cache?.misses ?? 0,
     );
     this.gauge('hades_cache_entries', 'Messages in the response cache.', () => this.cache?.entries ?? 0);
+    this.counter(
+      'hades_cache_evictions_total',
+      'Response cache entries evicted to make room (-rcache reached).',
+      () => this.cache?.evictions ?? 0,
+    );
   }
 
   private forwardMetrics(): void {

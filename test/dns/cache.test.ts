@@ -401,6 +401,7 @@ describe('response cache: hades -rcache 1000 on etcd, a loopback upstream', () =
     const misses = await metric('hades_cache_misses_total');
     assert.ok(hits > 0 && misses > 0, `hits ${hits}, misses ${misses}`);
     assert.ok((await metric('hades_cache_entries')) >= 5);
+    assert.equal(await metric('hades_cache_evictions_total'), 0, '-rcache 1000 is far from full');
     await ask(port, 'www.example.net.');
     assert.equal(await metric('hades_cache_hits_total'), hits + 1);
   });
