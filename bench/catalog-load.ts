@@ -18,11 +18,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { fnv1a32 } from '../src/records/record.js';
 import { openEmbeddedStore } from '../src/store/embedded/embedded.js';
 import { openEtcdStore } from '../src/store/etcd/etcd.js';
-import type { Op, Store } from '../src/store/types.js';
+import type { Store } from '../src/store/types.js';
 import { startEtcd } from '../test/harness/etcd.js';
+import { loadRecords } from './lib/records.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,32 +31,6 @@ const { values } = parseArgs({
   },
 });
 const N = Number(values.records);
-
-/** Writes N A records over N/4 services (4 addresses each), plus a health key per address. */
-async function load(store: Store, n: number): Promise<number> {
-  const started = performance.now();
-  const BATCH = 100; // etcd's default --max-txn-ops is 128
-  const inflight: Promise<unknown>[] = [];
-  for (let i = 0; i < n; i += BATCH) {
-    const ops: Op[] = [];
-    for (let j = i; j < Math.min(n, i + BATCH); j++) {
-      const svc = j >> 2;
-      const ip = `10.${(j >> 16) & 255}.${(j >> 8) & 255}.${j & 255}`;
-      const value = JSON.stringify({ host: ip, priority: 10, weight: 10, ttl: 30, type: 'A' });
-      ops.push({
-        op: 'put',
-        key: `/hades/local/hades/svc/ns${svc % 100}/svc${svc}/${fnv1a32(value)}`,
-        value,
-      });
-      if (j % 4 === 0)
-        ops.push({ op: 'put', key: `/hades/monitor/status/${ip}`, value: '{"status":"UP","ports":["80"]}' });
-    }
-    inflight.push(store.txn({ compare: [], success: ops }));
-    if (inflight.length >= 16) await Promise.all(inflight.splice(0));
-  }
-  await Promise.all(inflight);
-  return performance.now() - started;
-}
 
 interface ChildResult {
   readyMs: number;
@@ -107,7 +81,7 @@ async function bench(backend: 'etcd' | 'embedded'): Promise<void> {
     cleanup = () => rm(dir, { recursive: true, force: true });
   }
   try {
-    const loadMs = await load(store, N);
+    const loadMs = await loadRecords(store, N);
     await store.close();
     const r = await runChild(childArgs);
     rows.push([

@@ -10,9 +10,17 @@
  * change (the polling runs while the put is in flight). Prints p50/p99/max per kind and overall, with the target of issue 4: p99 < 50 ms.
  * Figures are printed, not asserted.
  *
- *   npm run build && node dist/bench/propagation.js [--iterations 1000]
+ * While it measures, dnsperf (bench/lib/dnsperf.ts) keeps a steady load on the same hades
+ * (issue 5): `--load Q` queries per second (default 20000; 0: no load) for the two names the
+ * poller asks, from 8 other client ports; its queries/s and lost queries are printed with the
+ * table.
+ *
+ *   npm run build && node dist/bench/propagation.js [--iterations 1000] [--load 20000]
  */
 import dgram from 'node:dgram';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RRType } from '../src/dns/wire/constants.js';
 import { decode } from '../src/dns/wire/decode.js';
@@ -22,11 +30,21 @@ import { serializeRecordValue } from '../src/records/record.js';
 import { openEtcdStore } from '../src/store/etcd/etcd.js';
 import { freeDnsPort, spawnHades, waitAnswering } from '../test/dns/hades-proc.js';
 import { startEtcd } from '../test/harness/etcd.js';
+import { type DnsperfResult, type DnsperfRun, startDnsperf, writeQueryFile } from './lib/dnsperf.js';
+import { DNSPERF, ensureTools } from './lib/tools.js';
 
-const { values } = parseArgs({ options: { iterations: { type: 'string', default: '1000' } } });
+const { values } = parseArgs({
+  options: {
+    iterations: { type: 'string', default: '1000' },
+    load: { type: 'string', default: '20000' },
+  },
+});
 const N = Number(values.iterations);
 if (!Number.isInteger(N) || N < 2)
   throw new Error(`--iterations: want an integer ≥ 2, got ${values.iterations}`);
+const LOAD_QPS = Number(values.load);
+if (!Number.isInteger(LOAD_QPS) || LOAD_QPS < 0)
+  throw new Error(`--load: want queries per second ≥ 0, got ${values.load}`);
 
 const TARGET_P99_MS = 50;
 const STATUS = '/hades/monitor/status/';
@@ -99,11 +117,14 @@ function percentile(sorted: number[], q: number): number {
 }
 
 async function main(): Promise<void> {
+  if (LOAD_QPS > 0) ensureTools([DNSPERF]);
   const etcd = await startEtcd();
   const store = await openEtcdStore({ endpoints: [etcd.endpoint] });
   const port = await freeDnsPort();
   const hades = spawnHades(['-addr', `127.0.0.1:${port}`, '-machines', etcd.endpoint, '-logtostderr']);
   const poller = new Poller(port);
+  let load: DnsperfRun | undefined;
+  const work = LOAD_QPS > 0 ? await mkdtemp(join(tmpdir(), 'hades-bench-prop-')) : '';
   try {
     const pool = nameToKey('pool.hades.local');
     for (let i = 0; i < POOL.length; i++)
@@ -116,6 +137,12 @@ async function main(): Promise<void> {
     // the fixed client's sticky address: DOWN moves the answer away from it, UP brings it back
     const sticky = await poller.answer('pool.hades.local');
     await poller.until('rec.hades.local', (a) => a === '10.41.0.0');
+    if (LOAD_QPS > 0) {
+      const qfile = join(work, 'queries.txt');
+      writeQueryFile(qfile, ['pool.hades.local.', 'rec.hades.local.'], 1000);
+      load = startDnsperf({ port, queryFile: qfile, seconds: 3600, qps: LOAD_QPS, clients: 8 });
+      await new Promise((r) => setTimeout(r, 1000)); // steady before the first write
+    }
 
     const status: number[] = [];
     const record: number[] = [];
@@ -149,6 +176,12 @@ async function main(): Promise<void> {
       queries += poller.queries - q0;
     }
 
+    let loadStats: DnsperfResult | undefined;
+    if (load) {
+      load.stop();
+      loadStats = await load.done;
+      load = undefined;
+    }
     const rows: string[][] = [['write', 'n', 'p50 ms', 'p99 ms', 'max ms']];
     const row = (label: string, xs: number[]) => {
       const s = [...xs].sort((x, y) => x - y);
@@ -166,7 +199,12 @@ async function main(): Promise<void> {
     const p99 = row('all → answer', [...status, ...record]);
     row('(etcd put alone)', put);
     const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-    console.log(`etcd write → changed answer, ${N} writes, hades on etcd, one UDP client polling`);
+    console.log(
+      `etcd write → changed answer, ${N} writes, hades on etcd, one UDP client polling` +
+        (loadStats
+          ? `, dnsperf load ${LOAD_QPS.toLocaleString('en-US')} q/s asked: ${Math.round(loadStats.qps).toLocaleString('en-US')} q/s served, ${loadStats.lost} lost, avg ${loadStats.avgLatencyMs.toFixed(2)} ms`
+          : ', no other load'),
+    );
     for (const r of rows)
       console.log(r.map((x, c) => (c === 0 ? x.padEnd(widths[c]) : x.padStart(widths[c]))).join('  '));
     console.log(`queries per write: ${(queries / N).toFixed(1)} (one outstanding at a time)`);
@@ -174,6 +212,11 @@ async function main(): Promise<void> {
       `target (issue 4): p99 < ${TARGET_P99_MS} ms → ${p99 < TARGET_P99_MS ? 'met' : 'NOT met'} (p99 ${p99.toFixed(2)} ms)`,
     );
   } finally {
+    if (load) {
+      load.stop();
+      await load.done.catch(() => undefined);
+    }
+    if (work) await rm(work, { recursive: true, force: true });
     poller.close();
     await hades.stop();
     await store.close();
