@@ -73,15 +73,6 @@ export type QueryObserver = (
   seconds: number,
 ) => void;
 
-/**
- * The response cache as the server uses it (src/dns/cache.ts `ResponseCache`): a request the
- * handler returned FORWARD for is answered from it, written into the writer's buffer, before the
- * forwarder is asked. Returns the reply length, or 0 on a miss.
- */
-export interface ReplyCache {
-  serve(req: Buffer, len: number, transport: Transport, out: Buffer): number;
-}
-
 /** The subset of a pino logger the server uses. */
 export interface ServerLogger {
   debug(obj: object, msg?: string): void;
@@ -110,8 +101,6 @@ export interface DnsServerOptions {
   logger?: ServerLogger;
   /** Called for every reply sent (the query log); leave unset when not logging. */
   onQuery?: QueryObserver;
-  /** The response cache (`-rcache`) for forwarded names; its entries come from the forwarder. */
-  cache?: ReplyCache;
 }
 
 /** Counters, plain numbers, for the metrics issue and tests. */
@@ -280,7 +269,6 @@ export class DnsServer {
   /** The forwarder, when it can complete out-of-zone CNAME targets. */
   private readonly completer: Forwarder | undefined;
   private readonly onQuery: QueryObserver | undefined;
-  private readonly cache: ReplyCache | undefined;
   private readonly log: ServerLogger;
   private readonly noisy: RateLimitedLog;
   private readonly idleMs: number;
@@ -316,7 +304,6 @@ export class DnsServer {
     this.forwarder = opts.forwarder;
     this.completer = opts.forwarder?.completeExternal ? opts.forwarder : undefined;
     this.onQuery = opts.onQuery;
-    this.cache = opts.cache;
     this.host = opts.host;
     this.requestedPort = opts.port;
     this.family = net.isIPv6(opts.host) ? 6 : 4;
@@ -483,18 +470,6 @@ export class DnsServer {
     return n;
   }
 
-  /** The response cache's reply to a request the handler returned FORWARD for, in `w.buf`; 0 on a miss. */
-  private cached(req: Buffer, len: number, transport: Transport, w: ResponseWriter): number {
-    if (this.cache === undefined) return 0;
-    try {
-      return this.cache.serve(req, len, transport, w.buf);
-    } catch (err) {
-      this.stats.handlerErrors++;
-      this.noisy.warn({ err: (err as Error)?.message ?? String(err) }, 'dns: response cache failed');
-      return 0;
-    }
-  }
-
   /** The out-of-zone CNAME target of the handler's last answer, when a forwarder can complete it. */
   private externalTarget(): string {
     if (this.completer === undefined) return '';
@@ -592,12 +567,11 @@ export class DnsServer {
     const w = uw.w;
     let n = this.answer(msg, msg.length, client, w, MIN_UDP_SIZE);
     if (n === FORWARD) {
-      n = this.cached(msg, msg.length, 'udp', w);
-      if (n === 0 && this.forwarder) {
+      if (this.forwarder) {
         this.forwardUdp(msg, client, t0);
         return;
       }
-      if (n === 0) n = this.ownReply(msg, msg.length, w, MIN_UDP_SIZE, Rcode.REFUSED);
+      n = this.ownReply(msg, msg.length, w, MIN_UDP_SIZE, Rcode.REFUSED);
       if (n <= 0) {
         s.dropped++;
         return;
@@ -609,7 +583,6 @@ export class DnsServer {
       if (target !== '' && this.completeUdp(msg, client, w.buf, n, target, t0)) return;
     }
     this.count(w.buf, 'udp');
-    this.finished(client, w.buf, n, t0);
     uw.busy = true;
     try {
       this.udp!.send(w.buf, 0, n, rinfo.port, rinfo.address, uw.done);
@@ -617,6 +590,8 @@ export class DnsServer {
       uw.busy = false;
       this.onUdpSendError(err as Error);
     }
+    // after the send (synchronous here: literalLookup); the writer stays ours until it completes
+    this.finished(client, w.buf, n, t0);
   }
 
   private freeUdpWriter(): UdpWriter | undefined {
@@ -636,7 +611,6 @@ export class DnsServer {
       this.forwarder!.forward(msg, msg.length, client, limit, (reply, length) => {
         if (reply === null || !(length > 0) || this.state !== 'listening') return;
         this.count(reply, 'udp');
-        this.finished(who, reply, length, t0);
         try {
           this.udp!.send(reply, 0, length, port, address, (err) => {
             if (err) this.onUdpSendError(err);
@@ -644,6 +618,7 @@ export class DnsServer {
         } catch (err) {
           this.onUdpSendError(err as Error);
         }
+        this.finished(who, reply, length, t0);
       });
     } catch (err) {
       this.stats.handlerErrors++;
@@ -668,7 +643,6 @@ export class DnsServer {
       return this.completer!.completeExternal!(msg, msg.length, reply, n, target, 'udp', (out) => {
         if (this.state !== 'listening') return;
         this.count(out, 'udp');
-        this.finished(who, out, out.length, t0);
         try {
           this.udp!.send(out, 0, out.length, who.port, who.address, (err) => {
             if (err) this.onUdpSendError(err);
@@ -676,6 +650,7 @@ export class DnsServer {
         } catch (err) {
           this.onUdpSendError(err as Error);
         }
+        this.finished(who, out, out.length, t0);
       });
     } catch (err) {
       this.stats.handlerErrors++;
@@ -806,12 +781,11 @@ export class DnsServer {
     const w = this.tcpW;
     let n = this.answer(req, len, c.client, w, MAX_FRAME);
     if (n === FORWARD) {
-      n = this.cached(req, len, 'tcp', w);
-      if (n === 0 && this.forwarder) {
+      if (this.forwarder) {
         this.forwardTcp(c, req, len, t0);
         return;
       }
-      if (n === 0) n = this.ownReply(req, len, w, MAX_FRAME, Rcode.REFUSED);
+      n = this.ownReply(req, len, w, MAX_FRAME, Rcode.REFUSED);
       if (n <= 0) {
         this.stats.dropped++;
         return;
@@ -823,8 +797,8 @@ export class DnsServer {
       if (target !== '' && this.completeTcp(c, req, len, w.buf, n, target, t0)) return;
     }
     this.count(w.buf, 'tcp');
-    this.finished(c.client, w.buf, n, t0);
     this.tcpSend(c, w.buf, n);
+    this.finished(c.client, w.buf, n, t0);
   }
 
   /**
@@ -849,8 +823,8 @@ export class DnsServer {
       if (c.closed || this.state !== 'listening') return;
       if (out.length <= MAX_FRAME) {
         this.count(out, 'tcp');
-        this.finished(c.client, out, out.length, t0);
         this.tcpSend(c, out, out.length);
+        this.finished(c.client, out, out.length, t0);
       } else this.stats.dropped++;
       if (inCall) return; // answered at once: the caller's frame loop goes on
       c.socket.setTimeout(this.idleMs);
@@ -905,8 +879,8 @@ export class DnsServer {
       c.socket.setTimeout(this.idleMs);
       if (reply !== null && length > 0 && length <= MAX_FRAME) {
         this.count(reply, 'tcp');
-        this.finished(c.client, reply, length, t0);
         this.tcpSend(c, reply, length);
+        this.finished(c.client, reply, length, t0);
       } else this.stats.dropped++;
       this.tcpResume(c);
     };
