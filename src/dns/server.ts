@@ -73,6 +73,15 @@ export type QueryObserver = (
   seconds: number,
 ) => void;
 
+/**
+ * The response cache as the server uses it (src/dns/cache.ts `ResponseCache`): a request the
+ * handler returned FORWARD for is answered from it, written into the writer's buffer, before the
+ * forwarder is asked. Returns the reply length, or 0 on a miss.
+ */
+export interface ReplyCache {
+  serve(req: Buffer, len: number, transport: Transport, out: Buffer): number;
+}
+
 /** The subset of a pino logger the server uses. */
 export interface ServerLogger {
   debug(obj: object, msg?: string): void;
@@ -101,6 +110,8 @@ export interface DnsServerOptions {
   logger?: ServerLogger;
   /** Called for every reply sent (the query log); leave unset when not logging. */
   onQuery?: QueryObserver;
+  /** The response cache (`-rcache`) for forwarded names; its entries come from the forwarder. */
+  cache?: ReplyCache;
 }
 
 /** Counters, plain numbers, for the metrics issue and tests. */
@@ -269,6 +280,7 @@ export class DnsServer {
   /** The forwarder, when it can complete out-of-zone CNAME targets. */
   private readonly completer: Forwarder | undefined;
   private readonly onQuery: QueryObserver | undefined;
+  private readonly cache: ReplyCache | undefined;
   private readonly log: ServerLogger;
   private readonly noisy: RateLimitedLog;
   private readonly idleMs: number;
@@ -304,6 +316,7 @@ export class DnsServer {
     this.forwarder = opts.forwarder;
     this.completer = opts.forwarder?.completeExternal ? opts.forwarder : undefined;
     this.onQuery = opts.onQuery;
+    this.cache = opts.cache;
     this.host = opts.host;
     this.requestedPort = opts.port;
     this.family = net.isIPv6(opts.host) ? 6 : 4;
@@ -470,6 +483,18 @@ export class DnsServer {
     return n;
   }
 
+  /** The response cache's reply to a request the handler returned FORWARD for, in `w.buf`; 0 on a miss. */
+  private cached(req: Buffer, len: number, transport: Transport, w: ResponseWriter): number {
+    if (this.cache === undefined) return 0;
+    try {
+      return this.cache.serve(req, len, transport, w.buf);
+    } catch (err) {
+      this.stats.handlerErrors++;
+      this.noisy.warn({ err: (err as Error)?.message ?? String(err) }, 'dns: response cache failed');
+      return 0;
+    }
+  }
+
   /** The out-of-zone CNAME target of the handler's last answer, when a forwarder can complete it. */
   private externalTarget(): string {
     if (this.completer === undefined) return '';
@@ -567,11 +592,12 @@ export class DnsServer {
     const w = uw.w;
     let n = this.answer(msg, msg.length, client, w, MIN_UDP_SIZE);
     if (n === FORWARD) {
-      if (this.forwarder) {
+      n = this.cached(msg, msg.length, 'udp', w);
+      if (n === 0 && this.forwarder) {
         this.forwardUdp(msg, client, t0);
         return;
       }
-      n = this.ownReply(msg, msg.length, w, MIN_UDP_SIZE, Rcode.REFUSED);
+      if (n === 0) n = this.ownReply(msg, msg.length, w, MIN_UDP_SIZE, Rcode.REFUSED);
       if (n <= 0) {
         s.dropped++;
         return;
@@ -781,11 +807,12 @@ export class DnsServer {
     const w = this.tcpW;
     let n = this.answer(req, len, c.client, w, MAX_FRAME);
     if (n === FORWARD) {
-      if (this.forwarder) {
+      n = this.cached(req, len, 'tcp', w);
+      if (n === 0 && this.forwarder) {
         this.forwardTcp(c, req, len, t0);
         return;
       }
-      n = this.ownReply(req, len, w, MAX_FRAME, Rcode.REFUSED);
+      if (n === 0) n = this.ownReply(req, len, w, MAX_FRAME, Rcode.REFUSED);
       if (n <= 0) {
         this.stats.dropped++;
         return;
