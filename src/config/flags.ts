@@ -25,6 +25,8 @@ export interface FlagSpec {
   max?: number;
   /** Environment variable; defaults to HADES_<NAME>. `false`: none. */
   env?: string | false;
+  /** Key in the program's INI file, `section.key` (case-insensitive), e.g. `general.etcd-server`. */
+  ini?: string;
 }
 
 export type FlagValue = string | boolean | number | string[];
@@ -120,10 +122,15 @@ export interface ParsedFlags {
   positionals: string[];
 }
 
+/**
+ * Precedence: command line, then environment, then the INI file (`file`, for specs with `ini`),
+ * then the default.
+ */
 export function parseFlags(
   specs: readonly FlagSpec[],
   argv: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
+  file?: { name: string; values: ReadonlyMap<string, string> },
 ): ParsedFlags {
   const byName = new Map<string, FlagSpec>();
   for (const s of specs) {
@@ -133,6 +140,15 @@ export function parseFlags(
   const values: FlagValues = {};
   const explicit = new Set<string>();
   for (const s of specs) values[s.name] = convert(s, s.default, `default of -${s.name}`);
+  if (file) {
+    for (const s of specs) {
+      const raw = s.ini === undefined ? undefined : file.values.get(s.ini.toLowerCase());
+      if (raw !== undefined) {
+        values[s.name] = convert(s, raw, `-${s.name} (${s.ini} in ${file.name})`);
+        explicit.add(s.name);
+      }
+    }
+  }
   for (const s of specs) {
     const e = envName(s);
     const raw = e === undefined ? undefined : env[e];
@@ -181,7 +197,8 @@ export function usage(program: string, specs: readonly FlagSpec[], synopsis = '[
     lines.push(`  ${names}${type}`);
     const def = s.default === '' ? '' : ` (default ${JSON.stringify(s.default)})`;
     const e = envName(s);
-    lines.push(`        ${s.help}${def}${e ? ` [$${e}]` : ''}`);
+    const ini = s.ini ? ` [${s.ini.replace('.', ': ')}]` : '';
+    lines.push(`        ${s.help}${def}${e ? ` [$${e}]` : ''}${ini}`);
   }
   return `${lines.join('\n')}\n`;
 }
