@@ -18,11 +18,9 @@ import { decode, type Message, type Question } from '../../src/dns/wire/decode.j
 import { type EdnsInput, encode, encodeQuery, type RRInput } from '../../src/dns/wire/encode.js';
 import { nameToKey } from '../../src/records/keys.js';
 import { serializeRecordValue } from '../../src/records/record.js';
-import { openEtcdStore } from '../../src/store/etcd/etcd.js';
 import type { Store } from '../../src/store/types.js';
-import { type EtcdProcess, startEtcd } from '../harness/etcd.js';
-import { frame, sleep, waitFor } from './clients.js';
-import { freeDnsPort, type HadesProc, startHades } from './hades-proc.js';
+import { frame, sleep, tcpFrom, udpFrom, waitFor } from './clients.js';
+import { type EtcdHades, freeDnsPort, type HadesProc, startEtcdHades } from './hades-proc.js';
 
 const RCACHE_TTL = 30;
 const APP = ['10.40.0.1', '10.40.0.2', '10.40.0.3', '10.40.0.4'];
@@ -140,51 +138,6 @@ class Upstream {
 
 // ---- clients -----------------------------------------------------------------------------------------
 
-function udpFrom(port: number, src: string, msg: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const sock = dgram.createSocket('udp4');
-    const timer = setTimeout(() => {
-      sock.close();
-      reject(new Error(`no UDP reply to ${src} within 3 s`));
-    }, 3000);
-    sock.on('error', (err) => {
-      clearTimeout(timer);
-      sock.close();
-      reject(err);
-    });
-    sock.on('message', (m) => {
-      clearTimeout(timer);
-      sock.close();
-      resolve(m);
-    });
-    sock.bind({ address: src, port: 0 }, () => sock.send(msg, port, '127.0.0.1'));
-  });
-}
-
-function tcpFrom(port: number, src: string, msg: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host: '127.0.0.1', port, localAddress: src });
-    let buf = Buffer.alloc(0);
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new Error(`no TCP reply to ${src} within 5 s`));
-    }, 5000);
-    s.on('connect', () => s.write(frame(msg)));
-    s.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      if (buf.length >= 2 && buf.length >= buf.readUInt16BE(0) + 2) {
-        clearTimeout(timer);
-        s.destroy();
-        resolve(buf.subarray(2, buf.readUInt16BE(0) + 2));
-      }
-    });
-    s.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
-}
-
 let nextId = 1;
 
 /** One query from `src`; the decoded reply (its ID checked). */
@@ -209,7 +162,7 @@ function addrs(m: Message): string[] {
 // ---- the tests ---------------------------------------------------------------------------------------
 
 describe('response cache: hades -rcache 1000 on etcd, a loopback upstream', () => {
-  let etcd: EtcdProcess;
+  let fx: EtcdHades;
   let store: Store;
   let up: Upstream;
   let port: number;
@@ -225,24 +178,10 @@ describe('response cache: hades -rcache 1000 on etcd, a loopback upstream', () =
   }
 
   before(async () => {
-    etcd = await startEtcd();
-    store = await openEtcdStore({ endpoints: [etcd.endpoint] });
     up = await Upstream.start();
-    await store.put(nameToKey('web.hades.local'), serializeRecordValue({ host: '10.0.0.1', ttl: 60 }));
-    await store.put(nameToKey('ext.hades.local'), serializeRecordValue({ host: 'target.example.net' }));
-    const app = nameToKey('app.hades.local');
-    for (let i = 0; i < APP.length; i++)
-      await store.put(`${app}/a${i}`, serializeRecordValue({ host: APP[i], ttl: 30 }));
-    port = await freeDnsPort();
     metricsPort = await freeDnsPort();
-    hades = await startHades(
+    fx = await startEtcdHades(
       [
-        '-addr',
-        `127.0.0.1:${port}`,
-        '-machines',
-        etcd.endpoint,
-        '-domain',
-        'hades.local.',
         '-nameservers',
         `127.0.0.1:${up.port}`,
         '-rcache',
@@ -253,15 +192,23 @@ describe('response cache: hades -rcache 1000 on etcd, a loopback upstream', () =
         String(metricsPort),
         '-logtostderr',
       ],
-      port,
+      {
+        domain: 'hades.local.',
+        load: async (store) => {
+          await store.put(nameToKey('web.hades.local'), serializeRecordValue({ host: '10.0.0.1', ttl: 60 }));
+          await store.put(nameToKey('ext.hades.local'), serializeRecordValue({ host: 'target.example.net' }));
+          const app = nameToKey('app.hades.local');
+          for (let i = 0; i < APP.length; i++)
+            await store.put(`${app}/a${i}`, serializeRecordValue({ host: APP[i], ttl: 30 }));
+        },
+      },
     );
+    ({ store, port, hades } = fx);
   });
 
   after(async () => {
-    const code = await hades?.stop();
+    const code = await fx?.stop();
     await up?.close();
-    await store?.close();
-    await etcd?.stop();
     assert.equal(code, 0, `hades exit code\n${hades?.stderr()}`);
   });
 

@@ -51,6 +51,53 @@ export function udpQuery(port: number, msg: Buffer, host = '127.0.0.1', timeoutM
   });
 }
 
+/** One UDP query to 127.0.0.1:`port` sent from source address `src`; the first reply, or a rejection after 3 s. */
+export function udpFrom(port: number, src: string, msg: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const sock = dgram.createSocket('udp4');
+    const timer = setTimeout(() => {
+      sock.close();
+      reject(new Error(`no UDP reply to ${src} within 3 s`));
+    }, 3000);
+    sock.on('error', (err) => {
+      clearTimeout(timer);
+      sock.close();
+      reject(err);
+    });
+    sock.on('message', (m) => {
+      clearTimeout(timer);
+      sock.close();
+      resolve(m);
+    });
+    sock.bind({ address: src, port: 0 }, () => sock.send(msg, port, '127.0.0.1'));
+  });
+}
+
+/** One query over a new TCP connection to 127.0.0.1:`port` from source address `src`; the first reply (unframed), or a rejection after 5 s. */
+export function tcpFrom(port: number, src: string, msg: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: '127.0.0.1', port, localAddress: src });
+    let buf = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`no TCP reply to ${src} within 5 s`));
+    }, 5000);
+    s.on('connect', () => s.write(frame(msg)));
+    s.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      if (buf.length >= 2 && buf.length >= buf.readUInt16BE(0) + 2) {
+        clearTimeout(timer);
+        s.destroy();
+        resolve(buf.subarray(2, buf.readUInt16BE(0) + 2));
+      }
+    });
+    s.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
 /** `msg` with its 2-byte length prefix. */
 export function frame(msg: Buffer): Buffer {
   const out = Buffer.alloc(msg.length + 2);

@@ -21,11 +21,8 @@ import { RRType } from '../../src/dns/wire/constants.js';
 import { decode } from '../../src/dns/wire/decode.js';
 import { encodeQuery } from '../../src/dns/wire/encode.js';
 import { openEmbeddedStore } from '../../src/store/embedded/embedded.js';
-import { openEtcdStore } from '../../src/store/etcd/etcd.js';
-import type { Store } from '../../src/store/types.js';
-import { type EtcdProcess, startEtcd } from '../harness/etcd.js';
 import { dig, frame, parseDig, rrset, TcpClient } from './clients.js';
-import { freeDnsPort, type HadesProc, spawnHades, startHades } from './hades-proc.js';
+import { type EtcdHades, freeDnsPort, spawnHades, startEtcdHades, startHades } from './hades-proc.js';
 import { loadRecords, ZONES } from './records.js';
 import { type FakeUpstream, startUpstream } from './upstream.js';
 
@@ -36,17 +33,12 @@ const UPSTREAM_A: Record<string, string> = {
 };
 
 describe('hades forwarding through loopback upstreams', () => {
-  let etcd: EtcdProcess;
-  let store: Store;
+  let fx: EtcdHades;
   let up: FakeUpstream;
   let stub: FakeUpstream;
-  let hades: HadesProc;
   let port: number;
 
   before(async () => {
-    etcd = await startEtcd();
-    store = await openEtcdStore({ endpoints: [etcd.endpoint] });
-    await loadRecords(store); // ext.hades.local. is a CNAME to www.example.com.
     up = await startUpstream({
       delayMs: 30, // slower than local answers, so pipelined TCP replies would overtake if allowed
       answer: (q) => {
@@ -59,29 +51,19 @@ describe('hades forwarding through loopback upstreams', () => {
     stub = await startUpstream({
       answer: (q) => ({ answers: [{ name: q.name, type: RRType.A, ttl: 60, data: '203.0.113.9' }] }),
     });
-    port = await freeDnsPort();
-    hades = await startHades(
-      [
-        '-addr',
-        `127.0.0.1:${port}`,
-        '-machines',
-        etcd.endpoint,
-        '-domain',
-        ZONES,
-        '-nameservers',
-        up.address,
-        '-stub',
-        `corp.test=${stub.address}`,
-        '-logtostderr',
-      ],
-      port,
-    );
+    // the test records: ext.hades.local. is a CNAME to www.example.com.
+    fx = await startEtcdHades([
+      '-nameservers',
+      up.address,
+      '-stub',
+      `corp.test=${stub.address}`,
+      '-logtostderr',
+    ]);
+    ({ port } = fx);
   });
 
   after(async () => {
-    await hades?.stop();
-    await store?.close();
-    await etcd?.stop();
+    await fx?.stop();
     await up?.close();
     await stub?.close();
   });

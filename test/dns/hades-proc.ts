@@ -6,7 +6,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { openEtcdStore } from '../../src/store/etcd/etcd.js';
+import type { Store } from '../../src/store/types.js';
+import { type EtcdProcess, startEtcd } from '../harness/etcd.js';
 import { dig, digStatus, sleep } from './clients.js';
+import { loadRecords, ZONES } from './records.js';
 
 export const HADES_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/bin/hades.js');
 
@@ -166,4 +170,70 @@ export async function freeDnsPort(): Promise<number> {
     if (ok) return port;
   }
   throw new Error('no free port for UDP and TCP');
+}
+
+/** The flags of a hades child on a test etcd: `-addr 127.0.0.1:<port> -machines <etcd> -domain <domain>`, then `extra`. */
+export function etcdArgs(port: number, etcd: EtcdProcess, extra: string[] = [], domain = ZONES): string[] {
+  return ['-addr', `127.0.0.1:${port}`, '-machines', etcd.endpoint, '-domain', domain, ...extra];
+}
+
+/** A test etcd with a client store on it, filled by `load` (default: the test records). */
+export async function startEtcdStore(
+  load: (store: Store) => Promise<void> = loadRecords,
+): Promise<{ etcd: EtcdProcess; store: Store }> {
+  const etcd = await startEtcd();
+  let store: Store | undefined;
+  try {
+    store = await openEtcdStore({ endpoints: [etcd.endpoint] });
+    await load(store);
+    return { etcd, store };
+  } catch (err) {
+    await store?.close();
+    await etcd.stop();
+    throw err;
+  }
+}
+
+export interface EtcdHades {
+  readonly etcd: EtcdProcess;
+  readonly store: Store;
+  readonly port: number;
+  readonly hades: HadesProc;
+  /** Stops hades with `signal` (default SIGTERM), closes the store, stops etcd; resolves with hades's exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number>;
+}
+
+/**
+ * A test etcd filled by `load` (default: the test records) and a hades child on a free port
+ * serving `domain` (default: the test zones) from it with the `extra` flags, answering.
+ */
+export async function startEtcdHades(
+  extra: string[],
+  opts: { domain?: string; load?: (store: Store) => Promise<void> } = {},
+): Promise<EtcdHades> {
+  const { etcd, store } = await startEtcdStore(opts.load);
+  const stopStore = async (): Promise<void> => {
+    await store.close();
+    await etcd.stop();
+  };
+  let hades: HadesProc;
+  let port: number;
+  try {
+    port = await freeDnsPort();
+    hades = await startHades(etcdArgs(port, etcd, extra, opts.domain), port);
+  } catch (err) {
+    await stopStore();
+    throw err;
+  }
+  return {
+    etcd,
+    store,
+    port,
+    hades,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      const code = await hades.stop(signal);
+      await stopStore();
+      return code;
+    },
+  };
 }

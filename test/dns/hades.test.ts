@@ -7,13 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { openEtcdStore } from '../../src/store/etcd/etcd.js';
 import type { Store } from '../../src/store/types.js';
 import { VERSION } from '../../src/version.js';
-import { type EtcdProcess, startEtcd } from '../harness/etcd.js';
 import { type DigResult, dig, kdig, parseDig, rrset, run, waitFor } from './clients.js';
-import { freeDnsPort, type HadesProc, NO_UPSTREAM, startHades } from './hades-proc.js';
-import { loadRecords, ZONES } from './records.js';
+import { type EtcdHades, type HadesProc, NO_UPSTREAM, startEtcdHades } from './hades-proc.js';
 
 interface Case {
   name: string;
@@ -192,37 +189,17 @@ async function ask(port: number, tool: 'dig' | 'kdig', args: string[]): Promise<
 }
 
 describe('hades on etcd, asked by dig and kdig', () => {
-  let etcd: EtcdProcess;
+  let fx: EtcdHades;
   let store: Store;
   let hades: HadesProc;
   let port: number;
 
   before(async () => {
-    etcd = await startEtcd();
-    store = await openEtcdStore({ endpoints: [etcd.endpoint] });
-    await loadRecords(store);
-    port = await freeDnsPort();
-    hades = await startHades(
-      [
-        '-addr',
-        `127.0.0.1:${port}`,
-        '-machines',
-        etcd.endpoint,
-        '-domain',
-        ZONES,
-        '-select',
-        'all',
-        '-nameservers',
-        NO_UPSTREAM,
-        '-logtostderr',
-      ],
-      port,
-    );
+    fx = await startEtcdHades(['-select', 'all', '-nameservers', NO_UPSTREAM, '-logtostderr']);
+    ({ store, hades, port } = fx);
   });
   after(async () => {
-    const code = await hades?.stop('SIGTERM');
-    await store?.close();
-    await etcd?.stop();
+    const code = await fx?.stop('SIGTERM');
     assert.equal(code, 0, `hades exit code\n${hades?.stderr()}`);
   });
 

@@ -11,12 +11,17 @@ import { RRType } from '../../src/dns/wire/constants.js';
 import { decode } from '../../src/dns/wire/decode.js';
 import { encodeQuery } from '../../src/dns/wire/encode.js';
 import { type ParsedMetrics, parseMetricsText, sampleValue, sumSamples } from '../../src/metrics/parse.js';
-import { openEtcdStore } from '../../src/store/etcd/etcd.js';
 import type { Store } from '../../src/store/types.js';
-import { type EtcdProcess, startEtcd } from '../harness/etcd.js';
 import { dig, digStatus, frame, TcpClient, waitFor } from './clients.js';
-import { freeDnsPort, type HadesProc, NO_UPSTREAM, spawnHades, startHades } from './hades-proc.js';
-import { loadRecords, testRecords, ZONES } from './records.js';
+import {
+  type EtcdHades,
+  freeDnsPort,
+  type HadesProc,
+  NO_UPSTREAM,
+  spawnHades,
+  startEtcdHades,
+} from './hades-proc.js';
+import { testRecords } from './records.js';
 import { type FakeUpstream, startUpstream } from './upstream.js';
 
 async function scrape(port: number): Promise<ParsedMetrics> {
@@ -41,7 +46,7 @@ const v = (p: ParsedMetrics, name: string, labels: Record<string, string> = {}):
   sampleValue(p, name, labels) ?? 0;
 
 describe('hades -metrics-port', () => {
-  let etcd: EtcdProcess;
+  let fx: EtcdHades;
   let store: Store;
   let up: FakeUpstream;
   let h: HadesProc;
@@ -49,37 +54,23 @@ describe('hades -metrics-port', () => {
   let mport: number;
 
   before(async () => {
-    etcd = await startEtcd();
-    store = await openEtcdStore({ endpoints: [etcd.endpoint] });
-    await loadRecords(store);
     up = await startUpstream({
       answer: (q) => ({ answers: [{ name: q.name, type: RRType.A, ttl: 60, data: '192.0.2.53' }] }),
     });
-    port = await freeDnsPort();
     mport = await freeDnsPort();
-    h = await startHades(
-      [
-        '-addr',
-        `127.0.0.1:${port}`,
-        '-machines',
-        etcd.endpoint,
-        '-domain',
-        ZONES,
-        '-nameservers',
-        up.address,
-        '-metrics-port',
-        String(mport),
-        '-log-queries',
-        '-logtostderr',
-      ],
-      port,
-    );
+    fx = await startEtcdHades([
+      '-nameservers',
+      up.address,
+      '-metrics-port',
+      String(mport),
+      '-log-queries',
+      '-logtostderr',
+    ]);
+    ({ store, hades: h, port } = fx);
   });
 
   after(async () => {
-    await h?.stop();
-    await store?.close();
-    await etcd?.stop();
+    await fx?.stop();
     await up?.close();
   });
 
@@ -192,44 +183,29 @@ describe('hades -metrics-port: /ready before the store is reachable', () => {
 });
 
 describe('hades -workers 2 -metrics-port', () => {
-  let etcd: EtcdProcess;
-  let store: Store;
+  let fx: EtcdHades;
   let h: HadesProc;
   let port: number;
   let mport: number;
 
   before(async () => {
-    etcd = await startEtcd();
-    store = await openEtcdStore({ endpoints: [etcd.endpoint] });
-    await loadRecords(store);
-    port = await freeDnsPort();
     mport = await freeDnsPort();
-    h = await startHades(
-      [
-        '-addr',
-        `127.0.0.1:${port}`,
-        '-machines',
-        etcd.endpoint,
-        '-domain',
-        ZONES,
-        '-nameservers',
-        NO_UPSTREAM,
-        '-workers',
-        '2',
-        '-metrics-port',
-        String(mport),
-        '-log-queries',
-        '-logtostderr',
-      ],
-      port,
-    );
+    fx = await startEtcdHades([
+      '-nameservers',
+      NO_UPSTREAM,
+      '-workers',
+      '2',
+      '-metrics-port',
+      String(mport),
+      '-log-queries',
+      '-logtostderr',
+    ]);
+    ({ hades: h, port } = fx);
     await waitFor('both workers ready', async () => (await status(mport, '/ready')) === 200);
   });
 
   after(async () => {
-    await h?.stop();
-    await store?.close();
-    await etcd?.stop();
+    await fx?.stop();
   });
 
   it('one scrape shows the sum across workers', async () => {

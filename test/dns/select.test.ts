@@ -10,19 +10,16 @@
  * their original address). No wall-clock assertions: outcomes are awaited with generous timeouts.
  */
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
-import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { RRType } from '../../src/dns/wire/constants.js';
 import { decode, type Message } from '../../src/dns/wire/decode.js';
 import { type EdnsInput, encodeQuery } from '../../src/dns/wire/encode.js';
 import { nameToKey } from '../../src/records/keys.js';
 import { serializeRecordValue } from '../../src/records/record.js';
-import { openEtcdStore } from '../../src/store/etcd/etcd.js';
 import type { Store } from '../../src/store/types.js';
-import { type EtcdProcess, startEtcd } from '../harness/etcd.js';
-import { dig, frame, parseDig, waitFor } from './clients.js';
-import { freeDnsPort, type HadesProc, startHades } from './hades-proc.js';
+import type { EtcdProcess } from '../harness/etcd.js';
+import { dig, parseDig, tcpFrom, udpFrom, waitFor } from './clients.js';
+import { etcdArgs, freeDnsPort, type HadesProc, startEtcdStore, startHades } from './hades-proc.js';
 
 const APP4 = ['10.30.0.1', '10.30.0.2', '10.30.0.3', '10.30.0.4'];
 const APP6 = ['2001:db8:30::1', '2001:db8:30::2', '2001:db8:30::3', '2001:db8:30::4'];
@@ -47,60 +44,15 @@ async function ask(
 ): Promise<Message> {
   const id = (Math.random() * 0xffff) | 0;
   const msg = encodeQuery({ id, name, type, edns });
-  if (proto === 'tcp') return decode(await tcpOnce(port, src, msg));
+  if (proto === 'tcp') return decode(await tcpFrom(port, src, msg));
   for (let attempt = 1; ; attempt++) {
     try {
-      const m = decode(await udpOnce(port, src, msg));
+      const m = decode(await udpFrom(port, src, msg));
       if (m.id === id) return m;
     } catch (err) {
       if (attempt >= 3) throw err;
     }
   }
-}
-
-function udpOnce(port: number, src: string, msg: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const sock = dgram.createSocket('udp4');
-    const timer = setTimeout(() => {
-      sock.close();
-      reject(new Error(`no UDP reply to ${src} within 3 s`));
-    }, 3000);
-    sock.on('error', (err) => {
-      clearTimeout(timer);
-      sock.close();
-      reject(err);
-    });
-    sock.on('message', (m) => {
-      clearTimeout(timer);
-      sock.close();
-      resolve(m);
-    });
-    sock.bind({ address: src, port: 0 }, () => sock.send(msg, port, '127.0.0.1'));
-  });
-}
-
-function tcpOnce(port: number, src: string, msg: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host: '127.0.0.1', port, localAddress: src });
-    let buf = Buffer.alloc(0);
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new Error(`no TCP reply to ${src} within 5 s`));
-    }, 5000);
-    s.on('connect', () => s.write(frame(msg)));
-    s.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      if (buf.length >= 2 && buf.length >= buf.readUInt16BE(0) + 2) {
-        clearTimeout(timer);
-        s.destroy();
-        resolve(buf.subarray(2, buf.readUInt16BE(0) + 2));
-      }
-    });
-    s.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
 }
 
 /** The addresses of `type` in the answer, in order. */
@@ -151,29 +103,21 @@ describe('selection: two hades replicas on etcd, 40 clients', () => {
   let base4: string[] = [];
   let base6: string[] = [];
 
-  const args = (port: number, extra: string[] = []) => [
-    '-addr',
-    `127.0.0.1:${port}`,
-    '-machines',
-    etcd.endpoint,
-    '-domain',
-    'hades.local.',
-    '-logtostderr',
-    ...extra,
-  ];
+  const args = (port: number, extra: string[] = []) =>
+    etcdArgs(port, etcd, ['-logtostderr', ...extra], 'hades.local.');
 
   before(async () => {
-    etcd = await startEtcd();
-    store = await openEtcdStore({ endpoints: [etcd.endpoint] });
-    const app = nameToKey('app.hades.local');
-    for (let i = 0; i < 4; i++) {
-      await store.put(`${app}/v4-${i}`, serializeRecordValue({ host: APP4[i], ttl: 30 }));
-      await store.put(`${app}/v6-${i}`, serializeRecordValue({ host: APP6[i], ttl: 30 }));
-    }
-    await store.put(nameToKey('alias.hades.local'), serializeRecordValue({ host: 'app.hades.local' }));
-    const headless = nameToKey('headless.hades.local');
-    for (let i = 0; i < HEADLESS.length; i++)
-      await store.put(`${headless}/e${i}`, serializeRecordValue({ host: HEADLESS[i], select: 'all' }));
+    ({ etcd, store } = await startEtcdStore(async (store) => {
+      const app = nameToKey('app.hades.local');
+      for (let i = 0; i < 4; i++) {
+        await store.put(`${app}/v4-${i}`, serializeRecordValue({ host: APP4[i], ttl: 30 }));
+        await store.put(`${app}/v6-${i}`, serializeRecordValue({ host: APP6[i], ttl: 30 }));
+      }
+      await store.put(nameToKey('alias.hades.local'), serializeRecordValue({ host: 'app.hades.local' }));
+      const headless = nameToKey('headless.hades.local');
+      for (let i = 0; i < HEADLESS.length; i++)
+        await store.put(`${headless}/e${i}`, serializeRecordValue({ host: HEADLESS[i], select: 'all' }));
+    }));
     portA = await freeDnsPort();
     portB = await freeDnsPort();
     portEcs = await freeDnsPort();

@@ -10,12 +10,16 @@ import { after, before, describe, it } from 'node:test';
 import { RRType, typeName } from '../../src/dns/wire/constants.js';
 import { decode } from '../../src/dns/wire/decode.js';
 import { encodeQuery } from '../../src/dns/wire/encode.js';
-import { openEtcdStore } from '../../src/store/etcd/etcd.js';
 import type { Store } from '../../src/store/types.js';
-import { type EtcdProcess, startEtcd } from '../harness/etcd.js';
 import { dig, digStatus, frame, parseDig, rrset, TcpClient, udpQuery, waitFor } from './clients.js';
-import { freeDnsPort, type HadesProc, spawnHades, startHades } from './hades-proc.js';
-import { loadRecords, ZONES } from './records.js';
+import {
+  type EtcdHades,
+  freeDnsPort,
+  type HadesProc,
+  spawnHades,
+  startEtcdHades,
+  startHades,
+} from './hades-proc.js';
 
 function children(pid: number): number[] {
   try {
@@ -70,38 +74,20 @@ async function answerSet(
 }
 
 describe('hades -workers 2', () => {
-  let etcd: EtcdProcess;
+  let fx: EtcdHades;
   let store: Store;
   let h: HadesProc;
   let port: number;
 
   before(async () => {
-    etcd = await startEtcd();
-    store = await openEtcdStore({ endpoints: [etcd.endpoint] });
-    await loadRecords(store);
-    port = await freeDnsPort();
-    h = await startHades(
-      [
-        '-addr',
-        `127.0.0.1:${port}`,
-        '-machines',
-        etcd.endpoint,
-        '-domain',
-        ZONES,
-        '-select',
-        'all',
-        '-workers',
-        '2',
-      ],
-      port,
-    );
+    fx = await startEtcdHades(['-select', 'all', '-workers', '2']);
+    ({ store, hades: h, port } = fx);
     await waitFor('both workers listening', () => listening(h) >= 2);
   });
   after(async () => {
     await h?.stop('SIGKILL');
     for (const pid of children(h?.pid ?? 0)) if (alive(pid)) process.kill(pid, 'SIGKILL');
-    await store?.close();
-    await etcd?.stop();
+    await fx?.stop();
   });
 
   it('runs two worker processes', () => {
