@@ -103,6 +103,45 @@ export interface CacheSource {
   readonly evictions?: number;
 }
 
+/**
+ * A counter read from a part's `stats`: its name, help, and the field it reads, or (labelled
+ * `reason`) one field for each reason. Reads 0 while the part is absent.
+ */
+type StatCounter<K extends string> = readonly [
+  name: string,
+  help: string,
+  field: K | { readonly [reason: string]: K },
+];
+
+/** The fields of `T` that hold a number. */
+type NumberField<T> = { [K in keyof T]: T[K] extends number ? K : never }[keyof T] & string;
+
+/** Per-upstream counters: name, help, the field of `UpstreamSource.stats`. */
+const UPSTREAM_COUNTERS: readonly (readonly [string, string, NumberField<UpstreamSource['stats']>])[] = [
+  [
+    'hades_forward_requests_total',
+    'Tries sent to an upstream (UDP or TCP; probes not included).',
+    'requests',
+  ],
+  [
+    'hades_forward_failures_total',
+    'Tries that got no usable answer: timeouts, network errors, malformed replies.',
+    'failures',
+  ],
+  ['hades_forward_timeouts_total', 'The timeouts among hades_forward_failures_total.', 'timeouts'],
+  [
+    'hades_forward_rcode_errors_total',
+    'SERVFAIL/REFUSED answers from an upstream (the next one was tried).',
+    'rcodeErrors',
+  ],
+  ['hades_forward_tcp_retries_total', 'Truncated UDP answers retried over TCP.', 'tcpRetries'],
+  [
+    'hades_forward_spoofed_total',
+    'Datagrams ignored on a query socket: wrong source, ID or question.',
+    'spoofed',
+  ],
+];
+
 export const WATCH_STATES: readonly string[] = Object.freeze(['connected', 'disconnected', 'listing']);
 
 export interface HadesMetricsOptions {
@@ -222,6 +261,21 @@ export class HadesMetrics {
     this.add(name, help, 'gauge', () => [{ labels: {}, value: value() }], aggregator);
   }
 
+  /** One counter per row, read from the fields of `stats()` (0 while it is undefined). */
+  private statCounters<K extends string>(
+    stats: () => { readonly [k in K]: number } | undefined,
+    rows: readonly StatCounter<K>[],
+  ): void {
+    for (const [name, help, field] of rows) {
+      if (typeof field === 'string') this.counter(name, help, () => stats()?.[field] ?? 0);
+      else
+        this.add(name, help, 'counter', () => {
+          const s = stats();
+          return Object.entries(field).map(([reason, f]) => ({ labels: { reason }, value: s?.[f] ?? 0 }));
+        });
+    }
+  }
+
   private serverMetrics(): void {
     this.add(
       'hades_requests_total',
@@ -276,44 +330,38 @@ export class HadesMetrics {
         );
       },
     );
-    this.add(
-      'hades_requests_dropped_total',
-      'Requests answered with nothing: unreadable (no header, a response), or every UDP writer busy.',
-      'counter',
-      () => {
-        const s = this.server;
-        return [
-          { labels: { reason: 'unanswerable' }, value: s?.stats.dropped ?? 0 },
-          { labels: { reason: 'busy' }, value: s?.stats.udpBusyDrops ?? 0 },
-        ];
-      },
-    );
-    this.counter(
-      'hades_responses_truncated_total',
-      'Responses sent with TC set (the client retries over TCP).',
-      () => this.server?.stats.truncated ?? 0,
-    );
+    const stats = () => this.server?.stats;
+    this.statCounters(stats, [
+      [
+        'hades_requests_dropped_total',
+        'Requests answered with nothing: unreadable (no header, a response), or every UDP writer busy.',
+        { unanswerable: 'dropped', busy: 'udpBusyDrops' },
+      ],
+      [
+        'hades_responses_truncated_total',
+        'Responses sent with TC set (the client retries over TCP).',
+        'truncated',
+      ],
+    ]);
     this.counter(
       'hades_internal_errors_total',
       'Requests answered SERVFAIL because of an internal error (a bug: look at the log).',
       () => (this.server?.stats.handlerErrors ?? 0) + (this.handler?.stats.errors ?? 0),
     );
     this.gauge('hades_tcp_connections', 'Open DNS TCP connections.', () => this.server?.tcpOpen ?? 0);
-    this.counter(
-      'hades_tcp_connections_total',
-      'DNS TCP connections accepted.',
-      () => this.server?.stats.tcpConnections ?? 0,
-    );
-    this.counter(
-      'hades_tcp_connections_rejected_total',
-      'DNS TCP connections closed at once because -max-tcp-connections were open.',
-      () => this.server?.stats.tcpRejected ?? 0,
-    );
-    this.counter(
-      'hades_tcp_idle_timeouts_total',
-      'DNS TCP connections closed after -read_timeout without traffic.',
-      () => this.server?.stats.tcpIdleTimeouts ?? 0,
-    );
+    this.statCounters(stats, [
+      ['hades_tcp_connections_total', 'DNS TCP connections accepted.', 'tcpConnections'],
+      [
+        'hades_tcp_connections_rejected_total',
+        'DNS TCP connections closed at once because -max-tcp-connections were open.',
+        'tcpRejected',
+      ],
+      [
+        'hades_tcp_idle_timeouts_total',
+        'DNS TCP connections closed after -read_timeout without traffic.',
+        'tcpIdleTimeouts',
+      ],
+    ]);
   }
 
   private cacheMetrics(): void {
@@ -336,41 +384,36 @@ export class HadesMetrics {
   }
 
   private forwardMetrics(): void {
-    const fs = () => this.forwarder?.stats;
-    this.counter(
-      'hades_forward_queries_total',
-      'Client queries for names outside our zones handed to the forwarder.',
-      () => fs()?.queries ?? 0,
-    );
-    this.counter(
-      'hades_forward_external_total',
-      'Out-of-zone CNAME targets of our records resolved through the forwarder.',
-      () => fs()?.external ?? 0,
-    );
-    this.counter(
-      'hades_forward_answered_total',
-      'Forwarded queries answered from an upstream.',
-      () => fs()?.answered ?? 0,
-    );
-    this.counter(
-      'hades_forward_servfail_total',
-      'Forwarded queries given up (deadline, every try failed): SERVFAIL.',
-      () => fs()?.servfail ?? 0,
-    );
-    this.add(
-      'hades_forward_refused_total',
-      'Forwarded queries refused without trying: in-flight cap, no upstream for the name, zone transfer.',
-      'counter',
-      () => [
-        { labels: { reason: 'inflight' }, value: fs()?.refusedInflight ?? 0 },
-        { labels: { reason: 'no_upstream' }, value: fs()?.noUpstream ?? 0 },
-        { labels: { reason: 'transfer' }, value: fs()?.refusedTransfers ?? 0 },
+    this.statCounters(
+      () => this.forwarder?.stats,
+      [
+        [
+          'hades_forward_queries_total',
+          'Client queries for names outside our zones handed to the forwarder.',
+          'queries',
+        ],
+        [
+          'hades_forward_external_total',
+          'Out-of-zone CNAME targets of our records resolved through the forwarder.',
+          'external',
+        ],
+        ['hades_forward_answered_total', 'Forwarded queries answered from an upstream.', 'answered'],
+        [
+          'hades_forward_servfail_total',
+          'Forwarded queries given up (deadline, every try failed): SERVFAIL.',
+          'servfail',
+        ],
+        [
+          'hades_forward_refused_total',
+          'Forwarded queries refused without trying: in-flight cap, no upstream for the name, zone transfer.',
+          { inflight: 'refusedInflight', no_upstream: 'noUpstream', transfer: 'refusedTransfers' },
+        ],
+        [
+          'hades_forward_fail_open_total',
+          'Tries sent to a down upstream because every upstream of its list was down.',
+          'failOpen',
+        ],
       ],
-    );
-    this.counter(
-      'hades_forward_fail_open_total',
-      'Tries sent to a down upstream because every upstream of its list was down.',
-      () => fs()?.failOpen ?? 0,
     );
     this.gauge('hades_forward_inflight', 'Forwarded queries in flight.', () => this.forwarder?.inflight ?? 0);
     const perUpstream = (
@@ -392,36 +435,7 @@ export class HadesMetrics {
         aggregator,
       );
     };
-    perUpstream(
-      'hades_forward_requests_total',
-      'Tries sent to an upstream (UDP or TCP; probes not included).',
-      (u) => u.stats.requests,
-    );
-    perUpstream(
-      'hades_forward_failures_total',
-      'Tries that got no usable answer: timeouts, network errors, malformed replies.',
-      (u) => u.stats.failures,
-    );
-    perUpstream(
-      'hades_forward_timeouts_total',
-      'The timeouts among hades_forward_failures_total.',
-      (u) => u.stats.timeouts,
-    );
-    perUpstream(
-      'hades_forward_rcode_errors_total',
-      'SERVFAIL/REFUSED answers from an upstream (the next one was tried).',
-      (u) => u.stats.rcodeErrors,
-    );
-    perUpstream(
-      'hades_forward_tcp_retries_total',
-      'Truncated UDP answers retried over TCP.',
-      (u) => u.stats.tcpRetries,
-    );
-    perUpstream(
-      'hades_forward_spoofed_total',
-      'Datagrams ignored on a query socket: wrong source, ID or question.',
-      (u) => u.stats.spoofed,
-    );
+    for (const [name, help, field] of UPSTREAM_COUNTERS) perUpstream(name, help, (u) => u.stats[field]);
     perUpstream(
       'hades_forward_upstream_up',
       '1 while an upstream is in use, 0 while it is marked down and probed.',
@@ -500,20 +514,21 @@ export class HadesMetrics {
       },
       'max',
     );
-    this.counter(
-      'hades_catalog_lists_total',
-      'Full lists of the store (the first one and every relist).',
-      () => c()?.stats.lists ?? 0,
-    );
-    this.counter(
-      'hades_catalog_compactions_total',
-      'Watches that ended because the store compacted past them (then a relist).',
-      () => c()?.stats.compactions ?? 0,
-    );
-    this.counter(
-      'hades_catalog_failures_total',
-      'Failed lists and watches that could not be opened (retried with backoff).',
-      () => c()?.stats.failures ?? 0,
+    this.statCounters(
+      () => c()?.stats,
+      [
+        ['hades_catalog_lists_total', 'Full lists of the store (the first one and every relist).', 'lists'],
+        [
+          'hades_catalog_compactions_total',
+          'Watches that ended because the store compacted past them (then a relist).',
+          'compactions',
+        ],
+        [
+          'hades_catalog_failures_total',
+          'Failed lists and watches that could not be opened (retried with backoff).',
+          'failures',
+        ],
+      ],
     );
   }
 }
