@@ -13,45 +13,15 @@ import { after, before, describe, it } from 'node:test';
 import { RRType } from '../../src/dns/wire/constants.js';
 import { decode } from '../../src/dns/wire/decode.js';
 import { encode } from '../../src/dns/wire/encode.js';
-import { openEtcdStore } from '../../src/store/etcd/etcd.js';
-import { type EtcdProcess, startEtcd } from '../harness/etcd.js';
+import { RandomGen } from '../lib/prng.js';
 import { dig, digStatus, frame, sleep } from './clients.js';
-import { freeDnsPort, type HadesProc, startHades } from './hades-proc.js';
-import { loadRecords, ZONES } from './records.js';
+import { type EtcdHades, type HadesProc, startEtcdHades } from './hades-proc.js';
 
 const SEED = Number(process.env.HADES_TEST_SEED ?? 0x5eed1);
 const UDP_PACKETS = Number(process.env.HADES_FUZZ_UDP ?? 100_000);
 const TCP_CONNECTIONS = 400;
 
-/** mulberry32: small, fast, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-class Gen {
-  readonly r: () => number;
-  constructor(seed: number) {
-    this.r = prng(seed);
-  }
-  int(n: number): number {
-    return Math.floor(this.r() * n);
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)];
-  }
-  bytes(n: number): Buffer {
-    const b = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) b[i] = this.int(256);
-    return b;
-  }
-
+class Gen extends RandomGen {
   private static readonly NAMES = [
     'web.hades.local.',
     'WeB.hAdEs.LoCaL.',
@@ -239,38 +209,25 @@ function check(reply: Buffer, transport: string, bad: BadReply[]): void {
 }
 
 describe(`fuzz (seed ${SEED})`, () => {
-  let etcd: EtcdProcess;
+  let fx: EtcdHades;
   let hades: HadesProc;
   let port: number;
 
   before(async () => {
-    etcd = await startEtcd();
-    const store = await openEtcdStore({ endpoints: [etcd.endpoint] });
-    await loadRecords(store);
-    await store.close();
-    port = await freeDnsPort();
-    hades = await startHades(
-      [
-        '-addr',
-        `127.0.0.1:${port}`,
-        '-machines',
-        etcd.endpoint,
-        '-domain',
-        ZONES,
-        '-select',
-        'all',
-        '-read_timeout',
-        '500ms',
-        // no forwarding: every reply is sent before the next request is read (the batches rely on it)
-        '-nameservers',
-        'none',
-      ],
-      port,
-    );
+    fx = await startEtcdHades([
+      '-select',
+      'all',
+      '-read_timeout',
+      '500ms',
+      // no forwarding: every reply is sent before the next request is read (the batches rely on it)
+      '-nameservers',
+      'none',
+    ]);
+    await fx.store.close(); // the records are in: no client of ours on etcd during the fuzz
+    ({ hades, port } = fx);
   });
   after(async () => {
-    await hades?.stop('SIGKILL');
-    await etcd?.stop();
+    await fx?.stop('SIGKILL');
   });
 
   it(`survives ${UDP_PACKETS} random and mutated UDP packets; every reply parses`, async (t) => {

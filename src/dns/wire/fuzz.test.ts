@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import dnsPacket from 'dns-packet';
+import { RandomGen } from '../../../test/lib/prng.js';
 import { Flag, Rcode, RRType, Section } from './constants.js';
 import { decode, type Message } from './decode.js';
 import { encode, type RRInput } from './encode.js';
@@ -17,35 +18,7 @@ import { QNAME, ResponseWriter } from './writer.js';
 const SEED = Number(process.env.WIRE_FUZZ_SEED ?? 0x5eed1e55);
 const N = Number(process.env.WIRE_FUZZ_N ?? 100_000);
 
-/** mulberry32: small, fast, good enough to drive a fuzzer reproducibly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-class Gen {
-  constructor(readonly r: () => number) {}
-  int(n: number): number {
-    return Math.floor(this.r() * n);
-  }
-  chance(p: number): boolean {
-    return this.r() < p;
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)];
-  }
-  bytes(n: number): Buffer {
-    const b = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) b[i] = this.int(256);
-    return b;
-  }
-
+class Gen extends RandomGen {
   label(): string {
     const len = 1 + this.int(this.chance(0.05) ? 63 : 12);
     let s = '';
@@ -298,7 +271,7 @@ function replyAndCheck(g: Gen, w: ResponseWriter, q: Query, st: number): void {
 
 describe('fuzz: parseQuery, decode and the writer on random and mutated packets', () => {
   it(`${N} packets (seed ${SEED})`, { timeout: 600_000 }, () => {
-    const g = new Gen(prng(SEED));
+    const g = new Gen(SEED);
     const q = newQuery();
     const w = new ResponseWriter();
     const tally = { ok: 0, formerr: 0, drop: 0, notimp: 0, badvers: 0, decoded: 0 };
