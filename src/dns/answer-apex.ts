@@ -10,12 +10,16 @@
  * - SOA synthesized (answer-context `addSOA`).
  * - Every other type at the apex is answered from `apex.dns.<zone>` (see answer.ts).
  */
+import type { Record } from '../records/types.js';
 import type { AnswerContext } from './answer-context.js';
-import { targetStrip } from './answer-context.js';
+import { writeTargets } from './answer-glue.js';
 import { Section } from './wire/constants.js';
-import { WireError } from './wire/errors.js';
 import type { Owner } from './wire/writer.js';
 import type { Zone } from './zones.js';
+
+const nsKey = (_r: Record, host: string): string => host;
+const writeNS = (ctx: AnswerContext, owner: Owner, r: Record, host: string): void =>
+  ctx.w.addNS(Section.ANSWER, owner, ctx.ttl(r), host);
 
 /** Writes the apex NS set (and glue); always writes at least one record. */
 export function answerNS(ctx: AnswerContext, owner: Owner, zone: Zone): number {
@@ -28,31 +32,9 @@ export function answerNS(ctx: AnswerContext, owner: Owner, zone: Zone): number {
     if (k === 'ipv4' || k === 'ipv6' || (k === 'name' && recs[i].target !== '.')) cands[m++] = recs[i];
   }
   m = ctx.healthFilter(cands, m);
-  const w = ctx.w;
-  const targets = ctx.targets;
-  const offs = ctx.reserve(m);
-  const keys = ctx.keys;
-  keys.clear();
-  let written = 0;
-  for (let i = 0; i < m; i++) {
-    const r = cands[i];
-    const host = targetStrip(r.hostKind === 'name' ? r.target : r.name, r.targetstrip);
-    targets[i] = host;
-    offs[i] = -1;
-    if (keys.has(host)) continue;
-    keys.add(host);
-    try {
-      w.addNS(Section.ANSWER, owner, ctx.ttl(r), host);
-    } catch (err) {
-      if (!(err instanceof WireError)) throw err;
-      offs[i] = -2;
-      continue;
-    }
-    offs[i] = w.targetOffset;
-    written++;
-  }
+  const written = writeTargets(ctx, owner, m, nsKey, writeNS);
   if (written === 0) {
-    w.addNS(Section.ANSWER, owner, ctx.defaultTtl, zone.nsName);
+    ctx.w.addNS(Section.ANSWER, owner, ctx.defaultTtl, zone.nsName);
     return 1;
   }
   ctx.addTargetGlue(m);

@@ -4,11 +4,15 @@
  * own name (with its address as glue), after `targetstrip`. DOWN addresses are left out (all
  * DOWN: all kept); duplicates (same exchange and preference) written once; glue in additional.
  */
+import type { Record } from '../records/types.js';
 import type { AnswerContext } from './answer-context.js';
-import { targetStrip } from './answer-context.js';
+import { writeTargets } from './answer-glue.js';
 import { Section } from './wire/constants.js';
-import { WireError } from './wire/errors.js';
 import type { Owner } from './wire/writer.js';
+
+const mxKey = (r: Record, exchange: string): string => `${exchange} ${r.priority ?? 0}`;
+const writeMX = (ctx: AnswerContext, owner: Owner, r: Record, exchange: string): void =>
+  ctx.w.addMX(Section.ANSWER, owner, ctx.ttl(r), r.priority ?? 0, exchange);
 
 /** Writes the MX answer from `ctx.recs[0, n)`; returns the number of MX records written. */
 export function answerMX(ctx: AnswerContext, owner: Owner, n: number): number {
@@ -22,32 +26,7 @@ export function answerMX(ctx: AnswerContext, owner: Owner, n: number): number {
   }
   if (m === 0) return 0;
   m = ctx.healthFilter(cands, m);
-
-  const w = ctx.w;
-  const targets = ctx.targets;
-  const offs = ctx.reserve(m);
-  const keys = ctx.keys;
-  keys.clear();
-  let written = 0;
-  for (let i = 0; i < m; i++) {
-    const r = cands[i];
-    const exchange = targetStrip(r.hostKind === 'name' ? r.target : r.name, r.targetstrip);
-    targets[i] = exchange;
-    offs[i] = -1;
-    const pref = r.priority ?? 0;
-    const key = `${exchange} ${pref}`;
-    if (keys.has(key)) continue;
-    keys.add(key);
-    try {
-      w.addMX(Section.ANSWER, owner, ctx.ttl(r), pref, exchange);
-    } catch (err) {
-      if (!(err instanceof WireError)) throw err;
-      offs[i] = -2;
-      continue;
-    }
-    offs[i] = w.targetOffset;
-    written++;
-  }
+  const written = writeTargets(ctx, owner, m, mxKey, writeMX);
   if (written > 0) ctx.addTargetGlue(m);
   return written;
 }

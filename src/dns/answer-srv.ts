@@ -12,11 +12,23 @@
  * - Duplicates (same target and port) are written once.
  * - Additional: the glue (answer-context `addTargetGlue`).
  */
+import type { Record } from '../records/types.js';
 import type { AnswerContext } from './answer-context.js';
-import { targetStrip } from './answer-context.js';
+import { writeTargets } from './answer-glue.js';
 import { Section } from './wire/constants.js';
-import { WireError } from './wire/errors.js';
 import type { Owner } from './wire/writer.js';
+
+const srvKey = (r: Record, target: string): string => `${target} ${r.port ?? 0}`;
+
+/** One SRV; its weight is its share of `ctx.totals` (filled for this answer's priorities). */
+function writeSRV(ctx: AnswerContext, owner: Owner, r: Record, target: string): void {
+  const p = r.priority ?? 0;
+  let weight = Math.floor(
+    (100 / ctx.totals.get(p)!) * (r.weight !== undefined && r.weight > 0 ? r.weight : 100),
+  );
+  if (weight < 1) weight = 1;
+  ctx.w.addSRV(Section.ANSWER, owner, ctx.ttl(r), p, weight, r.port ?? 0, target);
+}
 
 /** Writes the SRV answer from `ctx.recs[0, n)`; returns the number of SRV records written. */
 export function answerSRV(ctx: AnswerContext, owner: Owner, n: number): number {
@@ -38,37 +50,8 @@ export function answerSRV(ctx: AnswerContext, owner: Owner, n: number): number {
     totals.set(p, (totals.get(p) ?? 0) + (r.weight !== undefined && r.weight > 0 ? r.weight : 100));
   }
 
-  const w = ctx.w;
-  const targets = ctx.targets;
-  const offs = ctx.reserve(m);
-  const keys = ctx.keys;
-  keys.clear();
-  let written = 0;
-  for (let i = 0; i < m; i++) {
-    const r = cands[i];
-    const target = targetStrip(r.hostKind === 'name' ? r.target : r.name, r.targetstrip);
-    targets[i] = target;
-    offs[i] = -1;
-    const port = r.port ?? 0;
-    const key = `${target} ${port}`;
-    if (keys.has(key)) continue;
-    keys.add(key);
-    const p = r.priority ?? 0;
-    let weight = Math.floor(
-      (100 / totals.get(p)!) * (r.weight !== undefined && r.weight > 0 ? r.weight : 100),
-    );
-    if (weight < 1) weight = 1;
-    try {
-      w.addSRV(Section.ANSWER, owner, ctx.ttl(r), p, weight, port, target);
-    } catch (err) {
-      // a target name from a key that is no valid DNS name: leave the record out
-      if (!(err instanceof WireError)) throw err;
-      offs[i] = -2;
-      continue;
-    }
-    offs[i] = w.targetOffset;
-    written++;
-  }
+  // a target name from a key that is no valid DNS name: the record is left out
+  const written = writeTargets(ctx, owner, m, srvKey, writeSRV);
   if (written > 0) ctx.addTargetGlue(m);
   return written;
 }
