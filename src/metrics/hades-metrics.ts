@@ -142,6 +142,29 @@ const UPSTREAM_COUNTERS: readonly (readonly [string, string, NumberField<Upstrea
   ],
 ];
 
+/**
+ * A transport × `label` table (`values`: one row of `cols.length` per transport, in order) as
+ * samples labelled `protocol` and `label`: a cell is left out when it is 0, unless its column is
+ * `always`.
+ */
+function perTransport(
+  values: ArrayLike<number>,
+  transports: readonly string[],
+  label: string,
+  cols: readonly string[],
+  always: string,
+): Sample[] {
+  const out: Sample[] = [];
+  const n = cols.length;
+  for (let t = 0; t < transports.length; t++)
+    for (let i = 0; i < n; i++) {
+      const v = values[t * n + i];
+      if (v > 0 || cols[i] === always)
+        out.push({ labels: { protocol: transports[t], [label]: cols[i] }, value: v });
+    }
+  return out;
+}
+
 export const WATCH_STATES: readonly string[] = Object.freeze(['connected', 'disconnected', 'listing']);
 
 export interface HadesMetricsOptions {
@@ -282,18 +305,8 @@ export class HadesMetrics {
       'DNS requests received, by transport and query type (other: any type not listed, or no readable question).',
       'counter',
       () => {
-        const s = this.server;
-        if (!s) return [];
-        const c = s.counters;
-        const out: Sample[] = [];
-        const n = c.qtypeLabels.length;
-        for (let t = 0; t < c.transportLabels.length; t++)
-          for (let i = 0; i < n; i++) {
-            const v = c.requests[t * n + i];
-            if (v > 0 || c.qtypeLabels[i] === 'A')
-              out.push({ labels: { protocol: c.transportLabels[t], type: c.qtypeLabels[i] }, value: v });
-          }
-        return out;
+        const c = this.server?.counters;
+        return c ? perTransport(c.requests, c.transportLabels, 'type', c.qtypeLabels, 'A') : [];
       },
     );
     this.add(
@@ -301,17 +314,8 @@ export class HadesMetrics {
       'DNS responses sent, by transport and rcode (the header rcode: BADVERS reads as NOERROR).',
       'counter',
       () => {
-        const s = this.server;
-        if (!s) return [];
-        const c = s.counters;
-        const out: Sample[] = [];
-        for (let t = 0; t < c.transportLabels.length; t++)
-          for (let r = 0; r < 16; r++) {
-            const v = c.responses[t * 16 + r];
-            if (v > 0 || r === 0)
-              out.push({ labels: { protocol: c.transportLabels[t], rcode: c.rcodeLabels[r] }, value: v });
-          }
-        return out;
+        const c = this.server?.counters;
+        return c ? perTransport(c.responses, c.transportLabels, 'rcode', c.rcodeLabels, 'NOERROR') : [];
       },
     );
     this.add(
