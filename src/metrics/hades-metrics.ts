@@ -145,22 +145,21 @@ const UPSTREAM_COUNTERS: readonly (readonly [string, string, NumberField<Upstrea
 /**
  * A transport × `label` table (`values`: one row of `cols.length` per transport, in order) as
  * samples labelled `protocol` and `label`: a cell is left out when it is 0, unless its column is
- * `always`.
+ * `always(column)`.
  */
 function perTransport(
   values: ArrayLike<number>,
   transports: readonly string[],
   label: string,
   cols: readonly string[],
-  always: string,
+  always: (col: number) => boolean,
 ): Sample[] {
   const out: Sample[] = [];
   const n = cols.length;
   for (let t = 0; t < transports.length; t++)
     for (let i = 0; i < n; i++) {
       const v = values[t * n + i];
-      if (v > 0 || cols[i] === always)
-        out.push({ labels: { protocol: transports[t], [label]: cols[i] }, value: v });
+      if (v > 0 || always(i)) out.push({ labels: { protocol: transports[t], [label]: cols[i] }, value: v });
     }
   return out;
 }
@@ -306,7 +305,15 @@ export class HadesMetrics {
       'counter',
       () => {
         const c = this.server?.counters;
-        return c ? perTransport(c.requests, c.transportLabels, 'type', c.qtypeLabels, 'A') : [];
+        return c
+          ? perTransport(
+              c.requests,
+              c.transportLabels,
+              'type',
+              c.qtypeLabels,
+              (i) => c.qtypeLabels[i] === 'A',
+            )
+          : [];
       },
     );
     this.add(
@@ -315,7 +322,7 @@ export class HadesMetrics {
       'counter',
       () => {
         const c = this.server?.counters;
-        return c ? perTransport(c.responses, c.transportLabels, 'rcode', c.rcodeLabels, 'NOERROR') : [];
+        return c ? perTransport(c.responses, c.transportLabels, 'rcode', c.rcodeLabels, (r) => r === 0) : [];
       },
     );
     this.add(
