@@ -281,6 +281,14 @@ export class Catalog {
     return this.idx.generation(name);
   }
 
+  /**
+   * Changes whenever any record changes (or a relist swaps the index): `generation` of the root.
+   * One number to validate everything derived from lookups (the DNS handler's per-name answers).
+   */
+  get recordGeneration(): number {
+    return this.idx.rootGeneration;
+  }
+
   /** UP / DOWN, or undefined for an unmonitored IP (canonical text form). */
   health(ip: string): HealthState | undefined {
     return this.hov.health(ip);

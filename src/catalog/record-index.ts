@@ -166,6 +166,14 @@ export class RecordIndex {
     return this.count;
   }
 
+  /**
+   * The root's generation: changes on every change anywhere in this index (every set and remove
+   * stamps the root), and differs between indexes. Equal means no lookup answer has changed.
+   */
+  get rootGeneration(): number {
+    return this.root.gen;
+  }
+
   /** True when `key` is the prefix or lies under it (only such keys can be set). */
   covers(key: string): boolean {
     return key === this.prefix || key.startsWith(this.keyStart);

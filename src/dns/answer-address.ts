@@ -5,11 +5,18 @@
  * server's). One TTL for the RRset: the
  * lowest of the emitted records' (RFC 2181 §5.2). Owner: the question name (0x20 case kept) or
  * the last CNAME's target. Allocates nothing beyond the catalog lookup.
+ *
+ * `AddressAnswers` keeps, per name asked, what the steps before selection produce (the
+ * deduplicated, health-filtered candidates of each family and the policy), valid while the
+ * catalog's record and health generations stay the same: a repeated question skips the lookup,
+ * deduplication and health overlay and goes straight to selection, which runs on every query
+ * (sticky depends on the client; random-one and all draw per query).
  */
+import type { Record, SelectPolicy } from '../records/types.js';
 import type { AnswerContext } from './answer-context.js';
 import { policyFor } from './select.js';
-import { Section } from './wire/constants.js';
-import type { Owner } from './wire/writer.js';
+import { RRType, Section } from './wire/constants.js';
+import { type Owner, QNAME } from './wire/writer.js';
 
 /**
  * Writes the addresses of `kind` among `ctx.recs[0, n)` (the lookup of `name`) and returns
@@ -26,7 +33,19 @@ export function answerAddresses(
   let m = ctx.collectAddresses(ctx.recs, n, kind, cands);
   if (m === 0) return 0;
   m = ctx.healthFilter(cands, m);
-  const policy = policyFor(ctx.recs, n, ctx.policy);
+  return emitAddresses(ctx, name, owner, m, policyFor(ctx.recs, n, ctx.policy), kind);
+}
+
+/** Selection among `ctx.cands[0, m)` (m ≥ 1) and the RRset written: returns how many. */
+function emitAddresses(
+  ctx: AnswerContext,
+  name: string,
+  owner: Owner,
+  m: number,
+  policy: SelectPolicy,
+  kind: 'ipv4' | 'ipv6',
+): number {
+  const cands = ctx.cands;
   let k = ctx.selectors[policy](cands, m, ctx.client, name, ctx.query);
   // a sticky choice among several depends on who asked: the ECS echo says so (scope)
   if (policy === 'sticky' && m > 1) ctx.identityUsed = true;
@@ -41,4 +60,90 @@ export function answerAddresses(
   if (kind === 'ipv4') for (let i = 0; i < k; i++) w.addA(Section.ANSWER, owner, ttl, cands[i].target);
   else for (let i = 0; i < k; i++) w.addAAAA(Section.ANSWER, owner, ttl, cands[i].target);
   return k;
+}
+
+/** One family's answer for a name, before selection. */
+interface Family {
+  /** Deduplicated address records, DOWN ones left out (all of them when all are DOWN). */
+  readonly cands: Record[];
+  readonly policy: SelectPolicy;
+  /** Every address is DOWN: served whole, counted per answer in `stats.failOpen`. */
+  readonly failOpen: boolean;
+}
+
+/** A name's A and AAAA answers before selection; null: no address of that family. */
+interface NameAnswers {
+  readonly v4: Family | null;
+  readonly v6: Family | null;
+}
+
+/**
+ * Per-name A/AAAA answers before selection, for the names asked, valid for one pair of the
+ * source's (record, health) generations: when either changes (any record or health change, or
+ * a relist) all are dropped at once and rebuilt by the next question for each name. At most
+ * `capacity` names (then all are dropped too). Synchronous, one per handler.
+ */
+export class AddressAnswers {
+  private readonly names = new Map<string, NameAnswers>();
+  private gen = -1;
+  private hgen = -1;
+
+  constructor(private readonly capacity = 1 << 20) {}
+
+  /** Names held. */
+  get size(): number {
+    return this.names.size;
+  }
+
+  /**
+   * Answers an A or AAAA question for `name` (lower case, in a zone, not its apex) into
+   * `ctx.w` with owner QNAME, and returns true; false (nothing written) when the name has no
+   * address of the family: the caller answers it the general way (CNAME, NODATA, NXDOMAIN).
+   */
+  answer(ctx: AnswerContext, name: string, qtype: number): boolean {
+    const src = ctx.source;
+    const gen = src.recordGeneration;
+    const hgen = src.healthGeneration;
+    if (gen === undefined || hgen === undefined) return false;
+    if (gen !== this.gen || hgen !== this.hgen || this.names.size >= this.capacity) {
+      this.names.clear();
+      this.gen = gen;
+      this.hgen = hgen;
+    }
+    let e = this.names.get(name);
+    if (e === undefined) {
+      e = this.build(ctx, name);
+      this.names.set(name, e);
+    }
+    const f = qtype === RRType.A ? e.v4 : e.v6;
+    if (f === null) return false;
+    const list = f.cands;
+    const m = list.length;
+    const cands = ctx.cands;
+    for (let i = 0; i < m; i++) cands[i] = list[i];
+    if (f.failOpen) ctx.stats.failOpen++;
+    emitAddresses(ctx, name, QNAME, m, f.policy, qtype === RRType.A ? 'ipv4' : 'ipv6');
+    return true;
+  }
+
+  private build(ctx: AnswerContext, name: string): NameAnswers {
+    const n = ctx.source.lookup(name, ctx.recs);
+    if (n === 0) return NONE;
+    const policy = policyFor(ctx.recs, n, ctx.policy);
+    return { v4: family(ctx, n, 'ipv4', policy), v6: family(ctx, n, 'ipv6', policy) };
+  }
+}
+
+const NONE: NameAnswers = Object.freeze({ v4: null, v6: null });
+
+/** The family's candidates of `ctx.recs[0, n)`, as `answerAddresses` filters them. */
+function family(ctx: AnswerContext, n: number, kind: 'ipv4' | 'ipv6', policy: SelectPolicy): Family | null {
+  const cands = ctx.cands;
+  const m = ctx.collectAddresses(ctx.recs, n, kind, cands);
+  if (m === 0) return null;
+  const src = ctx.source;
+  const kept: Record[] = [];
+  for (let i = 0; i < m; i++) if (src.health(cands[i].target) !== 'DOWN') kept.push(cands[i]);
+  if (kept.length > 0) return { cands: kept, policy, failOpen: false };
+  return { cands: cands.slice(0, m), policy, failOpen: true };
 }

@@ -21,6 +21,14 @@ export interface AnswerSource {
   health(ip: string): HealthState | undefined;
   /** Store revision the index reflects: the SOA serial. */
   readonly revision: number;
+  /**
+   * Changes whenever any lookup answer may have changed (Catalog.recordGeneration). With
+   * `healthGeneration` it lets the handler keep per-name A/AAAA answers (answer-address.ts
+   * `AddressAnswers`); a source without both is answered without them.
+   */
+  readonly recordGeneration?: number;
+  /** Changes whenever any IP's health changes (Catalog.healthGeneration). */
+  readonly healthGeneration?: number;
 }
 
 /** Counters for the metrics issue; plain numbers, incremented on the query path. */

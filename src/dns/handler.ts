@@ -9,6 +9,7 @@ import type { SelectPolicy } from '../records/types.js';
 import { SELECT_POLICIES } from '../records/types.js';
 import { VERSION } from '../version.js';
 import { answerInZone } from './answer.js';
+import { AddressAnswers } from './answer-address.js';
 import { AnswerContext, type AnswerSource, type AnswerStats } from './answer-context.js';
 import { chaosText } from './chaos.js';
 import { makeSelectors, type Selectors } from './select.js';
@@ -69,6 +70,8 @@ export class DnsHandler implements QueryHandler {
   readonly version: string;
   private readonly q: Query = newQuery();
   private readonly ctx: AnswerContext;
+  /** A/AAAA answers before selection per name asked, valid for the catalog's generations. */
+  private readonly addresses = new AddressAnswers();
 
   constructor(opts: DnsHandlerOptions) {
     this.zones = new Zones(opts.zones);
@@ -166,6 +169,18 @@ export class DnsHandler implements QueryHandler {
     ctx.client = client;
     ctx.query = q;
     w.start(q, Rcode.NOERROR, Flag.AA);
+    // the common question: A/AAAA for a name with addresses, from its per-name answers
+    const qt = q.qtype;
+    if (
+      (qt === RRType.A || qt === RRType.AAAA) &&
+      q.qnamePlain &&
+      q.qname !== zone.name &&
+      this.addresses.answer(ctx, q.qname, qt)
+    ) {
+      ctx.externalTarget = '';
+      this.opt(q, w);
+      return w.finish(lim);
+    }
     const rcode = answerInZone(ctx, q.qname, q.qtype, zone, q.qnamePlain);
     if (rcode !== Rcode.NOERROR) w.setRcode(rcode);
     this.opt(q, w);

@@ -368,22 +368,36 @@ export function stickyHrw(trustEcs = false): Selector {
   const id = new Uint8Array(18);
   const base = new Int32Array(2);
   const h = new Int32Array(2);
+  // the hash state after the identity of the last source address asked (and its 0 octet):
+  // a resolver asks again and again, and parsing its address text is most of that part
+  let lastAddress = '';
+  const afterId = new Int32Array(2);
   return (cands, count, client, name, query) => {
     if (count <= 1) return count;
-    fnv64Init(base);
-    const n =
-      trustEcs && query?.ecs && query.ecsSourcePrefix > 0
-        ? subnetIdentity(query, id)
-        : addressIdentity(client.address, id);
-    if (n > 0) fnv64Bytes(base, id, 0, n);
-    else {
-      // not an IP literal (no transport gives one): the text itself, behind a 0 family octet
+    if (trustEcs && query?.ecs && query.ecsSourcePrefix > 0) {
+      fnv64Init(base);
+      fnv64Bytes(base, id, 0, subnetIdentity(query, id));
       id[0] = 0;
       fnv64Bytes(base, id, 0, 1);
-      fnv64String(base, client.address);
+    } else if (client.address === lastAddress && lastAddress !== '') {
+      base[0] = afterId[0];
+      base[1] = afterId[1];
+    } else {
+      fnv64Init(base);
+      const n = addressIdentity(client.address, id);
+      if (n > 0) fnv64Bytes(base, id, 0, n);
+      else {
+        // not an IP literal (no transport gives one): the text itself, behind a 0 family octet
+        id[0] = 0;
+        fnv64Bytes(base, id, 0, 1);
+        fnv64String(base, client.address);
+      }
+      id[0] = 0;
+      fnv64Bytes(base, id, 0, 1);
+      lastAddress = client.address;
+      afterId[0] = base[0];
+      afterId[1] = base[1];
     }
-    id[0] = 0;
-    fnv64Bytes(base, id, 0, 1);
     fnv64String(base, name);
     fnv64Bytes(base, id, 0, 1);
     let best = 0;

@@ -223,15 +223,35 @@ const literalLookup = ((
   cb(null, address, family);
 }) as unknown as dgram.SocketOptions['lookup'];
 
+/** Replies up to this long are sent through a cached view of the writer's buffer (no slice per send). */
+const MAX_VIEW = 512;
+/** One UDP send in this many passes a callback (so send errors are seen and counted); see udpSend. */
+const SEND_CHECK_EVERY = 256;
+
 class UdpWriter {
   readonly w = new ResponseWriter();
+  /** The writer's buffer is still referenced by a send the kernel has not taken yet. */
   busy = false;
+  /** Busy with a send without a callback, until the socket's send queue is empty. */
+  queued = false;
+  /** `w.buf.subarray(0, n)` by n ≤ MAX_VIEW, made on first use (w.buf never changes). */
+  private readonly views: (Buffer | undefined)[] = [];
   readonly done: (err: Error | null) => void;
   constructor(onError: (err: Error) => void) {
     this.done = (err) => {
       this.busy = false;
       if (err) onError(err);
     };
+  }
+  /** The reply `w.buf[0, n)` as a Buffer of its own (cached for n ≤ MAX_VIEW). */
+  view(n: number): Buffer {
+    if (n > MAX_VIEW) return this.w.buf.subarray(0, n);
+    let v = this.views[n];
+    if (v === undefined) {
+      v = this.w.buf.subarray(0, n);
+      this.views[n] = v;
+    }
+    return v;
   }
 }
 
@@ -299,6 +319,9 @@ export class DnsServer {
   private readonly udpClient: ClientInfo;
   private readonly udpWriters: UdpWriter[] = [];
   private udpCurrent: UdpWriter;
+  /** Some writer is busy with a queued send without a callback (udpSend). */
+  private udpQueued = false;
+  private udpSends = 0;
   private readonly onUdpMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => this.udpMessage(msg, rinfo);
   private readonly onUdpSendError = (err: Error): void => {
     this.stats.udpSendErrors++;
@@ -576,6 +599,11 @@ export class DnsServer {
     const t0 = performance.now();
     this.counters.request(0, msg, msg.length);
     let uw = this.udpCurrent;
+    if (uw.busy && this.udpQueued && this.udp!.getSendQueueCount() === 0) {
+      // every send without a callback has been taken by the kernel: their writers are free
+      this.udpQueued = false;
+      for (const x of this.udpWriters) if (x.queued) x.busy = x.queued = false;
+    }
     if (uw.busy) {
       const free = this.freeUdpWriter();
       if (free === undefined) {
@@ -609,15 +637,39 @@ export class DnsServer {
       if (target !== '' && this.completeUdp(msg, client, w.buf, n, target, t0)) return;
     }
     this.count(w.buf, 'udp');
+    this.udpSend(uw, n, rinfo.port, rinfo.address);
+    // after the send (synchronous here: literalLookup); the writer stays ours until it completes
+    this.finished(client, w.buf, n, t0);
+  }
+
+  /**
+   * Sends `uw`'s reply of `n` octets. dgram first tries the send at once (uv_udp_try_send); only
+   * when the kernel cannot take it is it queued, holding on to the buffer. With a callback, dgram
+   * calls it through process.nextTick even for a send done at once (a tick per reply: ~7 % of a
+   * bare responder's CPU here), so most sends pass none and the queue count says whether the
+   * buffer is still held: then the writer stays busy until the queue is empty again (checked by
+   * the next request). Without a callback dgram reports no send errors, so one send in
+   * SEND_CHECK_EVERY passes one: a lasting error (EPERM from a firewall, an unreachable network)
+   * is still counted and logged; `udpSendErrors` counts the errors of those sends.
+   */
+  private udpSend(uw: UdpWriter, n: number, port: number, address: string): void {
+    const udp = this.udp!;
     uw.busy = true;
     try {
-      this.udp!.send(w.buf, 0, n, rinfo.port, rinfo.address, uw.done);
+      if (++this.udpSends % SEND_CHECK_EVERY === 0) {
+        udp.send(uw.w.buf, 0, n, port, address, uw.done);
+        return;
+      }
+      udp.send(uw.view(n), port, address);
     } catch (err) {
       uw.busy = false;
       this.onUdpSendError(err as Error);
+      return;
     }
-    // after the send (synchronous here: literalLookup); the writer stays ours until it completes
-    this.finished(client, w.buf, n, t0);
+    if (udp.getSendQueueCount() > 0) {
+      uw.queued = true;
+      this.udpQueued = true;
+    } else uw.busy = false;
   }
 
   private freeUdpWriter(): UdpWriter | undefined {

@@ -1,0 +1,159 @@
+/**
+ * AddressAnswers (the per-name A/AAAA answers before selection): the same replies as the general
+ * path for every policy, client and name, and never a stale one after a record or health change.
+ * A fake source whose generations the test moves: without generations the handler answers the
+ * general way, which is the reference.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { HealthState, Record, SelectPolicy } from '../records/types.js';
+import type { AnswerSource } from './answer-context.js';
+import { DnsHandler } from './handler.js';
+import type { ClientInfo } from './types.js';
+import { RRType } from './wire/constants.js';
+import { decode } from './wire/decode.js';
+import { encodeQuery } from './wire/encode.js';
+import { ResponseWriter } from './wire/writer.js';
+
+function rec(name: string, i: number, target: string, extra: Partial<Record> = {}): Record {
+  const hostKind = target.includes(':') ? 'ipv6' : /^[\d.]+$/.test(target) ? 'ipv4' : 'name';
+  return { key: `/k/${name}/${i}`, name, hostKind, target, modRevision: 1, ttl: 30 + i, ...extra } as Record;
+}
+
+class FakeSource implements AnswerSource {
+  readonly names = new Map<string, Record[]>();
+  readonly states = new Map<string, HealthState>();
+  recordGeneration: number | undefined = 1;
+  healthGeneration: number | undefined = 1;
+  revision = 1;
+  lookups = 0;
+  lookup(name: string, out: Record[]): number {
+    this.lookups++;
+    out.length = 0;
+    for (const [n, rs] of this.names) if (n === name || n.endsWith(`.${name}`)) out.push(...rs);
+    return out.length;
+  }
+  has(name: string): boolean {
+    for (const n of this.names.keys()) if (n === name || n.endsWith(`.${name}`)) return true;
+    return false;
+  }
+  health(ip: string): HealthState | undefined {
+    return this.states.get(ip);
+  }
+}
+
+function world(): FakeSource {
+  const s = new FakeSource();
+  s.names.set('pool.hades.local.', [
+    rec('pool.hades.local.', 0, '10.0.0.1'),
+    rec('pool.hades.local.', 1, '10.0.0.2', { weight: 5 }),
+    rec('pool.hades.local.', 2, '10.0.0.3'),
+    rec('pool.hades.local.', 3, '10.0.0.2'), // a repeated address
+    rec('pool.hades.local.', 4, '2001:db8::1'),
+    rec('pool.hades.local.', 5, '2001:db8::2'),
+  ]);
+  s.names.set('one.hades.local.', [rec('one.hades.local.', 0, '10.1.0.1')]);
+  s.names.set('alias.hades.local.', [rec('alias.hades.local.', 0, 'pool.hades.local.')]);
+  s.names.set('all.hades.local.', [
+    rec('all.hades.local.', 0, '10.2.0.1', { select: 'all' }),
+    rec('all.hades.local.', 1, '10.2.0.2'),
+    rec('all.hades.local.', 2, '10.2.0.3'),
+  ]);
+  s.names.set('x.sub.hades.local.', [rec('x.sub.hades.local.', 0, '10.3.0.1')]);
+  return s;
+}
+
+const QUESTIONS: [string, number][] = [
+  ['pool.hades.local', RRType.A],
+  ['POOL.Hades.local', RRType.A],
+  ['pool.hades.local', RRType.AAAA],
+  ['one.hades.local', RRType.A],
+  ['one.hades.local', RRType.AAAA], // NODATA
+  ['alias.hades.local', RRType.A], // CNAME, then the pool
+  ['all.hades.local', RRType.A],
+  ['sub.hades.local', RRType.A], // aggregation from below
+  ['missing.hades.local', RRType.A], // NXDOMAIN
+  ['hades.local', RRType.A], // apex
+];
+
+function ask(h: DnsHandler, name: string, type: number, address: string, id = 7): string {
+  const w = new ResponseWriter();
+  const req = encodeQuery({ id, name, type, edns: { udpSize: 1232 } });
+  const client: ClientInfo = { address, port: 5353, family: 4, transport: 'udp' };
+  const n = h.handle(req, req.length, client, w, 512);
+  return w.buf.subarray(0, n).toString('hex');
+}
+
+function handler(source: AnswerSource, select: SelectPolicy): DnsHandler {
+  return new DnsHandler({ catalog: source, zones: ['hades.local.'], select, seed: 42 });
+}
+
+describe('AddressAnswers', () => {
+  for (const policy of ['sticky', 'random-one', 'all'] as const) {
+    it(`${policy}: the same replies as the general path, for many clients and names`, () => {
+      const fast = world();
+      const slow = world();
+      slow.recordGeneration = undefined; // no generations: the general path
+      const hf = handler(fast, policy);
+      const hs = handler(slow, policy);
+      for (let c = 0; c < 50; c++) {
+        const address = `192.0.2.${c}`;
+        for (const [name, type] of QUESTIONS)
+          for (let r = 0; r < 3; r++)
+            assert.equal(
+              ask(hf, name, type, address),
+              ask(hs, name, type, address),
+              `${name} ${type} ${address}`,
+            );
+      }
+      assert.ok(fast.lookups < slow.lookups, 'repeated questions skip the lookup');
+    });
+  }
+
+  it('a record change reaches the next answer (record generation)', () => {
+    const s = world();
+    const h = handler(s, 'all');
+    const a = () => decode(Buffer.from(ask(h, 'one.hades.local', RRType.A, '192.0.2.1'), 'hex')).answers;
+    assert.deepEqual(
+      a().map((r) => r.data),
+      ['10.1.0.1'],
+    );
+    s.names.set('one.hades.local.', [rec('one.hades.local.', 0, '10.1.0.9')]);
+    assert.deepEqual(
+      a().map((r) => r.data),
+      ['10.1.0.1'],
+      'same generation: the kept answer (the catalog always moves it on a change)',
+    );
+    s.recordGeneration = 2;
+    assert.deepEqual(
+      a().map((r) => r.data),
+      ['10.1.0.9'],
+    );
+    s.names.delete('one.hades.local.');
+    s.recordGeneration = 3;
+    assert.equal(decode(Buffer.from(ask(h, 'one.hades.local', RRType.A, '192.0.2.1'), 'hex')).rcode, 3);
+  });
+
+  it('health: DOWN leaves an address out, all DOWN serves all and counts each answer', () => {
+    const s = world();
+    const h = handler(s, 'all');
+    const a = () =>
+      decode(Buffer.from(ask(h, 'all.hades.local', RRType.A, '192.0.2.1'), 'hex'))
+        .answers.map((r) => r.data as string)
+        .sort();
+    assert.deepEqual(a(), ['10.2.0.1', '10.2.0.2', '10.2.0.3']);
+    s.states.set('10.2.0.2', 'DOWN');
+    s.healthGeneration = 2;
+    assert.deepEqual(a(), ['10.2.0.1', '10.2.0.3']);
+    s.states.set('10.2.0.1', 'DOWN');
+    s.states.set('10.2.0.3', 'DOWN');
+    s.healthGeneration = 3;
+    assert.equal(h.stats.failOpen, 0);
+    assert.deepEqual(a(), ['10.2.0.1', '10.2.0.2', '10.2.0.3']);
+    assert.deepEqual(a(), ['10.2.0.1', '10.2.0.2', '10.2.0.3']);
+    assert.equal(h.stats.failOpen, 2, 'fail-open is counted per answer, as the general path does');
+    s.states.set('10.2.0.2', 'UP');
+    s.healthGeneration = 4;
+    assert.deepEqual(a(), ['10.2.0.2']);
+  });
+});
