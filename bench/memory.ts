@@ -13,7 +13,9 @@
  * Targets (issue 5): 100k records ≤ 150 MB RSS and ready ≤ 3 s; 1M records ≤ 1 GB. Printed, not
  * asserted.
  *
- *   npm run bench:memory [-- --records 100000,1000000 --settle 5]
+ *   npm run bench:memory [-- --records 100000,1000000 --settle 5 --node-options=--max-semi-space-size=2]
+ *
+ * --node-options: NODE_OPTIONS for the hades process (V8 heap flags to compare).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -28,6 +30,7 @@ const { values } = parseArgs({
   options: {
     records: { type: 'string', default: '100000,1000000' },
     settle: { type: 'string', default: '5' },
+    'node-options': { type: 'string' },
   },
 });
 const SIZES = values.records.split(',').map(Number);
@@ -48,6 +51,7 @@ for (const n of SIZES) {
     const hades = await startBenchHades({
       etcd: etcd.endpoint,
       probeName: serviceName(Math.ceil(n / PER_NAME) - 1),
+      nodeOptions: values['node-options'],
     });
     try {
       const atReady = memoryOf(hades.proc.pid);
