@@ -1,6 +1,74 @@
 #!/usr/bin/env node
+/**
+ * hades-scanner: probes the addresses assigned to its hostname under report-path and writes UP/DOWN
+ * to status-path (src/health/README.md). Settings from `-config-file` (default
+ * /etc/hades/hades-scanner.conf, the seed's INI layout), flags and HADES_* variables.
+ */
 import { parseCommandLine } from '../config/cli.js';
+import { FlagError } from '../config/flags.js';
+import { createLogger } from '../config/logger.js';
+import { buildScannerConfig, type ScannerConfig, scannerFlagSpecs } from '../config/scanner.js';
+import { ScannerMetrics } from '../health/metrics.js';
+import { onSignals, openStoreRetrying } from '../health/run.js';
+import { Scanner } from '../health/scanner.js';
+import { type MetricsHttpServer, startMetricsServer } from '../metrics/http.js';
+import type { Store } from '../store/types.js';
 
-parseCommandLine({ program: 'hades-scanner', specs: [] });
-process.stderr.write('hades-scanner: not available in this release yet; see docs/ROADMAP.md\n');
-process.exit(2);
+const PROGRAM = 'hades-scanner';
+const parsed = parseCommandLine({
+  program: PROGRAM,
+  specs: scannerFlagSpecs(),
+  configFileFlag: 'config-file',
+});
+let cfg: ScannerConfig;
+try {
+  cfg = buildScannerConfig(parsed.values);
+} catch (err) {
+  if (!(err instanceof FlagError)) throw err;
+  process.stderr.write(`${PROGRAM}: ${err.message}\n`);
+  process.exit(2);
+}
+const log = createLogger({
+  program: PROGRAM,
+  logtostderr: cfg.log.logtostderr || cfg.log.logDir === '',
+  logDir: cfg.log.logDir,
+  verbosity: cfg.log.verbosity,
+});
+
+let store: Store | undefined;
+let scanner: Scanner | undefined;
+let http: MetricsHttpServer | undefined;
+const stopping = onSignals(PROGRAM, log, async () => {
+  await scanner?.stop();
+  await store?.close();
+  await http?.close();
+});
+
+const metrics = cfg.metricsPort > 0 ? new ScannerMetrics() : undefined;
+if (metrics) {
+  try {
+    http = await startMetricsServer(
+      cfg.metricsHost,
+      cfg.metricsPort,
+      metrics.endpoints(() => scanner?.heartbeatOk === true),
+      log,
+    );
+  } catch (err) {
+    process.stderr.write(`${PROGRAM}: -metrics-port ${cfg.metricsPort}: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+}
+
+if (!cfg.enableCheck) {
+  log.info({}, `${PROGRAM}: enable-check is false: idle (no heartbeat, nothing assigned)`);
+} else {
+  store = await openStoreRetrying(PROGRAM, cfg, log, stopping);
+  if (store) {
+    scanner = new Scanner({ ...cfg, store, logger: log, metrics });
+    log.info(
+      { hostname: cfg.hostname, store: store.kind, statusPath: cfg.statusPath, reportPath: cfg.reportPath },
+      `${PROGRAM}: started`,
+    );
+    await scanner.start();
+  }
+}
