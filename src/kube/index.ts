@@ -1,0 +1,303 @@
+/**
+ * `startKube`: Kubernetes Services and EndpointSlices → records in the store.
+ *
+ * Two list+watchers (client.ts) keep the cluster state in memory; once both have listed, the
+ * reconciler (reconcile.ts) converges the store to the mapping of that state (mapping.ts): at
+ * start-up, after every relist, on events (debounced), and periodically. Only the writer that
+ * holds the gate writes (see `WriterGate`).
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { Election } from '../store/election.js';
+import type { Store } from '../store/types.js';
+import {
+  inClusterOptions,
+  KubeClient,
+  type KubeClientOptions,
+  type KubeLogger,
+  type KubeObject,
+  kubeconfigOptions,
+  ListWatcher,
+  type ListWatchHandler,
+  NOOP_LOGGER,
+} from './client.js';
+import { desiredState, type EndpointSlice, ownedRanges, type Service, type SvcIpSource } from './mapping.js';
+import { type ReconcileResult, reconcileOnce } from './reconcile.js';
+
+export { inClusterOptions, KubeClient, kubeconfigOptions, ListWatcher } from './client.js';
+export { DNS_SCHEMA_VERSION, dashedIP, desiredState, SVC_IP_SOURCES, type SvcIpSource } from './mapping.js';
+export { reconcileOnce } from './reconcile.js';
+
+export const SERVICES_PATH = '/api/v1/services';
+export const ENDPOINTSLICES_PATH = '/apis/discovery.k8s.io/v1/endpointslices';
+
+/**
+ * Decides whether this replica may write. The default (`alwaysWriter`) always may: one kubeapi
+ * writing. For several replicas, pass a gate backed by a lease election (src/store/election.ts).
+ */
+export interface WriterGate {
+  /** True while this replica holds the writer role. */
+  isWriter(): boolean;
+  /** Called with a callback run whenever the role is gained (to reconcile at once). */
+  onGained(cb: () => void): void;
+  stop(): Promise<void>;
+}
+
+export const alwaysWriter: WriterGate = {
+  isWriter: () => true,
+  onGained() {},
+  async stop() {},
+};
+
+/** Default key of the kubeapi writer election (outside the record and health prefixes). */
+export const DEFAULT_ELECTION_KEY = '/hades-kubeapi/writer';
+
+/**
+ * A gate on a lease election (src/store/election.ts): this replica writes while it leads; a
+ * dead writer's lease expires after `ttlSeconds` and another replica takes over and reconciles.
+ */
+export function electionGate(
+  store: Store,
+  opts: { key?: string; id?: string; ttlSeconds?: number; logger?: KubeLogger } = {},
+): WriterGate & { election: Election } {
+  const log = opts.logger ?? NOOP_LOGGER;
+  const gained: (() => void)[] = [];
+  const id = opts.id ?? `${hostname()}-${process.pid}`;
+  const election = new Election(store, opts.key ?? DEFAULT_ELECTION_KEY, id, {
+    ttlSeconds: opts.ttlSeconds ?? 10,
+    onElected: () => {
+      log.info({ id }, 'kube: elected writer');
+      for (const cb of gained) cb();
+    },
+    onLost: (why) => log.warn({ id, why }, 'kube: lost the writer role'),
+    logger: log,
+  });
+  void election.campaign().catch(() => {});
+  return {
+    election,
+    isWriter: () => election.isLeader,
+    onGained: (cb) => {
+      gained.push(cb);
+    },
+    stop: () => election.resign(),
+  };
+}
+
+export interface KubeOptions {
+  store: Store;
+  /** Served domain, e.g. `hades.local.` (the first of a comma-separated list). */
+  domain: string;
+  /** Record key prefix, e.g. `/hades`. */
+  prefix: string;
+  /** Health status path, e.g. `/hades/monitor/status/`. */
+  ipMonitorPath: string;
+  /** API server URL (`kube-master-url`); empty: kubeconfig or in-cluster. */
+  masterUrl?: string;
+  token?: string;
+  /** PEM CA file for an https API server. */
+  caFile?: string;
+  /** A kubeconfig file (server + token + CA), used when `masterUrl` is empty. */
+  kubeconfig?: string;
+  svcIpSource?: SvcIpSource;
+  logger?: KubeLogger;
+  /**
+   * Several replicas: `true` elects one writer by a lease election at `electionKey`
+   * (`electionTtlSeconds`, default 10); a `WriterGate` is used as given; false/absent: always write.
+   */
+  election?: boolean | WriterGate;
+  electionKey?: string;
+  electionTtlSeconds?: number;
+  /** This replica's id in the election. Default `<hostname>-<pid>`. */
+  id?: string;
+  /** Record TTL (s). Default 30. */
+  ttl?: number;
+  /** Debounce of event-driven reconciles (ms). Default 100. */
+  debounceMs?: number;
+  /** Periodic reconcile (ms). Default 60 s. */
+  resyncMs?: number;
+  /** Items per list page (`limit`). Default 500. */
+  pageSize?: number;
+  /** Backoff of the list+watchers (ms): first delay, cap. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export type KubeState = 'starting' | 'synced' | 'stopped';
+
+export interface KubeHandle {
+  stop(): Promise<void>;
+  /** 'starting' until both resources have listed once. */
+  state(): KubeState;
+  /** Resolves after the next reconcile pass that starts after this call has finished. */
+  reconcileNow(): Promise<ReconcileResult | undefined>;
+  readonly stats: {
+    reconciles: number;
+    last?: ReconcileResult;
+    services: ListWatcher<Service>['stats'];
+    slices: ListWatcher<EndpointSlice>['stats'];
+  };
+}
+
+function clientOptions(opts: KubeOptions): KubeClientOptions {
+  if (opts.masterUrl) {
+    return {
+      server: opts.masterUrl,
+      token: opts.token,
+      ca: opts.caFile ? readFileSync(opts.caFile) : undefined,
+    };
+  }
+  if (opts.kubeconfig) {
+    return {
+      ...kubeconfigOptions(readFileSync(opts.kubeconfig, 'utf8')),
+      ...(opts.token ? { token: opts.token } : {}),
+    };
+  }
+  const inCluster = inClusterOptions();
+  if (inCluster) return inCluster;
+  throw new Error(
+    'kube-master-url is not set and neither a kubeconfig nor an in-cluster service account was found',
+  );
+}
+
+/** A map of objects by namespace/name, fed by a ListWatcher. */
+class ObjectCache<T extends KubeObject> implements ListWatchHandler<T> {
+  readonly objects = new Map<string, T>();
+  synced = false;
+  constructor(private readonly changed: (reset: boolean) => void) {}
+  private key(o: T): string {
+    return `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+  }
+  reset(items: T[]): void {
+    this.objects.clear();
+    for (const o of items) this.objects.set(this.key(o), o);
+    this.synced = true;
+    this.changed(true);
+  }
+  event(type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: T): void {
+    if (type === 'DELETED') this.objects.delete(this.key(obj));
+    else this.objects.set(this.key(obj), obj);
+    this.changed(false);
+  }
+}
+
+export function startKube(opts: KubeOptions): KubeHandle {
+  const log = opts.logger ?? NOOP_LOGGER;
+  const client = new KubeClient(clientOptions(opts));
+  const domain = opts.domain.split(',')[0].trim();
+  const mapOpts = { domain, prefix: opts.prefix, svcIpSource: opts.svcIpSource, ttl: opts.ttl };
+  const ranges = ownedRanges(mapOpts);
+  const gate: WriterGate =
+    typeof opts.election === 'object'
+      ? opts.election
+      : opts.election === true
+        ? electionGate(opts.store, {
+            key: opts.electionKey,
+            id: opts.id,
+            ttlSeconds: opts.electionTtlSeconds,
+            logger: log,
+          })
+        : alwaysWriter;
+  const debounceMs = opts.debounceMs ?? 100;
+  let state: KubeState = 'starting';
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let waiters: ((r: ReconcileResult | undefined) => void)[] = [];
+
+  const stats: KubeHandle['stats'] = {
+    reconciles: 0,
+    services: undefined as never,
+    slices: undefined as never,
+  };
+
+  const pass = async (): Promise<void> => {
+    do {
+      again = false;
+      const ws = waiters;
+      waiters = [];
+      let result: ReconcileResult | undefined;
+      if (state !== 'stopped' && services.synced && slices.synced && gate.isWriter()) {
+        try {
+          const desired = desiredState(services.objects.values(), slices.objects.values(), mapOpts);
+          result = await reconcileOnce(opts.store, desired, ranges, opts.ipMonitorPath);
+          stats.reconciles++;
+          stats.last = result;
+          if (
+            result.put + result.deleted + result.healthCreated + result.healthDeleted > 0 ||
+            result.conflicts > 0
+          )
+            log.info({ ...result }, 'kube: reconciled');
+          if (result.conflicts > 0) schedule(debounceMs);
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, 'kube: reconcile failed, retrying');
+          schedule(1000);
+        }
+      }
+      for (const w of ws) w(result);
+    } while (again && state !== 'stopped');
+  };
+  const runNow = (): void => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = pass().finally(() => {
+      running = undefined;
+    });
+  };
+  function schedule(ms: number): void {
+    if (state === 'stopped' || timer !== undefined) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      runNow();
+    }, ms);
+  }
+  const changed = (reset: boolean): void => {
+    if (services.synced && slices.synced && state === 'starting') {
+      state = 'synced';
+      log.info({ services: services.objects.size, slices: slices.objects.size }, 'kube: synced');
+    }
+    if (reset) runNow();
+    else schedule(debounceMs);
+  };
+  const services = new ObjectCache<Service>(changed);
+  const slices = new ObjectCache<EndpointSlice>(changed);
+  const lwOpts = {
+    logger: log,
+    backoffMs: opts.backoffMs,
+    maxBackoffMs: opts.maxBackoffMs,
+    pageSize: opts.pageSize,
+  };
+  const svcWatch = new ListWatcher<Service>(client, SERVICES_PATH, services, lwOpts);
+  const sliceWatch = new ListWatcher<EndpointSlice>(client, ENDPOINTSLICES_PATH, slices, lwOpts);
+  stats.services = svcWatch.stats;
+  stats.slices = sliceWatch.stats;
+  gate.onGained(() => runNow());
+  const resync = setInterval(() => runNow(), opts.resyncMs ?? 60_000);
+  resync.unref();
+
+  return {
+    stats,
+    state: () => state,
+    reconcileNow() {
+      return new Promise((resolve) => {
+        waiters.push(resolve);
+        if (running) again = true;
+        else runNow();
+      });
+    },
+    async stop() {
+      if (state === 'stopped') return;
+      state = 'stopped';
+      clearInterval(resync);
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      await Promise.all([svcWatch.stop(), sliceWatch.stop()]);
+      await running;
+      for (const w of waiters) w(undefined);
+      waiters = [];
+      await gate.stop();
+      client.close();
+    },
+  };
+}

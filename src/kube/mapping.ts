@@ -1,0 +1,206 @@
+/**
+ * Kubernetes objects → the records Hades serves (the Kubernetes DNS specification, under
+ * `svc.<domain>`). Pure: `desiredState(services, slices, opts)` gives every key and value the
+ * cluster should have in the store, and the health status to create for each address.
+ */
+import {
+  canonicalIP,
+  leafKey,
+  nameToKey,
+  parseIP,
+  parseName,
+  type RecordValue,
+  reverseName,
+  serializeRecordValue,
+} from '../records/index.js';
+import type { KubeObject } from './client.js';
+
+export interface ServicePort {
+  name?: string;
+  protocol?: string;
+  port: number;
+  targetPort?: number | string;
+}
+
+export interface Service extends KubeObject {
+  spec?: {
+    type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName' | string;
+    clusterIP?: string;
+    clusterIPs?: string[];
+    externalIPs?: string[];
+    externalName?: string;
+    ports?: ServicePort[];
+  };
+  status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } };
+}
+
+export interface EndpointSlice extends KubeObject {
+  addressType?: 'IPv4' | 'IPv6' | 'FQDN' | string;
+  endpoints?: {
+    addresses: string[];
+    hostname?: string;
+    conditions?: { ready?: boolean | null; serving?: boolean | null; terminating?: boolean | null };
+  }[];
+  ports?: { name?: string; protocol?: string; port?: number }[] | null;
+}
+
+export type SvcIpSource = 'clusterIP' | 'externalIPs' | 'loadBalancer';
+export const SVC_IP_SOURCES: readonly SvcIpSource[] = ['clusterIP', 'externalIPs', 'loadBalancer'];
+
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+export const DNS_SCHEMA_VERSION = '1.1.0';
+export const SOURCE = 'svc';
+
+export interface MappingOptions {
+  /** Served domain, e.g. `hades.local.` */
+  domain: string;
+  /** Store key prefix, e.g. `/hades`. */
+  prefix: string;
+  /** Which addresses a non-headless service's name gets. Default `clusterIP`. */
+  svcIpSource?: SvcIpSource;
+  /** TTL of the records written (seconds). Default 30 (Hades 1.x's). */
+  ttl?: number;
+}
+
+export interface DesiredState {
+  /** Record key → record JSON (every value carries `source: "svc"`). */
+  records: Map<string, string>;
+  /** Canonical IP → ports (strings) for the health status created for a new address. */
+  addresses: Map<string, string[]>;
+}
+
+/** `172.0.0.2` → `172-0-0-2`; `5678:abcd::1` → `5678-abcd--1` (canonical text, `:` → `-`). */
+export function dashedIP(ip: string): string {
+  const c = canonicalIP(ip) ?? ip;
+  return c.replace(/[.:]/g, '-');
+}
+
+/** The key ranges the mapping writes into (what the reconciler lists to find its records). */
+export function ownedRanges(opts: MappingOptions): string[] {
+  const p = opts.prefix === '/' ? '' : opts.prefix;
+  return [
+    `${nameToKey(`svc.${opts.domain}`, opts.prefix)}/`,
+    `${p}/arpa/`,
+    `${nameToKey(`dns-version.${opts.domain}`, opts.prefix)}/`,
+  ];
+}
+
+function validLabel(s: string): boolean {
+  return /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(s);
+}
+
+/** The desired records for the whole cluster state. Objects that cannot be named are skipped. */
+export function desiredState(
+  services: Iterable<Service>,
+  slices: Iterable<EndpointSlice>,
+  opts: MappingOptions,
+): DesiredState {
+  const domain = parseName(opts.domain);
+  const ttl = opts.ttl ?? 30;
+  const source = opts.svcIpSource ?? 'clusterIP';
+  const records = new Map<string, string>();
+  const addresses = new Map<string, string[]>();
+  const add = (name: string, v: RecordValue): void => {
+    const value = serializeRecordValue({ ...v, ttl, source: SOURCE });
+    records.set(leafKey(nameToKey(name, opts.prefix), value), value);
+  };
+  const addAddress = (ip: string, ports: string[]): void => {
+    const prev = addresses.get(ip);
+    if (prev === undefined) addresses.set(ip, [...ports]);
+    else for (const p of ports) if (!prev.includes(p)) prev.push(p);
+  };
+  const addIP = (name: string, ip: string, ports: string[], select?: 'all'): void => {
+    const p = parseIP(ip);
+    if (p === undefined) return;
+    add(name, { host: p.text, type: p.kind === 'ipv4' ? 'A' : 'AAAA', select });
+    add(reverseName(p.text), { host: name.slice(0, -1), type: 'PTR' });
+    addAddress(p.text, ports);
+  };
+
+  add(`dns-version.${domain}`, { text: DNS_SCHEMA_VERSION, type: 'TXT' });
+
+  // slices by namespace/service
+  const byService = new Map<string, EndpointSlice[]>();
+  for (const s of slices) {
+    const svc = s.metadata.labels?.[SERVICE_NAME_LABEL];
+    if (!svc) continue;
+    const k = `${s.metadata.namespace ?? 'default'}/${svc}`;
+    const list = byService.get(k);
+    if (list) list.push(s);
+    else byService.set(k, [s]);
+  }
+
+  for (const svc of services) {
+    const ns = svc.metadata.namespace ?? 'default';
+    const nm = svc.metadata.name;
+    if (!validLabel(nm) || !validLabel(ns)) continue;
+    const svcName = `${nm}.${ns}.svc.${domain}`;
+    const spec = svc.spec ?? {};
+    const ports = spec.ports ?? [];
+    const svcPorts = ports.map((p) => String(p.port));
+    if (spec.type === 'ExternalName') {
+      if (spec.externalName) {
+        try {
+          add(svcName, { host: parseName(spec.externalName).slice(0, -1), type: 'CNAME' });
+        } catch {
+          // not a usable name
+        }
+      }
+      continue;
+    }
+    const headless = spec.clusterIP === 'None';
+    if (!headless) {
+      let ips: string[];
+      if (source === 'loadBalancer')
+        ips = (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? '').filter((ip) => ip !== '');
+      else if (source === 'externalIPs') ips = spec.externalIPs ?? [];
+      else
+        ips =
+          spec.clusterIPs && spec.clusterIPs.length > 0
+            ? spec.clusterIPs
+            : spec.clusterIP
+              ? [spec.clusterIP]
+              : [];
+      let any = false;
+      for (const ip of ips) {
+        if (parseIP(ip) === undefined) continue;
+        addIP(svcName, ip, svcPorts);
+        any = true;
+      }
+      if (!any) continue;
+      for (const p of ports) {
+        if (!p.name || !validLabel(p.name)) continue;
+        const proto = (p.protocol ?? 'TCP').toLowerCase();
+        add(`_${p.name}._${proto}.${svcName}`, { host: svcName.slice(0, -1), port: p.port, type: 'SRV' });
+      }
+      continue;
+    }
+    // headless: every ready endpoint, answered all together
+    for (const slice of byService.get(`${ns}/${nm}`) ?? []) {
+      if (slice.addressType !== 'IPv4' && slice.addressType !== 'IPv6') continue;
+      const slicePorts = slice.ports ?? [];
+      const epPorts = slicePorts.filter((p) => typeof p.port === 'number').map((p) => String(p.port));
+      for (const ep of slice.endpoints ?? []) {
+        if (ep.conditions?.ready === false) continue;
+        for (const addr of ep.addresses ?? []) {
+          const ip = canonicalIP(addr);
+          if (ip === undefined) continue;
+          const label = ep.hostname && validLabel(ep.hostname) ? ep.hostname : dashedIP(ip);
+          const epName = `${label}.${svcName}`;
+          addIP(epName, ip, epPorts.length > 0 ? epPorts : svcPorts, 'all');
+          for (const p of slicePorts) {
+            if (!p.name || !validLabel(p.name) || typeof p.port !== 'number') continue;
+            const proto = (p.protocol ?? 'TCP').toLowerCase();
+            add(`_${p.name}._${proto}.${svcName}`, {
+              host: epName.slice(0, -1),
+              port: p.port,
+              type: 'SRV',
+              select: 'all',
+            });
+          }
+        }
+      }
+    }
+  }
+  return { records, addresses };
+}
