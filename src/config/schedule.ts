@@ -2,7 +2,7 @@
  * The `hades-schedule` command line: `/etc/hades/hades-schedule.conf` in the seed's layout, every
  * key also a flag and `HADES_<KEY>` (see scanner.ts for the shared [Etcd] keys).
  */
-import type { FlagSpec, FlagValues } from './flags.js';
+import { FlagError, type FlagSpec, type FlagValues } from './flags.js';
 import {
   buildLogConfig,
   buildStoreConfig,
@@ -79,6 +79,14 @@ export function buildScheduleConfig(v: FlagValues, env: NodeJS.ProcessEnv = proc
   const store = buildStoreConfig(v, env);
   let lockPath = (v['lock-path'] as string).trim();
   while (lockPath.length > 1 && lockPath.endsWith('/')) lockPath = lockPath.slice(0, -1);
+  if (!lockPath.startsWith('/') || lockPath === '/' || /\s/.test(lockPath))
+    throw new FlagError(
+      'lock-path',
+      `-lock-path: "${lockPath}" is not a key (want e.g. /hades/monitor/lock)`,
+    );
+  for (const p of [store.statusPath, store.reportPath, store.heartPath])
+    if (`${lockPath}/`.startsWith(p) || p.startsWith(`${lockPath}/`))
+      throw new FlagError('lock-path', `-lock-path: "${lockPath}" overlaps ${p}`);
   return {
     ...store,
     hostname: hostnameOf(v),

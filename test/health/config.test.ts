@@ -1,0 +1,126 @@
+/** The seed README's hades-scanner.conf and hades-schedule.conf, read as the programs read them. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { parseWithConfigFile } from '../../src/config/cli.js';
+import { FlagError } from '../../src/config/flags.js';
+import { buildScannerConfig, scannerFlagSpecs } from '../../src/config/scanner.js';
+import { buildScheduleConfig, scheduleFlagSpecs } from '../../src/config/schedule.js';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'hades-health-config-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const SCANNER = `...
+[General]
+core = 0
+enable-check = true
+hostname = hostname1
+log-dir = /export/log/hades
+log-level = 100
+heartbeat-interval = 30
+[Check]
+check-timeout = 2
+check-interval = 10
+scann-ports = 22, 80, 8080
+enable-icmp = true
+ping-timeout = 1000
+ping-count = 2
+[Etcd]
+etcd-machine = http://127.0.0.1:2379
+tls-key =
+tls-pem =
+ca-cert =
+status-path = /hades/monitor/status
+report-path = /hades/monitor/report
+heart-path = /hades/monitor/heart
+...
+`;
+
+const SCHEDULE = `...
+[General]
+schedule-interval = 60
+agent-downtime = 60
+log-dir = /export/log/hades
+log-level = 100
+hostname = hostname1
+force-lock-time = 1800
+
+[Etcd]
+etcd-machine = http://127.0.0.1:2379
+status-path = /hades/monitor/status
+report-path = /hades/monitor/report
+heart-path = /hades/monitor/heart
+lock-path = /hades/monitor/lock
+...
+`;
+
+function file(name: string, text: string): string {
+  const p = path.join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+test("the seed's hades-scanner.conf", () => {
+  const f = file('scanner.conf', SCANNER);
+  const v = parseWithConfigFile(scannerFlagSpecs(), ['-config-file', f], {}, 'config-file').values;
+  const c = buildScannerConfig(v, {});
+  assert.equal(c.hostname, 'hostname1');
+  assert.deepEqual(c.machines, ['http://127.0.0.1:2379']);
+  assert.deepEqual(c.scanPorts, ['22', '80', '8080']);
+  assert.equal(c.enableIcmp, true);
+  assert.equal(c.checkIntervalMs, 10_000);
+  assert.equal(c.checkTimeoutMs, 2000);
+  assert.equal(c.heartbeatIntervalMs, 30_000);
+  assert.equal(c.pingTimeoutMs, 1000);
+  assert.equal(c.pingCount, 2);
+  assert.equal(c.fall, 3);
+  assert.equal(c.rise, 2);
+  assert.equal(c.statusPath, '/hades/monitor/status/');
+  assert.equal(c.reportPath, '/hades/monitor/report/');
+  assert.equal(c.heartPath, '/hades/monitor/heart/');
+  assert.equal(c.log.logDir, '/export/log/hades');
+  assert.equal(c.tls, undefined);
+  // the command line wins over the file
+  const v2 = parseWithConfigFile(
+    scannerFlagSpecs(),
+    ['-config-file', f, '-fall', '5'],
+    {},
+    'config-file',
+  ).values;
+  assert.equal(buildScannerConfig(v2, {}).fall, 5);
+});
+
+test("the seed's hades-schedule.conf", () => {
+  const f = file('schedule.conf', SCHEDULE);
+  const v = parseWithConfigFile(scheduleFlagSpecs(), ['-config-file', f], {}, 'config-file').values;
+  const c = buildScheduleConfig(v, {});
+  assert.equal(c.scheduleIntervalMs, 60_000);
+  assert.equal(c.agentDowntimeMs, 60_000);
+  assert.equal(c.forceLockTimeSeconds, 1800);
+  assert.equal(c.lockPath, '/hades/monitor/lock');
+  assert.equal(c.hostname, 'hostname1');
+  assert.equal(c.lockTtlSeconds, 10);
+});
+
+test('bad values name the flag', () => {
+  const bad: [string, RegExp][] = [
+    ['[Check]\nscann-ports = 22, http', /scann-ports/],
+    ['[Etcd]\nstatus-path = relative', /status-path/],
+    ['[Etcd]\netcd-machine = not a url', /etcd-machine/],
+    ['[Etcd]\ntls-key = /k', /tls-pem/],
+  ];
+  for (const [text, re] of bad) {
+    const f = file('bad.conf', text);
+    assert.throws(
+      () =>
+        buildScannerConfig(
+          parseWithConfigFile(scannerFlagSpecs(), ['-config-file', f], {}, 'config-file').values,
+          {},
+        ),
+      (e: unknown) => e instanceof FlagError && re.test(e.message),
+      text,
+    );
+  }
+});
