@@ -72,3 +72,18 @@ export function memoryOf(pid: number): { rss: number; anon: number; file: number
     return undefined;
   }
 }
+
+/** Busy (not idle, not iowait) seconds of CPU `cpu` since boot, from /proc/stat; 0 when unreadable. */
+export function cpuBusySeconds(cpu: number): number {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`cpu${cpu} `));
+    if (!line) return 0;
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    return (total - f[3] - f[4]) / clockTicks();
+  } catch {
+    return 0;
+  }
+}
