@@ -222,6 +222,8 @@ export class Scanner {
     try {
       let alive = false;
       if (this.#lease !== undefined) alive = (await o.store.keepAliveLease(this.#lease)) > 0;
+      // a live lease whose key was deleted by hand: put the key back (a read, no write, when all is well)
+      if (alive && (await o.store.get(this.heartKey))?.lease !== this.#lease) alive = false;
       if (!alive) {
         if (this.#lease !== undefined)
           o.logger.warn({ lease: this.#lease }, 'scanner: heartbeat lease lost; new one');

@@ -133,8 +133,19 @@ lock-path = ${LOCK}
     );
   }
 
-  const startScanner = (host: string): void => {
-    scanners.set(host, spawnBin('hades-scanner', ['-config-file', scannerIni(host, listeners[2].port)]));
+  const metricsPorts = new Map<string, number>();
+  const startScanner = async (host: string): Promise<void> => {
+    const mp = await freePort();
+    metricsPorts.set(host, mp);
+    scanners.set(
+      host,
+      spawnBin('hades-scanner', [
+        '-config-file',
+        scannerIni(host, listeners[2].port),
+        '-metrics-port',
+        String(mp),
+      ]),
+    );
   };
   const startScheduler = (host: string): Proc => {
     const p = spawnBin('hades-schedule', ['-config-file', scheduleIni(host)]);
@@ -181,8 +192,8 @@ lock-path = ${LOCK}
   });
 
   test('assignments, DOWN/UP through DNS, a dead scanner, scheduler failover', async () => {
-    startScanner('scan-1');
-    startScanner('scan-2');
+    await startScanner('scan-1');
+    await startScanner('scan-2');
     const schedA = startScheduler('sched-a');
 
     // every address is assigned to a live scanner
@@ -249,6 +260,14 @@ lock-path = ${LOCK}
     );
     await listeners[mi].open();
     await waitFor(`${moved} UP again`, async () => (await statusOf(moved)) === 'UP', 20_000, diag);
+
+    // the survivor's metrics saw its probes and the changes it wrote
+    const text = await (await fetch(`http://127.0.0.1:${metricsPorts.get(survivor)}/metrics`)).text();
+    const sample = (re: RegExp): number => Number(re.exec(text)?.[1] ?? 'NaN');
+    assert.ok(sample(/^hades_scanner_probes_total\{kind="tcp"\} (\d+)/m) > 0, text.slice(0, 2000));
+    assert.ok(sample(/^hades_scanner_state_changes_total\{to="DOWN"\} (\d+)/m) >= 1);
+    assert.equal(sample(/^hades_scanner_targets (\d+)/m), 3);
+    assert.equal((await fetch(`http://127.0.0.1:${metricsPorts.get(survivor)}/ready`)).status, 200);
 
     // two schedulers: one active; kill it, the other takes over and does the work
     const schedB = startScheduler('sched-b');
