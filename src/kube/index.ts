@@ -49,8 +49,8 @@ export const alwaysWriter: WriterGate = {
   async stop() {},
 };
 
-/** Default key of the kubeapi writer election (outside the record and health prefixes). */
-export const DEFAULT_ELECTION_KEY = '/hades-kubeapi/writer';
+/** Default key of the kubeapi writer election (beside the scheduler's `/hades/monitor/lock`; the catalog ignores `/hades/monitor/` outside the status path). */
+export const DEFAULT_ELECTION_KEY = '/hades/monitor/kubeapi-lock';
 
 /**
  * A gate on a lease election (src/store/election.ts): this replica writes while it leads; a
