@@ -180,7 +180,72 @@ class ObjectCache<T extends KubeObject> implements ListWatchHandler<T> {
   }
 }
 
-export function startKube(opts: KubeOptions): KubeHandle {
+/**
+ * What `bin/hades-kubeapi` hands over (its `KubeContext`): the store, its config, a logger and a
+ * shutdown signal. Optional `kube` fields beyond `enable`/`masterUrl` are read when present.
+ */
+export interface KubeContextLike {
+  store: Store;
+  config: {
+    domain: string;
+    prefix: string;
+    ipMonitorPath: string;
+    kube: {
+      masterUrl: string;
+      token?: string;
+      caFile?: string;
+      kubeconfig?: string;
+      svcIpSource?: SvcIpSource;
+      /** Default true: a lease election picks one writer among replicas. */
+      election?: boolean;
+    };
+  };
+  logger: KubeLogger;
+  signal?: AbortSignal;
+}
+
+/** The options `startKube(ctx)` derives from a `KubeContextLike`. */
+export function optionsFromContext(ctx: KubeContextLike): KubeOptions {
+  const k = ctx.config.kube;
+  return {
+    store: ctx.store,
+    domain: ctx.config.domain,
+    prefix: ctx.config.prefix,
+    ipMonitorPath: ctx.config.ipMonitorPath,
+    masterUrl: k.masterUrl,
+    token: k.token || undefined,
+    caFile: k.caFile || undefined,
+    kubeconfig: k.kubeconfig || undefined,
+    svcIpSource: k.svcIpSource,
+    logger: ctx.logger,
+    election: k.election ?? true,
+  };
+}
+
+/**
+ * Starts following the cluster and writing its records.
+ *
+ * - `startKube(opts: KubeOptions)` → `KubeHandle` (`stop()`, `state()`, `reconcileNow()`, `stats`);
+ * - `startKube(ctx: KubeContextLike)` (bin/hades-kubeapi's context) → a promise of its stop
+ *   function; `ctx.signal` aborting stops it too.
+ */
+export function startKube(opts: KubeOptions): KubeHandle;
+export function startKube(ctx: KubeContextLike): Promise<() => Promise<void>>;
+export function startKube(arg: KubeOptions | KubeContextLike): KubeHandle | Promise<() => Promise<void>> {
+  if ('config' in arg && typeof arg.config === 'object') {
+    const ctx = arg;
+    return (async () => {
+      const h = startKubeWith(optionsFromContext(ctx));
+      const stop = () => h.stop();
+      if (ctx.signal?.aborted) await stop();
+      else ctx.signal?.addEventListener('abort', () => void stop(), { once: true });
+      return stop;
+    })();
+  }
+  return startKubeWith(arg as KubeOptions);
+}
+
+function startKubeWith(opts: KubeOptions): KubeHandle {
   const log = opts.logger ?? NOOP_LOGGER;
   const client = new KubeClient(clientOptions(opts));
   const domain = opts.domain.split(',')[0].trim();
@@ -199,6 +264,7 @@ export function startKube(opts: KubeOptions): KubeHandle {
         : alwaysWriter;
   const debounceMs = opts.debounceMs ?? 100;
   let state: KubeState = 'starting';
+  let stopping: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let again = false;
@@ -286,18 +352,22 @@ export function startKube(opts: KubeOptions): KubeHandle {
         else runNow();
       });
     },
-    async stop() {
-      if (state === 'stopped') return;
-      state = 'stopped';
-      clearInterval(resync);
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      await Promise.all([svcWatch.stop(), sliceWatch.stop()]);
-      await running;
-      for (const w of waiters) w(undefined);
-      waiters = [];
-      await gate.stop();
-      client.close();
+    stop() {
+      if (stopping === undefined) stopping = stopAll();
+      return stopping;
     },
   };
+
+  async function stopAll(): Promise<void> {
+    state = 'stopped';
+    clearInterval(resync);
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    await Promise.all([svcWatch.stop(), sliceWatch.stop()]);
+    await running;
+    for (const w of waiters) w(undefined);
+    waiters = [];
+    await gate.stop();
+    client.close();
+  }
 }

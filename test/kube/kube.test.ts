@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type KubeHandle, type KubeOptions, startKube } from '../../src/kube/index.js';
+import { electionGate, type KubeHandle, type KubeOptions, startKube } from '../../src/kube/index.js';
 import { fnv1a32, leafKey, nameToKey, reverseName, serializeRecordValue } from '../../src/records/index.js';
 import { openEtcdStore } from '../../src/store/etcd/etcd.js';
 import type { Store } from '../../src/store/types.js';
@@ -434,6 +434,85 @@ describe('kube → records', () => {
     } finally {
       await k1.stop();
       await k2.stop();
+      await fake.close();
+    }
+  });
+  test('a crashed writer (lease not revoked) is replaced within the lease TTL', async () => {
+    const fake = new FakeApiServer();
+    await fake.start();
+    fake.apply('Service', service({ name: 'c', clusterIP: '10.96.7.1' }));
+    const prefix = `/t${++seq}`;
+    const key = `${prefix}-writer`;
+    const g1 = electionGate(store, { key, id: 'one', ttlSeconds: 1 });
+    await g1.election.campaign();
+    const g2 = electionGate(store, { key, id: 'two', ttlSeconds: 1 });
+    const common = {
+      store,
+      domain: DOMAIN,
+      prefix,
+      ipMonitorPath: `${prefix}/monitor/status/`,
+      masterUrl: fake.url,
+      debounceMs: 20,
+    };
+    const k1 = startKube({ ...common, election: g1 });
+    const k2 = startKube({ ...common, election: g2 });
+    const name = `${nameToKey(svcName('c'), prefix)}/`;
+    try {
+      await waitFor('written by one', async () => (await store.list(name)).kvs.length === 1);
+      assert.equal(k2.stats.reconciles, 0);
+      await g1.election.abandon(); // as a crash: the key stays until the lease expires
+      fake.apply('Service', service({ name: 'c', clusterIP: '10.96.7.2' }));
+      await waitFor('two took over', async () => {
+        const l = await store.list(name);
+        return l.kvs.length === 1 && l.kvs[0].value.includes('10.96.7.2');
+      });
+      assert.equal((await store.get(key))?.value, 'two');
+    } finally {
+      await k1.stop();
+      await k2.stop();
+      await fake.close();
+    }
+  });
+
+  test('startKube(ctx) as bin/hades-kubeapi calls it: a stop function, election on by default', async () => {
+    const fake = new FakeApiServer();
+    await fake.start();
+    fake.apply('Service', service({ name: 'ctx', clusterIP: '10.96.8.1' }));
+    const prefix = `/t${++seq}`;
+    const ac = new AbortController();
+    const logs: string[] = [];
+    const logger = {
+      debug() {},
+      info(_o: object, m: string) {
+        logs.push(m);
+      },
+      warn(_o: object, m: string) {
+        logs.push(m);
+      },
+      error(_o: object, m: string) {
+        logs.push(m);
+      },
+    };
+    const stop = await startKube({
+      store,
+      config: {
+        domain: DOMAIN,
+        prefix,
+        ipMonitorPath: `${prefix}/monitor/status/`,
+        kube: { enable: true, masterUrl: fake.url } as { masterUrl: string },
+      },
+      logger,
+      signal: ac.signal,
+    });
+    try {
+      await waitFor(
+        'record written',
+        async () => (await store.list(`${nameToKey(svcName('ctx'), prefix)}/`)).kvs.length === 1,
+      );
+      assert.ok(logs.includes('kube: elected writer'));
+    } finally {
+      ac.abort();
+      await stop();
       await fake.close();
     }
   });
