@@ -417,7 +417,7 @@ export class ListWatcher<T extends KubeObject> {
             code,
             `watch ${this.path}: ERROR event ${code}: ${String(obj?.message ?? '')}`,
           );
-          return;
+          throw gone; // ends the stream even if the server keeps it open
         }
         const rv = (obj?.metadata as KubeObjectMeta | undefined)?.resourceVersion;
         if (ev.type === 'BOOKMARK') {

@@ -56,6 +56,8 @@ export class FakeApiServer {
   token: string | undefined;
   /** Answer a too-old watch with HTTP 410 instead of an ERROR event. */
   goneAsHttp = false;
+  /** After a 410 ERROR event, keep the stream open (the client must end it itself). */
+  keepOpenAfterError = false;
   /** Requests seen, e.g. `GET /api/v1/services?limit=500`. */
   readonly requests: string[] = [];
   private rv = 100;
@@ -270,6 +272,12 @@ export class FakeApiServer {
           },
         })}\n`,
       );
+      if (this.keepOpenAfterError) {
+        const w: Watcher = { kind: r.kind, res };
+        this.watchers.add(w);
+        res.on('close', () => this.watchers.delete(w));
+        return;
+      }
       res.end();
       return;
     }

@@ -309,9 +309,14 @@ describe('kube → records', () => {
   });
 
   test('410 Gone: ERROR event and HTTP 410 both relist; a delete missed during the gap is applied', async () => {
-    for (const goneAsHttp of [false, true]) {
+    for (const [goneAsHttp, keepOpen] of [
+      [false, false],
+      [true, false],
+      [false, true],
+    ]) {
       const env = await setup({}, (f) => {
         f.goneAsHttp = goneAsHttp;
+        f.keepOpenAfterError = keepOpen;
         f.apply('Service', service({ name: 'a', clusterIP: '10.96.3.1' }));
         f.apply('Service', service({ name: 'b', clusterIP: '10.96.3.2' }));
       });
