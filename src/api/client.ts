@@ -1,0 +1,101 @@
+/** hades-apicmd's side: requests to the seed-compatible /hades API and the seed's output lines. */
+
+export interface Entry {
+  type: string;
+  ips?: string[];
+  host?: string;
+  text?: string;
+  port?: number;
+}
+
+export class ClientError extends Error {}
+
+/** `127.0.0.1:9001` or `http://…` → base URL. */
+export function baseUrl(addr: string): string {
+  const a = addr.trim();
+  if (a === '') throw new ClientError('-addr is empty (or set HADES_API_ADDR)');
+  const u = /^https?:\/\//i.test(a) ? a : `http://${a}`;
+  try {
+    return new URL(u).origin;
+  } catch {
+    throw new ClientError(`-addr "${addr}" is not host:port or a URL`);
+  }
+}
+
+export async function call(
+  base: string,
+  token: string,
+  method: string,
+  domain: string | undefined,
+  body?: unknown,
+): Promise<string> {
+  const headers: Record<string, string> = { 'content-type': 'application/json;charset=UTF-8' };
+  if (token !== '') headers.token = token;
+  if (domain !== undefined) headers.domain = domain;
+  let res: Response;
+  try {
+    res = await fetch(`${base}/hades`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    throw new ClientError(`cannot reach ${base}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
+  }
+  const text = await res.text();
+  if (!res.ok) {
+    let msg = text.trim();
+    try {
+      msg = (JSON.parse(text) as { error?: string }).error ?? msg;
+    } catch {
+      // plain text
+    }
+    throw new ClientError(`${res.status} ${msg}`);
+  }
+  return text;
+}
+
+/** `{ type:A  ips:[a b] }` */
+export function formatVal(e: Entry): string {
+  const parts = [`type:${e.type}`];
+  if (e.ips) parts.push(`ips:[${e.ips.join(' ')}]`);
+  if (e.host !== undefined) parts.push(`host:${e.host}`);
+  if (e.port !== undefined) parts.push(`port:${e.port}`);
+  if (e.text !== undefined) parts.push(`text:${JSON.stringify(e.text)}`);
+  return `{ ${parts.join('  ')} }`;
+}
+
+/** The seed's lines: `domain:  <name right-aligned>  val: { type:A  ips:[ip1 ip2] }`, names sorted. */
+export function formatLines(entries: { [name: string]: Entry }): string {
+  const names = Object.keys(entries).sort();
+  const width = Math.max(0, ...names.map((n) => n.length));
+  return names.map((n) => `domain:  ${n.padStart(width)}  val: ${formatVal(entries[n])}\n`).join('');
+}
+
+/** `-updates`: "ips:old->new;old2->new2" or "alias:old->new" → type and the update object. */
+export function parseUpdates(text: string): { kind: 'ips' | 'alias'; update: Record<string, string> } {
+  const m = /^\s*(ips|alias)\s*:(.*)$/i.exec(text);
+  if (!m) throw new ClientError(`-updates "${text}": want "ips:old->new;..." or "alias:old->new"`);
+  const kind = m[1].toLowerCase() as 'ips' | 'alias';
+  const update: Record<string, string> = {};
+  for (let item of m[2].split(';')) {
+    item = item.trim().replace(/^(ips|alias)\s*:/i, '');
+    if (item === '') continue;
+    const p = item.split('->');
+    if (p.length !== 2 || p[0].trim() === '' || p[1].trim() === '')
+      throw new ClientError(`-updates: "${item}" is not old->new`);
+    update[p[0].trim()] = p[1].trim();
+  }
+  if (Object.keys(update).length === 0) throw new ClientError(`-updates "${text}" has no old->new`);
+  if (kind === 'alias' && Object.keys(update).length !== 1)
+    throw new ClientError('-updates alias: renames one alias (alias:old->new)');
+  return { kind, update };
+}
+
+export function splitIps(text: string): string[] {
+  return text
+    .split(/[;,]/)
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}

@@ -1,0 +1,262 @@
+/**
+ * The API's HTTP server (node:http): `/hades` (seed-compatible), `/v1` (JSON), `/health` and
+ * `/ready` (open). Everything else needs a token; reads need scope `read`, writes `write`.
+ * Order per request: rate limit (429) → auth (401/403) → body (413, 400) → validation (400) → write.
+ */
+import http from 'node:http';
+import type { HostPort } from '../config/hades.js';
+import { type Authenticator, presentedToken, type RateLimiter, type Scope } from './auth.js';
+import { ApiError } from './errors.js';
+import { LegacyApi } from './legacy.js';
+import { zoneOf } from './names.js';
+import { openApiDocument } from './openapi.js';
+import type { RecordService } from './service.js';
+import { V1Api } from './v1.js';
+
+/** Largest request body accepted; more is 413. */
+export const MAX_BODY = 64 * 1024;
+
+export interface ApiLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface ApiServerOptions {
+  service: RecordService;
+  domain: string;
+  auth: Authenticator;
+  limiter: RateLimiter;
+  /** /ready: 200 when this resolves true. */
+  ready?: () => Promise<boolean>;
+  logger?: ApiLogger;
+}
+
+export interface ApiServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+type Headers = http.IncomingHttpHeaders;
+
+function readBody(req: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const len = Number(req.headers['content-length'] ?? '0');
+    if (len > MAX_BODY) {
+      reject(new ApiError(413, `request body of ${len} bytes is larger than ${MAX_BODY}`));
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (c: Buffer) => {
+      if (failed) return;
+      size += c.length;
+      if (size > MAX_BODY) {
+        failed = true;
+        reject(new ApiError(413, `request body is larger than ${MAX_BODY} bytes`));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (!failed) resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    req.on('error', (e) => {
+      if (!failed) reject(e);
+    });
+  });
+}
+
+function parseJson(text: string, optional: boolean): unknown {
+  if (text.trim() === '') {
+    if (optional) return undefined;
+    throw new ApiError(400, 'request body is empty (want JSON)', '');
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ApiError(400, `request body is not valid JSON: ${(e as Error).message}`, '');
+  }
+}
+
+export function createApiHandler(o: ApiServerOptions): http.RequestListener {
+  const zone = zoneOf(o.domain);
+  const legacy = new LegacyApi(o.service, zone);
+  const v1 = new V1Api(o.service, zone);
+  const openapi = JSON.stringify(openApiDocument());
+
+  const authorize = (h: Headers, need: Scope): void => {
+    const tok = presentedToken(h);
+    if (tok === undefined)
+      throw new ApiError(401, 'no token: send "Authorization: Bearer <token>" or the header "token"');
+    const scopes = o.auth.scopesOf(tok);
+    if (scopes === undefined) throw new ApiError(401, 'token not accepted');
+    if (!scopes.has(need)) throw new ApiError(403, `token lacks the "${need}" scope`);
+  };
+
+  async function route(
+    req: http.IncomingMessage,
+    url: URL,
+  ): Promise<{ status: number; body: string; type?: string }> {
+    const method = req.method ?? 'GET';
+    const path = url.pathname;
+    const json = (status: number, v: unknown) => ({
+      status,
+      body: `${JSON.stringify(v)}\n`,
+      type: 'application/json',
+    });
+    if (path === '/health') return { status: 200, body: 'OK' };
+    if (path === '/ready') {
+      const ok = o.ready ? await o.ready().catch(() => false) : true;
+      return ok
+        ? { status: 200, body: 'OK' }
+        : { status: 503, body: 'not ready: the store does not answer\n' };
+    }
+    if (path === '/v1/openapi.json') return { status: 200, body: openapi, type: 'application/json' };
+    const write = method !== 'GET' && method !== 'HEAD';
+    if (path === '/hades' || path === '/hades/') {
+      if (!['GET', 'HEAD', 'POST', 'PUT', 'DELETE'].includes(method))
+        throw new ApiError(405, `method ${method} not allowed on /hades`);
+      authorize(req.headers, write ? 'write' : 'read');
+      const h = req.headers as { [k: string]: unknown };
+      if (!write) return json(200, await legacy.get(h));
+      const body = parseJson(await readBody(req), method === 'DELETE');
+      if (method === 'POST') await legacy.post(h, body);
+      else if (method === 'PUT') await legacy.put(h, body);
+      else await legacy.delete(h, body);
+      return { status: 200, body: 'OK' };
+    }
+    if (path.startsWith('/v1/')) {
+      authorize(req.headers, write ? 'write' : 'read');
+      const parts = path.slice(4).split('/').map(decodeURIComponent);
+      if (parts[0] === 'records') {
+        if (parts.length === 1) {
+          if (method === 'GET') return json(200, await v1.list(url.searchParams));
+          if (method === 'POST') return json(201, await v1.create(parseJson(await readBody(req), false)));
+        } else if (parts.length === 2 && parts[1] !== '') {
+          if (method === 'GET') return json(200, await v1.getName(parts[1]));
+          if (method === 'DELETE') return json(200, await v1.remove(parts[1]));
+        } else if (parts.length === 3 && parts[2] !== '') {
+          if (method === 'PUT') {
+            const im = req.headers['if-match'];
+            let ifMatch: number | undefined;
+            if (typeof im === 'string') {
+              if (!/^"?\d+"?$/.test(im))
+                throw new ApiError(400, 'header If-Match must be a modRevision', 'If-Match');
+              ifMatch = Number(im.replace(/"/g, ''));
+            }
+            return json(
+              200,
+              await v1.replace(parts[1], parts[2], parseJson(await readBody(req), false), ifMatch),
+            );
+          }
+          if (method === 'DELETE') return json(200, await v1.remove(parts[1], parts[2]));
+        } else throw new ApiError(404, `no such resource ${path}`);
+        throw new ApiError(405, `method ${method} not allowed on ${path}`);
+      }
+      if (parts[0] === 'health' && method === 'GET') {
+        if (parts.length === 1) return json(200, { health: (await o.service.listHealth()).map(flatHealth) });
+        if (parts.length === 2) {
+          const st = await o.service.health(parts[1]).catch(() => {
+            throw new ApiError(400, `"${parts[1]}" is not an IP address`, 'ip');
+          });
+          if (!st) throw new ApiError(404, `no health status for ${parts[1]}`);
+          return json(200, flatHealth({ ip: parts[1], status: st }));
+        }
+      }
+    }
+    throw new ApiError(404, `no such resource ${method} ${path}`);
+  }
+
+  return (req, res) => {
+    const client = req.socket.remoteAddress ?? '';
+    const url = new URL(req.url ?? '/', 'http://api');
+    const started = performance.now();
+    const send = (status: number, body: string, type = 'text/plain; charset=utf-8'): void => {
+      if (res.headersSent) return;
+      res.statusCode = status;
+      res.setHeader('content-type', type);
+      res.setHeader('cache-control', 'no-store');
+      if (status === 413 || status === 429) res.setHeader('connection', 'close');
+      res.end(req.method === 'HEAD' ? undefined : body);
+      if (req.method !== 'GET' || status >= 400)
+        o.logger?.info(
+          {
+            method: req.method,
+            path: url.pathname,
+            status,
+            client,
+            ms: Math.round(performance.now() - started),
+          },
+          'api: request',
+        );
+    };
+    const open = url.pathname === '/health' || url.pathname === '/ready';
+    if (!open) {
+      const ok = o.limiter.take(client);
+      if (ok !== true) {
+        res.setHeader('retry-after', String(ok));
+        send(
+          429,
+          `${JSON.stringify({ error: `too many requests from ${client}; retry in ${ok} s` })}\n`,
+          'application/json',
+        );
+        req.resume();
+        return;
+      }
+    }
+    route(req, url).then(
+      (r) => send(r.status, r.body, r.type),
+      (err: unknown) => {
+        if (err instanceof ApiError) {
+          const v: { error: string; field?: string } = { error: err.message };
+          if (err.field !== undefined && err.field !== '') v.field = err.field;
+          send(err.status, `${JSON.stringify(v)}\n`, 'application/json');
+        } else {
+          const code = (err as { code?: string }).code;
+          const unavailable = code === 'ESTORE_UNAVAILABLE' || code === 'ESTORE_CLOSED';
+          o.logger?.warn({ err: (err as Error).message, path: url.pathname }, 'api: request failed');
+          send(
+            unavailable ? 503 : 500,
+            `${JSON.stringify({ error: unavailable ? 'the store is unavailable; try again' : 'internal error' })}\n`,
+            'application/json',
+          );
+        }
+        req.resume();
+      },
+    );
+  };
+}
+
+function flatHealth(h: { ip: string; status: { status: string; ports?: string[] } }): object {
+  return h.status.ports
+    ? { ip: h.ip, status: h.status.status, ports: h.status.ports }
+    : { ip: h.ip, status: h.status.status };
+}
+
+/** Listens on `addr` (port 0 picks one). Rejects when it cannot bind. */
+export function startApiServer(addr: HostPort, o: ApiServerOptions): Promise<ApiServer> {
+  const server = http.createServer(createApiHandler(o));
+  server.keepAliveTimeout = 5000;
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: addr.host, port: addr.port }, () => {
+      server.removeListener('error', reject);
+      resolve({
+        port: (server.address() as { port: number }).port,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}

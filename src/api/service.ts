@@ -1,0 +1,258 @@
+/**
+ * Records as the API sees them, and the one way the API writes: `RecordService.mutate` reads the
+ * keys of the names a request touches, lets a plan decide what to put and delete, adds the health
+ * status keys (`{"status":"UP"}` for an address no record used before, removed when no record
+ * uses it any more) and commits it all in ONE store transaction that compares every key it read
+ * (modRevision, 0 = absent). When a concurrent writer got there first the compare fails and the
+ * whole request is planned again on fresh data: no update is lost, nothing is half written.
+ */
+import { healthKey, ipFromHealthKey, parseHealthStatus, serializeHealthStatus } from '../records/health.js';
+import { canonicalIP } from '../records/ip.js';
+import { keyToName, nameToKey } from '../records/keys.js';
+import { fnv1a32, leafKey, serializeRecordValue, toRecord } from '../records/record.js';
+import type { HealthStatus, Record, RecordValue } from '../records/types.js';
+import type { Compare, KeyValue, Op, Store } from '../store/types.js';
+import { ApiError } from './errors.js';
+
+/** Records the API writes carry this `source`. */
+export const API_SOURCE = 'api';
+
+/** One record of a name: its store key/value, parsed. */
+export interface NameRecord {
+  kv: KeyValue;
+  record: Record;
+  /** Leaf label (fnv1a32 of the value) when the key is a leaf of the name, '' for the name's own key. */
+  id: string;
+}
+
+/** What a plan wants done. Values are RecordValues; keys are the leaf keys of their names. */
+export interface Plan<T> {
+  puts: { name: string; value: RecordValue }[];
+  deletes: string[];
+  result: T;
+}
+
+export interface ServiceOptions {
+  store: Store;
+  prefix: string;
+  monitorPath: string;
+  logger?: { warn(obj: object, msg?: string): void };
+  /** Transaction attempts before giving up with 409 (default 50). */
+  maxAttempts?: number;
+}
+
+export class RecordService {
+  readonly store: Store;
+  readonly prefix: string;
+  readonly monitorPath: string;
+  private readonly maxAttempts: number;
+  private readonly log: ServiceOptions['logger'];
+
+  constructor(o: ServiceOptions) {
+    this.store = o.store;
+    this.prefix = o.prefix;
+    this.monitorPath = o.monitorPath;
+    this.maxAttempts = o.maxAttempts ?? 50;
+    this.log = o.logger;
+  }
+
+  keyOf(name: string): string {
+    return nameToKey(name, this.prefix);
+  }
+
+  /** Is `kv` the name's own key or a leaf (its last segment the FNV-1a of its value)? */
+  private asNameRecord(nameKey: string, kv: KeyValue): NameRecord | undefined {
+    let id = '';
+    if (kv.key !== nameKey) {
+      const rest = kv.key.slice(nameKey.length + 1);
+      if (rest.includes('/') || rest !== fnv1a32(kv.value)) return undefined;
+      id = rest;
+    }
+    try {
+      return { kv, record: toRecord(kv, this.prefix), id };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The records of one name: its own key and its leaves. */
+  async recordsOf(name: string): Promise<NameRecord[]> {
+    const key = this.keyOf(name);
+    const [own, below] = await Promise.all([this.store.get(key), this.store.list(`${key}/`)]);
+    const out: NameRecord[] = [];
+    for (const kv of own ? [own, ...below.kvs] : below.kvs) {
+      const r = this.asNameRecord(key, kv);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+
+  /** Every record at and below `name` (all when undefined), grouped by owner name (leaves folded). */
+  async listGrouped(under?: string): Promise<Map<string, NameRecord[]>> {
+    const base = under === undefined ? this.prefix : this.keyOf(under);
+    const all: KeyValue[] = [];
+    const own = under === undefined ? undefined : await this.store.get(base);
+    if (own) all.push(own);
+    const below = await this.store.list(base === '/' ? '/' : `${base}/`);
+    all.push(...below.kvs);
+    const out = new Map<string, NameRecord[]>();
+    for (const kv of all) {
+      if (kv.key.startsWith(this.monitorPath)) continue;
+      let name = keyToName(kv.key, this.prefix);
+      if (name === undefined) continue;
+      let nameKey = kv.key;
+      const slash = kv.key.lastIndexOf('/');
+      if (slash > 0 && kv.key.slice(slash + 1) === fnv1a32(kv.value)) {
+        nameKey = kv.key.slice(0, slash);
+        name = keyToName(nameKey, this.prefix) ?? name;
+      }
+      const r = this.asNameRecord(nameKey, kv);
+      if (!r) continue;
+      const list = out.get(name);
+      if (list) list.push(r);
+      else out.set(name, [r]);
+    }
+    return out;
+  }
+
+  /** Health status of an address, or undefined. */
+  async health(ip: string): Promise<HealthStatus | undefined> {
+    const kv = await this.store.get(healthKey(this.monitorPath, ip));
+    if (!kv) return undefined;
+    try {
+      return parseHealthStatus(kv.value);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async listHealth(): Promise<{ ip: string; status: HealthStatus }[]> {
+    const res = await this.store.list(this.monitorPath);
+    const out: { ip: string; status: HealthStatus }[] = [];
+    for (const kv of res.kvs) {
+      const ip = ipFromHealthKey(this.monitorPath, kv.key);
+      if (ip === undefined) continue;
+      try {
+        out.push({ ip, status: parseHealthStatus(kv.value) });
+      } catch {
+        // not a status: skipped
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Reads the records of `names`, asks `plan` what to change (it may throw ApiError: nothing is
+   * written), and commits the change and its health keys in one transaction, again on conflict.
+   */
+  async mutate<T>(
+    names: readonly string[],
+    plan: (current: Map<string, NameRecord[]>) => Plan<T>,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const current = new Map<string, NameRecord[]>();
+      const uniq = [...new Set(names)];
+      const lists = await Promise.all(uniq.map((n) => this.recordsOf(n)));
+      uniq.forEach((n, i) => {
+        current.set(n, lists[i]);
+      });
+      const p = plan(current);
+      const ok = await this.commit(current, p);
+      if (ok) return p.result;
+      if (attempt >= this.maxAttempts)
+        throw new ApiError(409, `too many concurrent changes to ${uniq.join(', ')}; try again`);
+      this.log?.warn({ names: uniq, attempt }, 'api: write conflict, retrying');
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, attempt * 5)));
+    }
+  }
+
+  private async commit(current: Map<string, NameRecord[]>, p: Plan<unknown>): Promise<boolean> {
+    const compare: Compare[] = [];
+    const ops: Op[] = [];
+    const existing = new Map<string, NameRecord>();
+    for (const list of current.values())
+      for (const r of list) {
+        existing.set(r.kv.key, r);
+        compare.push({ key: r.kv.key, op: 'modRevision', modRevision: r.kv.modRevision });
+      }
+    const deleted = new Set(p.deletes);
+    const putKeys = new Map<string, string>();
+    for (const { name, value } of p.puts) {
+      const v = serializeRecordValue(value);
+      const key = leafKey(this.keyOf(name), v);
+      if (existing.has(key) && !deleted.has(key)) continue; // already there, same value
+      deleted.delete(key);
+      putKeys.set(key, v);
+    }
+    if (putKeys.size === 0 && deleted.size === 0) return true;
+    for (const key of deleted) if (existing.has(key)) ops.push({ op: 'delete', key });
+    for (const [key, value] of putKeys) {
+      if (!existing.has(key)) compare.push({ key, op: 'modRevision', modRevision: 0 });
+      ops.push({ op: 'put', key, value });
+    }
+    // addresses before and after, among the names touched
+    const ipOf = (value: string): string | undefined => {
+      try {
+        const r = toRecord({ key: `${this.prefix}/x`, value, modRevision: 0 }, this.prefix);
+        return r.hostKind === 'ipv4' || r.hostKind === 'ipv6' ? r.target : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    const before = new Set<string>();
+    const after = new Set<string>();
+    for (const [key, r] of existing) {
+      const ip = ipOf(r.kv.value);
+      if (ip === undefined) continue;
+      before.add(ip);
+      if (!deleted.has(key)) after.add(ip);
+    }
+    for (const v of putKeys.values()) {
+      const ip = ipOf(v);
+      if (ip !== undefined) after.add(ip);
+    }
+    const added = [...after].filter((ip) => !before.has(ip));
+    let removed = [...before].filter((ip) => !after.has(ip));
+    if (removed.length > 0) {
+      // still used by a record of another name? then its status stays
+      const touched = new Set([...current.keys()].map((n) => this.keyOf(n)));
+      const all = await this.store.list(this.prefix === '/' ? '/' : `${this.prefix}/`);
+      const used = new Set<string>();
+      for (const kv of all.kvs) {
+        if (existing.has(kv.key) || kv.key.startsWith(this.monitorPath)) continue;
+        const slash = kv.key.lastIndexOf('/');
+        if (touched.has(kv.key) || touched.has(kv.key.slice(0, slash))) continue;
+        const ip = ipOf(kv.value);
+        if (ip !== undefined) used.add(ip);
+      }
+      removed = removed.filter((ip) => !used.has(ip));
+    }
+    const healthKvs = await Promise.all(
+      [...added, ...removed].map((ip) => this.store.get(healthKey(this.monitorPath, ip))),
+    );
+    added.forEach((ip, i) => {
+      const key = healthKey(this.monitorPath, ip);
+      const kv = healthKvs[i];
+      if (kv) compare.push({ key, op: 'exists' });
+      else {
+        compare.push({ key, op: 'modRevision', modRevision: 0 });
+        ops.push({ op: 'put', key, value: serializeHealthStatus({ status: 'UP' }) });
+      }
+    });
+    removed.forEach((_ip, j) => {
+      const kv = healthKvs[added.length + j];
+      if (!kv) return;
+      compare.push({ key: kv.key, op: 'modRevision', modRevision: kv.modRevision });
+      ops.push({ op: 'delete', key: kv.key });
+    });
+    if (ops.length > 120)
+      throw new ApiError(413, `the change needs ${ops.length} writes; at most 120 fit one transaction`);
+    const res = await this.store.txn({ compare, success: ops });
+    return res.succeeded;
+  }
+}
+
+/** The canonical address of an IP text, or undefined. */
+export function ipOrUndefined(text: unknown): string | undefined {
+  return typeof text === 'string' ? canonicalIP(text) : undefined;
+}

@@ -1,0 +1,53 @@
+/** The `hades-apicmd` flags (the seed's, plus -json and -type). */
+import { VERSION_FLAG } from './cli.js';
+import type { FlagSpec } from './flags.js';
+
+export const APICMD_PROGRAM = 'hades-apicmd';
+
+export function apicmdFlagSpecs(): FlagSpec[] {
+  return [
+    {
+      name: 'addr',
+      type: 'string',
+      default: '127.0.0.1:9001',
+      env: 'HADES_API_ADDR',
+      help: 'hades API address, host:port or a URL',
+    },
+    { name: 'token', type: 'string', default: '', env: 'HADES_API_TOKEN', help: 'API token' },
+    { name: 'list', type: 'bool', default: 'false', env: false, help: 'show every name' },
+    {
+      name: 'show',
+      type: 'string',
+      default: '',
+      env: false,
+      help: 'show one name (short names: user.<domain>, <svc>.<ns>: svc.<domain>)',
+    },
+    { name: 'domain', type: 'string', default: '', env: false, help: 'the name to change (with -method)' },
+    {
+      name: 'method',
+      type: 'string',
+      default: '',
+      env: false,
+      choices: ['', 'create', 'delete', 'update'],
+      help: 'create, delete or update -domain',
+    },
+    {
+      name: 'type',
+      type: 'string',
+      default: '',
+      env: false,
+      help: 'A or AAAA (default: from the addresses)',
+    },
+    { name: 'ips', type: 'string', default: '', env: false, help: 'addresses, separated by ";": "a;b"' },
+    { name: 'alias', type: 'string', default: '', env: false, help: 'an alias (CNAME) of -domain' },
+    {
+      name: 'updates',
+      type: 'string',
+      default: '',
+      env: false,
+      help: '"ips:old->new;old2->new2" or "alias:old->new"',
+    },
+    { name: 'json', type: 'bool', default: 'false', env: false, help: 'print JSON instead of lines' },
+    VERSION_FLAG,
+  ];
+}

@@ -1,0 +1,271 @@
+/**
+ * The `hades-kubeapi` command line: Hades 1.0.1's `-config-file` (default
+ * /etc/hades/hades-api.conf, INI) with its keys, each also a flag (and `HADES_<FLAG>`):
+ *
+ *   [General]    domain, etcd-server, ip-monitor-path, log-dir, log-level, log-to-stdio
+ *   [Kube2Hades] kube-enable YES|NO, kube-master-url
+ *   [HadesApi]   api-enable YES|NO, api-address, hades-auth
+ *
+ * plus what this release adds (-data-dir, -prefix, -tokens-file, -api-rate, -api-burst) and the
+ * seed's logging flags (-logtostderr, -log_dir, -v). Precedence: argv > env > file > default.
+ */
+import { existsSync } from 'node:fs';
+import { normalizeMonitorPath } from '../records/health.js';
+import { normalizePrefix } from '../records/keys.js';
+import { parseName } from '../records/names.js';
+import { VERSION_FLAG } from './cli.js';
+import { FlagError, type FlagSpec, type FlagValues } from './flags.js';
+import { type HostPort, parseHostPort } from './hades.js';
+
+export const KUBEAPI_PROGRAM = 'hades-kubeapi';
+export const DEFAULT_KUBEAPI_CONFIG = '/etc/hades/hades-api.conf';
+
+const YES_NO = ['YES', 'NO', 'yes', 'no', 'Yes', 'No', 'true', 'false'];
+
+export interface KubeapiConfig {
+  /** The zone, canonical (`hades.local.`). */
+  domain: string;
+  /** etcd endpoints; empty = the embedded store in dataDir. */
+  machines: string[];
+  dataDir: string;
+  prefix: string;
+  ipMonitorPath: string;
+  kube: { enable: boolean; masterUrl: string };
+  api: {
+    enable: boolean;
+    address: HostPort | undefined;
+    /** The `hades-auth` token ('' = none). */
+    hadesAuth: string;
+    tokensFile: string;
+    /** Requests per second per client IP (0 = no limit) and the burst. */
+    rate: number;
+    burst: number;
+  };
+  log: { logtostderr: boolean; logDir: string; verbosity: number };
+}
+
+export function kubeapiFlagSpecs(): FlagSpec[] {
+  return [
+    {
+      name: 'config-file',
+      type: 'string',
+      default: DEFAULT_KUBEAPI_CONFIG,
+      help: 'INI file with [General], [Kube2Hades] and [HadesApi] (a missing default file is fine)',
+    },
+    {
+      name: 'domain',
+      type: 'string',
+      default: 'hades.local.',
+      ini: 'General.domain',
+      help: 'zone the records live in (user records under user.<domain>, services under svc.<domain>)',
+    },
+    {
+      name: 'etcd-server',
+      type: 'list',
+      default: '',
+      ini: 'General.etcd-server',
+      aliases: ['machines'],
+      help: 'etcd endpoints, comma separated; none: the embedded store in -data-dir',
+    },
+    {
+      name: 'data-dir',
+      type: 'string',
+      default: '',
+      ini: 'General.data-dir',
+      help: 'directory of the embedded store, used when -etcd-server is empty',
+    },
+    { name: 'prefix', type: 'string', default: '/hades', ini: 'General.prefix', help: 'record key prefix' },
+    {
+      name: 'ip-monitor-path',
+      type: 'string',
+      default: '/hades/monitor/status/',
+      ini: 'General.ip-monitor-path',
+      help: 'prefix of the health keys <path><ip>',
+    },
+    {
+      name: 'log-dir',
+      type: 'string',
+      default: '',
+      ini: 'General.log-dir',
+      help: 'directory of the log file (same as -log_dir)',
+    },
+    {
+      name: 'log-level',
+      type: 'int',
+      default: '0',
+      min: 0,
+      max: 1000,
+      ini: 'General.log-level',
+      help: 'log level (as the seed configs: above 0 means debug; same as -v)',
+    },
+    {
+      name: 'log-to-stdio',
+      type: 'bool',
+      default: 'false',
+      ini: 'General.log-to-stdio',
+      help: 'log to standard error (same as -logtostderr)',
+    },
+    {
+      name: 'kube-enable',
+      type: 'string',
+      default: 'NO',
+      choices: YES_NO,
+      ini: 'Kube2Hades.kube-enable',
+      help: 'YES: watch Kubernetes Services/EndpointSlices and write their records',
+    },
+    {
+      name: 'kube-master-url',
+      type: 'string',
+      default: '',
+      ini: 'Kube2Hades.kube-master-url',
+      help: 'Kubernetes API server URL (required with -kube-enable YES)',
+    },
+    {
+      name: 'api-enable',
+      type: 'string',
+      default: 'YES',
+      choices: YES_NO,
+      ini: 'HadesApi.api-enable',
+      help: 'YES: serve the REST API on -api-address',
+    },
+    {
+      name: 'api-address',
+      type: 'string',
+      default: '127.0.0.1:9001',
+      ini: 'HadesApi.api-address',
+      help: 'IP:port of the REST API',
+    },
+    {
+      name: 'hades-auth',
+      type: 'string',
+      default: '',
+      ini: 'HadesApi.hades-auth',
+      help: 'token with read and write scope (header "token" or "Authorization: Bearer")',
+    },
+    {
+      name: 'tokens-file',
+      type: 'string',
+      default: '',
+      ini: 'HadesApi.tokens-file',
+      help: 'file of more tokens, one per line: "<token> read" or "<token> read,write"',
+    },
+    {
+      name: 'api-rate',
+      type: 'int',
+      default: '50',
+      min: 0,
+      max: 1_000_000,
+      ini: 'HadesApi.api-rate',
+      help: 'requests per second per client IP (0: unlimited); beyond it 429',
+    },
+    {
+      name: 'api-burst',
+      type: 'int',
+      default: '100',
+      min: 1,
+      max: 1_000_000,
+      ini: 'HadesApi.api-burst',
+      help: 'requests a client IP may make at once before -api-rate applies',
+    },
+    { name: 'logtostderr', type: 'bool', default: 'false', help: 'log to standard error instead of files' },
+    {
+      name: 'log_dir',
+      type: 'string',
+      default: '',
+      help: 'directory of the log file (<dir>/hades-kubeapi.log)',
+    },
+    { name: 'v', type: 'int', default: '0', min: 0, max: 10, help: 'log verbosity (1 and above: debug)' },
+    VERSION_FLAG,
+  ];
+}
+
+function yes(v: FlagValue): boolean {
+  return ['yes', 'true'].includes(String(v).toLowerCase());
+}
+type FlagValue = FlagValues[string];
+
+function checkEndpoint(text: string): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`;
+  let url: URL | undefined;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.pathname.length > 1 || !url.port)
+    throw new FlagError(
+      'etcd-server',
+      `-etcd-server: "${text}" is not an etcd endpoint (want http://host:port)`,
+    );
+  return text.replace(/\/+$/, '');
+}
+
+/** Validates parsed values; throws FlagError naming the flag (the program exits 2). */
+export function buildKubeapiConfig(v: FlagValues): KubeapiConfig {
+  const str = (n: string): string => String(v[n]).trim();
+  let domain: string;
+  const d = str('domain');
+  if (d === '') throw new FlagError('domain', '-domain ([General] domain): a value is required');
+  try {
+    domain = parseName(d);
+  } catch (err) {
+    throw new FlagError('domain', `-domain: "${d}" is not a zone name: ${(err as Error).message}`);
+  }
+  if (domain === '.' || domain.includes('*'))
+    throw new FlagError('domain', `-domain: "${d}" cannot be the root or have a wildcard`);
+  const machines = (v['etcd-server'] as string[]).map(checkEndpoint);
+  const dataDir = str('data-dir');
+  if (machines.length === 0 && dataDir === '')
+    throw new FlagError(
+      'etcd-server',
+      '-etcd-server ([General] etcd-server): a value is required (or -data-dir for the embedded store)',
+    );
+  const prefixText = str('prefix');
+  if (!prefixText.startsWith('/') || /\s/.test(prefixText))
+    throw new FlagError('prefix', `-prefix: "${prefixText}" is not a key prefix (want e.g. /hades)`);
+  const mon = str('ip-monitor-path');
+  if (!mon.startsWith('/') || mon === '/')
+    throw new FlagError('ip-monitor-path', `-ip-monitor-path: "${mon}" is not a key prefix`);
+  const kubeEnable = yes(v['kube-enable']);
+  const masterUrl = str('kube-master-url');
+  if (kubeEnable && masterUrl === '' && !existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token'))
+    throw new FlagError(
+      'kube-master-url',
+      '-kube-master-url ([Kube2Hades] kube-master-url): a value is required when kube-enable is YES',
+    );
+  const apiEnable = yes(v['api-enable']);
+  const addrText = str('api-address');
+  if (apiEnable && addrText === '')
+    throw new FlagError('api-address', '-api-address ([HadesApi] api-address): a value is required');
+  const address = apiEnable ? parseHostPort('api-address', addrText) : undefined;
+  const hadesAuth = String(v['hades-auth']);
+  const tokensFile = str('tokens-file');
+  if (apiEnable && hadesAuth === '' && tokensFile === '')
+    throw new FlagError(
+      'hades-auth',
+      '-hades-auth ([HadesApi] hades-auth): a value is required (or -tokens-file) when api-enable is YES',
+    );
+  if (!kubeEnable && !apiEnable)
+    throw new FlagError('api-enable', '-api-enable and -kube-enable are both NO: nothing to do');
+  return {
+    domain,
+    machines,
+    dataDir,
+    prefix: normalizePrefix(prefixText),
+    ipMonitorPath: normalizeMonitorPath(mon),
+    kube: { enable: kubeEnable, masterUrl },
+    api: {
+      enable: apiEnable,
+      address,
+      hadesAuth,
+      tokensFile,
+      rate: v['api-rate'] as number,
+      burst: v['api-burst'] as number,
+    },
+    log: {
+      logtostderr: (v.logtostderr as boolean) || (v['log-to-stdio'] as boolean),
+      logDir: str('log_dir') || str('log-dir'),
+      verbosity: Math.max(v.v as number, (v['log-level'] as number) > 0 ? 1 : 0),
+    },
+  };
+}
