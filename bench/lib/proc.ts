@@ -73,17 +73,26 @@ export function memoryOf(pid: number): { rss: number; anon: number; file: number
   }
 }
 
-/** Busy (not idle, not iowait) seconds of CPU `cpu` since boot, from /proc/stat; 0 when unreadable. */
-export function cpuBusySeconds(cpu: number): number {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith(`cpu${cpu} `));
-    if (!line) return 0;
-    const f = line.trim().split(/\s+/).slice(1).map(Number);
-    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-    return (total - f[3] - f[4]) / clockTicks();
-  } catch {
-    return 0;
+/**
+ * Seconds the threads of `pids` spent runnable but waiting for a CPU (the second field of
+ * /proc/<pid>/task/<tid>/schedstat): how much other programs kept them from running.
+ */
+export function runQueueWaitSeconds(pids: readonly number[]): number {
+  let ns = 0;
+  for (const pid of pids) {
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]);
+      } catch {
+        // thread gone
+      }
+    }
   }
+  return ns / 1e9;
 }
