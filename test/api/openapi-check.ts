@@ -22,7 +22,7 @@ export function validateOpenApi(doc: unknown): string[] {
     return cur;
   };
   const walk = (v: unknown, at: string): void => {
-    if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${at}[${i}]`));
+    if (Array.isArray(v)) for (let i = 0; i < v.length; i++) walk(v[i], `${at}[${i}]`);
     else if (isObj(v)) {
       if (typeof v.$ref === 'string' && resolve(v.$ref) === undefined)
         errs.push(`${at}: $ref ${v.$ref} does not resolve`);

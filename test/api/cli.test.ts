@@ -1,0 +1,126 @@
+/** hades-kubeapi and hades-apicmd command lines: exit 2 naming the missing value, INI keys, -version. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { parseUpdates } from '../../src/api/client.js';
+import { parseWithConfigFile } from '../../src/config/cli.js';
+import { buildKubeapiConfig, kubeapiFlagSpecs } from '../../src/config/kubeapi.js';
+import { freePort } from '../harness/etcd.js';
+import { APICMD_BIN, KUBEAPI_BIN } from './helpers.js';
+
+function runBin(bin: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const clean: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HADES_')) clean[k] = v;
+  return spawnSync(process.execPath, [bin, ...args], {
+    env: { ...clean, ...env },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+}
+
+describe('hades-kubeapi command line', () => {
+  const missing = '/nonexistent/hades-api.conf';
+  const cases: [string[], RegExp][] = [
+    [['-config-file', missing], /cannot read \/nonexistent\/hades-api.conf/],
+    [['-config-file', ''], /-etcd-server \(\[General\] etcd-server\): a value is required/],
+    [
+      ['-config-file', '', '-etcd-server', 'http://127.0.0.1:1'],
+      /-hades-auth \(\[HadesApi\] hades-auth\): a value is required/,
+    ],
+    [
+      ['-config-file', '', '-etcd-server', 'x:y:z', '-hades-auth', 'abcdefgh'],
+      /-etcd-server: "x:y:z" is not an etcd endpoint/,
+    ],
+    [
+      ['-config-file', '', '-data-dir', '/tmp/x', '-hades-auth', 'abcdefgh', '-api-address', 'nope'],
+      /-api-address/,
+    ],
+    [
+      ['-config-file', '', '-data-dir', '/tmp/x', '-api-enable', 'NO', '-kube-enable', 'YES'],
+      /-kube-master-url .*a value is required/,
+    ],
+    [['-config-file', '', '-data-dir', '/tmp/x', '-api-enable', 'NO'], /both NO/],
+    [
+      ['-config-file', '', '-data-dir', '/tmp/x', '-hades-auth', 'abcdefgh', '-api-enable', 'MAYBE'],
+      /-api-enable/,
+    ],
+    [
+      ['-config-file', '', '-data-dir', '/tmp/x', '-hades-auth', 'abcdefgh', '-tokens-file', missing],
+      /-tokens-file: cannot read/,
+    ],
+  ];
+  for (const [args, re] of cases)
+    it(`${args.slice(2).join(' ') || args.join(' ')} → exit 2`, () => {
+      const r = runBin(KUBEAPI_BIN, args);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, re);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    });
+
+  it('-version', () => {
+    const r = runBin(KUBEAPI_BIN, ['-version']);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /^hades-kubeapi \d/);
+  });
+
+  it('reads the seed INI layout; flags win over the file', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'hades-kubeapi-'));
+    try {
+      const file = path.join(dir, 'hades-api.conf');
+      writeFileSync(
+        file,
+        '[General]\ndomain = example.org.\netcd-server = http://10.0.0.1:2379,http://10.0.0.2:2379\nip-monitor-path = /hades/monitor/status\nlog-dir = /var/log/hades\nlog-level = 100\n' +
+          '[Kube2Hades]\nkube-enable = NO\nkube-master-url = http://10.0.0.9:8080\n' +
+          '[HadesApi]\napi-enable = YES\napi-address = 0.0.0.0:9001\nhades-auth = abcdef123456789\n',
+      );
+      const p = parseWithConfigFile(
+        kubeapiFlagSpecs(),
+        ['-config-file', file, '-api-address', '127.0.0.1:9100'],
+        {},
+        'config-file',
+      );
+      const c = buildKubeapiConfig(p.values);
+      assert.equal(c.domain, 'example.org.');
+      assert.deepEqual(c.machines, ['http://10.0.0.1:2379', 'http://10.0.0.2:2379']);
+      assert.equal(c.ipMonitorPath, '/hades/monitor/status/');
+      assert.equal(c.api.hadesAuth, 'abcdef123456789');
+      assert.deepEqual(c.api.address, { host: '127.0.0.1', port: 9100, family: 4 });
+      assert.equal(c.kube.enable, false);
+      assert.equal(c.kube.masterUrl, 'http://10.0.0.9:8080');
+      assert.equal(c.log.logDir, '/var/log/hades');
+      assert.equal(c.log.verbosity, 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('hades-apicmd command line', () => {
+  it('nothing to do / bad -updates / unreachable API: one line, exit ≠ 0', async () => {
+    const port = await freePort();
+    const none = runBin(APICMD_BIN, []);
+    assert.equal(none.status, 2);
+    assert.match(none.stderr, /^hades-apicmd: nothing to do/);
+    const bad = runBin(APICMD_BIN, ['-method', 'update', '-domain', 'x', '-updates', 'ips:1.2.3.4']);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /^hades-apicmd: -updates: "1.2.3.4" is not old->new\n$/);
+    const down = runBin(APICMD_BIN, ['-list'], { HADES_API_ADDR: `127.0.0.1:${port}` });
+    assert.equal(down.status, 1);
+    assert.match(
+      down.stderr,
+      new RegExp(`^hades-apicmd: cannot reach http://127.0.0.1:${port}: ECONNREFUSED\n$`),
+    );
+  });
+
+  it('parseUpdates', () => {
+    assert.deepEqual(parseUpdates('ips:1.1.1.1->2.2.2.2;3.3.3.3->4.4.4.4'), {
+      kind: 'ips',
+      update: { '1.1.1.1': '2.2.2.2', '3.3.3.3': '4.4.4.4' },
+    });
+    assert.deepEqual(parseUpdates('alias:tv1->tv2'), { kind: 'alias', update: { tv1: 'tv2' } });
+    assert.throws(() => parseUpdates('hosts:a->b'), /want/);
+  });
+});
