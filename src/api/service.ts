@@ -149,6 +149,14 @@ export class RecordService {
     names: readonly string[],
     plan: (current: Map<string, NameRecord[]>) => Plan<T>,
   ): Promise<T> {
+    return (await this.mutateAt(names, plan)).result;
+  }
+
+  /** `mutate`, also giving the store revision of the write (the current one when nothing changed). */
+  async mutateAt<T>(
+    names: readonly string[],
+    plan: (current: Map<string, NameRecord[]>) => Plan<T>,
+  ): Promise<{ result: T; revision: number }> {
     for (let attempt = 1; ; attempt++) {
       const current = new Map<string, NameRecord[]>();
       const uniq = [...new Set(names)];
@@ -157,8 +165,8 @@ export class RecordService {
         current.set(n, lists[i]);
       });
       const p = plan(current);
-      const ok = await this.commit(current, p);
-      if (ok) return p.result;
+      const revision = await this.commit(current, p);
+      if (revision !== false) return { result: p.result, revision };
       if (attempt >= this.maxAttempts)
         throw new ApiError(409, `too many concurrent changes to ${uniq.join(', ')}; try again`);
       this.log?.warn({ names: uniq, attempt }, 'api: write conflict, retrying');
@@ -166,7 +174,8 @@ export class RecordService {
     }
   }
 
-  private async commit(current: Map<string, NameRecord[]>, p: Plan<unknown>): Promise<boolean> {
+  /** The revision of the write, or false when a compare failed. */
+  private async commit(current: Map<string, NameRecord[]>, p: Plan<unknown>): Promise<number | false> {
     const compare: Compare[] = [];
     const ops: Op[] = [];
     const existing = new Map<string, NameRecord>();
@@ -184,7 +193,7 @@ export class RecordService {
       deleted.delete(key);
       putKeys.set(key, v);
     }
-    if (putKeys.size === 0 && deleted.size === 0) return true;
+    if (putKeys.size === 0 && deleted.size === 0) return 0;
     for (const key of deleted) if (existing.has(key)) ops.push({ op: 'delete', key });
     for (const [key, value] of putKeys) {
       if (!existing.has(key)) compare.push({ key, op: 'modRevision', modRevision: 0 });
@@ -248,7 +257,7 @@ export class RecordService {
     if (ops.length > 120)
       throw new ApiError(413, `the change needs ${ops.length} writes; at most 120 fit one transaction`);
     const res = await this.store.txn({ compare, success: ops });
-    return res.succeeded;
+    return res.succeeded ? res.revision : false;
   }
 }
 

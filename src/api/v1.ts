@@ -206,7 +206,7 @@ export class V1Api {
 
   async create(body: unknown): Promise<V1Record> {
     const { name, value } = toValue(this.zone, body);
-    return this.svc.mutate([name], (cur) => {
+    const { result, revision } = await this.svc.mutateAt([name], (cur) => {
       const recs = cur.get(name)!;
       const isCname = value.type === 'CNAME';
       const hasCname = recs.some((r) => toV1(name, r).type === 'CNAME');
@@ -228,12 +228,13 @@ export class V1Api {
       if (same) throw conflict(`name ${noDot(name)} already has this ${value.type} record (id ${same.id})`);
       return { puts: [{ name, value }], deletes: [], result: this.preview(name, value) };
     });
+    return { ...result, modRevision: revision };
   }
 
   async replace(nameText: string, id: string, body: unknown, ifMatch?: number): Promise<V1Record> {
     const name0 = checkName(nameText, 'name');
     const { name, value } = toValue(this.zone, body, name0);
-    return this.svc.mutate([name], (cur) => {
+    const { result, revision } = await this.svc.mutateAt([name], (cur) => {
       const recs = cur.get(name)!;
       const old = recs.find((r) => r.id === id);
       if (!old) throw notFound(`name ${noDot(name)} has no record ${id}`);
@@ -243,6 +244,7 @@ export class V1Api {
         throw conflict(`record ${id} changed (modRevision ${old.kv.modRevision}, If-Match ${ifMatch})`);
       return { puts: [{ name, value }], deletes: [old.kv.key], result: this.preview(name, value) };
     });
+    return { ...result, modRevision: revision };
   }
 
   async remove(nameText: string, id?: string): Promise<{ deleted: number }> {

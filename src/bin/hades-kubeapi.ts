@@ -21,6 +21,7 @@ import {
   kubeapiFlagSpecs,
 } from '../config/kubeapi.js';
 import { createLogger, type Logger } from '../config/logger.js';
+import type { KubeContextLike } from '../kube/index.js';
 import { openStore } from '../store/open.js';
 import { type Store, StoreError } from '../store/types.js';
 
@@ -62,6 +63,9 @@ if (cfg.api.enable) {
 }
 
 type StartKube = (ctx: KubeContext) => Promise<() => Promise<void>>;
+// the watcher's side of the hook takes what this program hands over
+const _contextFits = (c: KubeContext): KubeContextLike => c;
+void _contextFits;
 let startKube: StartKube | undefined;
 if (cfg.kube.enable) {
   try {

@@ -30,7 +30,15 @@ export interface KubeapiConfig {
   dataDir: string;
   prefix: string;
   ipMonitorPath: string;
-  kube: { enable: boolean; masterUrl: string };
+  kube: {
+    enable: boolean;
+    masterUrl: string;
+    /** Bearer token for the API server ('' = none / from kubeconfig or the service account). */
+    token: string;
+    caFile: string;
+    kubeconfig: string;
+    svcIpSource: 'clusterIP' | 'externalIPs' | 'loadBalancer';
+  };
   api: {
     enable: boolean;
     address: HostPort | undefined;
@@ -119,6 +127,35 @@ export function kubeapiFlagSpecs(): FlagSpec[] {
       default: '',
       ini: 'Kube2Hades.kube-master-url',
       help: 'Kubernetes API server URL (required with -kube-enable YES)',
+    },
+    {
+      name: 'kube-token',
+      type: 'string',
+      default: '',
+      ini: 'Kube2Hades.kube-token',
+      help: 'bearer token for the Kubernetes API server (never logged)',
+    },
+    {
+      name: 'kube-ca-file',
+      type: 'string',
+      default: '',
+      ini: 'Kube2Hades.kube-ca-file',
+      help: 'CA certificate (PEM file) of the Kubernetes API server',
+    },
+    {
+      name: 'kubeconfig',
+      type: 'string',
+      default: '',
+      ini: 'Kube2Hades.kubeconfig',
+      help: 'kubeconfig file (instead of -kube-master-url)',
+    },
+    {
+      name: 'svc-ip-source',
+      type: 'string',
+      default: 'clusterIP',
+      choices: ['clusterIP', 'externalIPs', 'loadBalancer'],
+      ini: 'Kube2Hades.svc-ip-source',
+      help: 'which service address the svc records carry (Hades 1.x wrote the load-balancer VIP)',
     },
     {
       name: 'api-enable',
@@ -228,10 +265,16 @@ export function buildKubeapiConfig(v: FlagValues): KubeapiConfig {
     throw new FlagError('ip-monitor-path', `-ip-monitor-path: "${mon}" is not a key prefix`);
   const kubeEnable = yes(v['kube-enable']);
   const masterUrl = str('kube-master-url');
-  if (kubeEnable && masterUrl === '' && !existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token'))
+  const kubeconfig = str('kubeconfig');
+  if (
+    kubeEnable &&
+    masterUrl === '' &&
+    kubeconfig === '' &&
+    !existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')
+  )
     throw new FlagError(
       'kube-master-url',
-      '-kube-master-url ([Kube2Hades] kube-master-url): a value is required when kube-enable is YES',
+      '-kube-master-url ([Kube2Hades] kube-master-url): a value is required when kube-enable is YES (or -kubeconfig, or run in a pod)',
     );
   const apiEnable = yes(v['api-enable']);
   const addrText = str('api-address');
@@ -253,7 +296,14 @@ export function buildKubeapiConfig(v: FlagValues): KubeapiConfig {
     dataDir,
     prefix: normalizePrefix(prefixText),
     ipMonitorPath: normalizeMonitorPath(mon),
-    kube: { enable: kubeEnable, masterUrl },
+    kube: {
+      enable: kubeEnable,
+      masterUrl,
+      token: String(v['kube-token']),
+      caFile: str('kube-ca-file'),
+      kubeconfig,
+      svcIpSource: v['svc-ip-source'] as KubeapiConfig['kube']['svcIpSource'],
+    },
     api: {
       enable: apiEnable,
       address,

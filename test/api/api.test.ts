@@ -432,6 +432,7 @@ describe('API on etcd', () => {
     const a = await make({ name: 'web.v1.hades.local', type: 'A', address: '10.90.0.1', ttl: 30 });
     assert.equal(a.type, 'A');
     assert.equal(a.address, '10.90.0.1');
+    assert.equal((await store.get(`/hades/local/hades/v1/web/${a.id}`))?.modRevision, a.modRevision);
     await make({ name: 'web.v1.hades.local', type: 'A', address: '10.90.0.2' });
     await make({ name: 'web6.v1.hades.local', type: 'AAAA', address: '2001:db8::90' });
     await make({ name: 'www.v1.hades.local', type: 'CNAME', target: 'web.v1.hades.local' });

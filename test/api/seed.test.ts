@@ -204,5 +204,9 @@ describe('the seed session: curl, hades-apicmd, nslookup', () => {
     const badTok = await apicmd(['-list'], { ...env(), HADES_API_TOKEN: 'wrong-token' });
     assert.notEqual(badTok.code, 0);
     assert.match(badTok.stderr, /^hades-apicmd: 401 token not accepted\n$/);
+    // requests were logged, secrets were not
+    assert.match(kubeapi.stderr(), /api: request/);
+    assert.ok(!kubeapi.stderr().includes(TOKEN));
+    assert.ok(!kubeapi.stderr().includes('wrong-token'));
   });
 });
