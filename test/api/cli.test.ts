@@ -9,7 +9,7 @@ import { parseUpdates } from '../../src/api/client.js';
 import { parseWithConfigFile } from '../../src/config/cli.js';
 import { buildKubeapiConfig, kubeapiFlagSpecs } from '../../src/config/kubeapi.js';
 import { freePort } from '../harness/etcd.js';
-import { APICMD_BIN, KUBEAPI_BIN } from './helpers.js';
+import { APICMD_BIN, JSON_HEADERS, KUBEAPI_BIN, req, startKubeapi, TOKEN } from './helpers.js';
 
 function runBin(bin: string, args: string[], env: NodeJS.ProcessEnv = {}) {
   const clean: NodeJS.ProcessEnv = {};
@@ -92,6 +92,45 @@ describe('hades-kubeapi command line', () => {
       assert.equal(c.kube.masterUrl, 'http://10.0.0.9:8080');
       assert.equal(c.log.logDir, '/var/log/hades');
       assert.equal(c.log.verbosity, 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('hades-kubeapi on the embedded store (-data-dir, no etcd-server)', () => {
+  it('writes and reads records, and keeps them across a restart', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'hades-kubeapi-data-'));
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const args = [
+      '-config-file',
+      '',
+      '-data-dir',
+      dir,
+      '-api-address',
+      `127.0.0.1:${port}`,
+      '-hades-auth',
+      TOKEN,
+    ];
+    try {
+      let k = await startKubeapi(args);
+      const r = await req(
+        base,
+        'POST',
+        '/hades',
+        { ...JSON_HEADERS, token: TOKEN, domain: 'cctv1' },
+        '{"type":"A","ips":["192.168.10.1"]}',
+      );
+      assert.equal(r.status, 200, r.text);
+      await k.stop();
+      k = await startKubeapi(args);
+      const g = await req(base, 'GET', '/hades', { token: TOKEN, domain: 'cctv1' });
+      assert.deepEqual(JSON.parse(g.text), {
+        'cctv1.user.hades.local': { type: 'A', ips: ['192.168.10.1'] },
+      });
+      assert.equal((await req(base, 'GET', '/ready', {})).status, 200);
+      await k.stop();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
