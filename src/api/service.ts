@@ -221,12 +221,17 @@ export class RecordService {
       if (ip !== undefined) after.add(ip);
     }
     const added = [...after].filter((ip) => !before.has(ip));
-    let removed = [...before].filter((ip) => !after.has(ip));
-    if (removed.length > 0) {
+    const candidates = [...before].filter((ip) => !after.has(ip));
+    // status keys first, the listing after: a writer that takes an address up rewrites its status
+    // key, so if it committed before our listing could see its record, our compare below fails
+    const healthKvs = await Promise.all(
+      [...added, ...candidates].map((ip) => this.store.get(healthKey(this.monitorPath, ip))),
+    );
+    const used = new Set<string>();
+    if (candidates.length > 0) {
       // still used by a record of another name? then its status stays
       const touched = new Set([...current.keys()].map((n) => this.keyOf(n)));
       const all = await this.store.list(this.prefix === '/' ? '/' : `${this.prefix}/`);
-      const used = new Set<string>();
       for (const kv of all.kvs) {
         if (existing.has(kv.key) || kv.key.startsWith(this.monitorPath)) continue;
         const slash = kv.key.lastIndexOf('/');
@@ -234,23 +239,23 @@ export class RecordService {
         const ip = ipOf(kv.value);
         if (ip !== undefined) used.add(ip);
       }
-      removed = removed.filter((ip) => !used.has(ip));
     }
-    const healthKvs = await Promise.all(
-      [...added, ...removed].map((ip) => this.store.get(healthKey(this.monitorPath, ip))),
-    );
     added.forEach((ip, i) => {
       const key = healthKey(this.monitorPath, ip);
       const kv = healthKvs[i];
-      if (kv) compare.push({ key, op: 'exists' });
-      else {
+      if (kv) {
+        // rewrite it unchanged: its modRevision moves, so a concurrent remover that listed before
+        // this record existed fails its compare and looks again
+        compare.push({ key, op: 'modRevision', modRevision: kv.modRevision });
+        ops.push({ op: 'put', key, value: kv.value });
+      } else {
         compare.push({ key, op: 'modRevision', modRevision: 0 });
         ops.push({ op: 'put', key, value: serializeHealthStatus({ status: 'UP' }) });
       }
     });
-    removed.forEach((_ip, j) => {
+    candidates.forEach((ip, j) => {
       const kv = healthKvs[added.length + j];
-      if (!kv) return;
+      if (!kv || used.has(ip)) return;
       compare.push({ key: kv.key, op: 'modRevision', modRevision: kv.modRevision });
       ops.push({ op: 'delete', key: kv.key });
     });

@@ -421,6 +421,19 @@ describe('API on etcd', () => {
     assert.ok(await store.get('/hades/monitor/status/10.80.0.1'));
     assert.equal((await req(base, 'DELETE', '/hades', { ...auth, domain: 's2' })).status, 200);
     assert.equal(await store.get('/hades/monitor/status/10.80.0.1'), undefined);
+    // one name drops the address while another takes it up, at the same time: the key stays
+    for (let i = 0; i < 10; i++) {
+      const ip = `10.81.0.${i + 1}`;
+      const body = JSON.stringify({ type: 'A', ips: [ip] });
+      assert.equal((await req(base, 'POST', '/hades', { ...auth, domain: `r${i}a` }, body)).status, 200);
+      const [d, p] = await Promise.all([
+        req(base, 'DELETE', '/hades', { ...auth, domain: `r${i}a` }),
+        req(base, 'POST', '/hades', { ...auth, domain: `r${i}b` }, body),
+      ]);
+      assert.equal(d.status, 200, d.text);
+      assert.equal(p.status, 200, p.text);
+      assert.ok(await store.get(`/hades/monitor/status/${ip}`), `status of ${ip} kept`);
+    }
   });
 
   it('/v1: every record type, list with prefix and pages, get, replace, delete, health', async () => {
