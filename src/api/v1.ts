@@ -120,8 +120,7 @@ export function toValue(
   if (o.ttl !== undefined) v.ttl = int(o.ttl, 'ttl', MAX_TTL);
   v.type = type;
   v.source = API_SOURCE;
-  if (name !== `ns.dns.${zone.domain}`) checkWritable(zone, name, 'name');
-  else checkWritable(zone, name, 'name');
+  checkWritable(zone, name, 'name');
   return { name, value: v };
 }
 

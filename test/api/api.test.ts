@@ -410,6 +410,25 @@ describe('API on etcd', () => {
     assert.deepEqual(same.map((r) => r.status).sort(), [200, 409]);
   });
 
+  it('AAAA through /hades: canonical addresses, their status keys', async () => {
+    const body = '{"type":"AAAA","ips":["2001:DB8:0::1","2001:db8::2"]}';
+    assert.equal((await req(base, 'POST', '/hades', { ...auth, domain: 'six' }, body)).status, 200);
+    const got = JSON.parse((await req(base, 'GET', '/hades', { token: TOKEN, domain: 'six' })).text);
+    assert.deepEqual(got, { 'six.user.hades.local': { type: 'AAAA', ips: ['2001:db8::1', '2001:db8::2'] } });
+    assert.equal((await store.get('/hades/monitor/status/2001:db8::1'))?.value, '{"status":"UP"}');
+    const v4 = await req(
+      base,
+      'POST',
+      '/hades',
+      { ...auth, domain: 'six' },
+      '{"type":"AAAA","ips":["10.0.0.1"]}',
+    );
+    assert.equal(v4.status, 400);
+    assert.match(JSON.parse(v4.text).error, /not an IPv6/);
+    assert.equal((await req(base, 'DELETE', '/hades', { ...auth, domain: 'six' })).status, 200);
+    assert.equal(await store.get('/hades/monitor/status/2001:db8::1'), undefined);
+  });
+
   it('an address shared by two names keeps its status until the last one goes', async () => {
     for (const d of ['s1', 's2'])
       assert.equal(
