@@ -171,6 +171,51 @@ describe('the seed session: curl, hades-apicmd, nslookup', () => {
     });
   });
 
+  it('/v1 records of every type answer through hades', async () => {
+    const h = { ...JSON_HEADERS, authorization: `Bearer ${TOKEN}` };
+    const bodies = [
+      { name: 'web.v1.hades.local', type: 'A', address: '10.20.0.1' },
+      { name: 'web6.v1.hades.local', type: 'AAAA', address: '2001:db8::20' },
+      { name: 'www.v1.hades.local', type: 'CNAME', target: 'web.v1.hades.local' },
+      { name: '_http._tcp.web.v1.hades.local', type: 'SRV', target: 'web.v1.hades.local', port: 8080 },
+      { name: 'txt.v1.hades.local', type: 'TXT', text: 'hello api' },
+      { name: 'v1.hades.local', type: 'MX', target: 'mail.v1.hades.local', preference: 5 },
+    ];
+    for (const b of bodies) {
+      const r = await req(base, 'POST', '/v1/records', h, JSON.stringify(b));
+      assert.equal(r.status, 201, r.text);
+    }
+    const ask = async (name: string, type: string) => parseDig((await dig(dns, [name, type])).stdout);
+    await waitFor(
+      'the /v1 records to answer',
+      async () => (await ask('v1.hades.local', 'MX')).answer.length > 0,
+    );
+    assert.deepEqual(
+      (await ask('web.v1.hades.local', 'A')).answer.map((x) => x.data),
+      ['10.20.0.1'],
+    );
+    assert.deepEqual(
+      (await ask('web6.v1.hades.local', 'AAAA')).answer.map((x) => x.data),
+      ['2001:db8::20'],
+    );
+    const www = await ask('www.v1.hades.local', 'A');
+    assert.deepEqual(
+      www.answer.map((x) => `${x.type} ${x.data}`),
+      ['CNAME web.v1.hades.local.', 'A 10.20.0.1'],
+    );
+    const srv = (await ask('_http._tcp.web.v1.hades.local', 'SRV')).answer;
+    assert.equal(srv.length, 1);
+    assert.match(srv[0].data, /^10 \d+ 8080 web\.v1\.hades\.local\.$/);
+    assert.deepEqual(
+      (await ask('txt.v1.hades.local', 'TXT')).answer.map((x) => x.data),
+      ['"hello api"'],
+    );
+    assert.deepEqual(
+      (await ask('v1.hades.local', 'MX')).answer.map((x) => x.data),
+      ['5 mail.v1.hades.local.'],
+    );
+  });
+
   it('hades-apicmd update and delete; status keys follow', async () => {
     const up = await apicmd(
       ['-method', 'update', '-domain', 'cctv1', '-updates', 'ips:192.168.10.1->192.168.10.9'],
