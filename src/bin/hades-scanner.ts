@@ -4,36 +4,15 @@
  * to status-path (src/health/README.md). Settings from `-config-file` (default
  * /etc/hades/hades-scanner.conf, the seed's INI layout), flags and HADES_* variables.
  */
-import { parseCommandLine } from '../config/cli.js';
-import { FlagError } from '../config/flags.js';
-import { createLogger } from '../config/logger.js';
-import { buildScannerConfig, type ScannerConfig, scannerFlagSpecs } from '../config/scanner.js';
+import { buildScannerConfig, scannerFlagSpecs } from '../config/scanner.js';
 import { ScannerMetrics } from '../health/metrics.js';
-import { onSignals, openStoreRetrying } from '../health/run.js';
+import { loadProgram, onSignals, openStoreRetrying } from '../health/run.js';
 import { Scanner } from '../health/scanner.js';
 import { type MetricsHttpServer, startMetricsServer } from '../metrics/http.js';
 import type { Store } from '../store/types.js';
 
 const PROGRAM = 'hades-scanner';
-const parsed = parseCommandLine({
-  program: PROGRAM,
-  specs: scannerFlagSpecs(),
-  configFileFlag: 'config-file',
-});
-let cfg: ScannerConfig;
-try {
-  cfg = buildScannerConfig(parsed.values);
-} catch (err) {
-  if (!(err instanceof FlagError)) throw err;
-  process.stderr.write(`${PROGRAM}: ${err.message}\n`);
-  process.exit(2);
-}
-const log = createLogger({
-  program: PROGRAM,
-  logtostderr: cfg.log.logtostderr || cfg.log.logDir === '',
-  logDir: cfg.log.logDir,
-  verbosity: cfg.log.verbosity,
-});
+const { cfg, log } = loadProgram(PROGRAM, scannerFlagSpecs(), buildScannerConfig);
 
 let store: Store | undefined;
 let scanner: Scanner | undefined;

@@ -1,8 +1,40 @@
-/** What the two binaries share: open the store (retrying while etcd is down), signals, fatal exits. */
-import type { Logger } from '../config/logger.js';
-import type { HealthStoreConfig } from '../config/scanner.js';
+/**
+ * What the two binaries share: configuration and logger, opening the store (retrying while etcd
+ * is down), signals, fatal exits.
+ */
+import { parseCommandLine } from '../config/cli.js';
+import { FlagError, type FlagSpec, type FlagValues } from '../config/flags.js';
+import { createLogger, type Logger } from '../config/logger.js';
+import type { HealthLogConfig, HealthStoreConfig } from '../config/scanner.js';
 import { openStore } from '../store/open.js';
 import { type Store, StoreError } from '../store/types.js';
+
+/**
+ * Flags and the `-config-file` INI → a typed config (a bad value: one line, exit 2) and the
+ * program's logger.
+ */
+export function loadProgram<C extends { log: HealthLogConfig }>(
+  program: string,
+  specs: readonly FlagSpec[],
+  build: (values: FlagValues) => C,
+): { cfg: C; log: Logger } {
+  const parsed = parseCommandLine({ program, specs, configFileFlag: 'config-file' });
+  let cfg: C;
+  try {
+    cfg = build(parsed.values);
+  } catch (err) {
+    if (!(err instanceof FlagError)) throw err;
+    process.stderr.write(`${program}: ${err.message}\n`);
+    process.exit(2);
+  }
+  const log = createLogger({
+    program,
+    logtostderr: cfg.log.logtostderr || cfg.log.logDir === '',
+    logDir: cfg.log.logDir,
+    verbosity: cfg.log.verbosity,
+  });
+  return { cfg, log };
+}
 
 export async function openStoreRetrying(
   program: string,
