@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { mulberry32 } from '../../test/lib/prng.js';
 import { toRecord } from '../records/record.js';
 import type { Record } from '../records/types.js';
 import { RecordIndex } from './record-index.js';
@@ -353,18 +354,6 @@ function collect(idx: RecordIndex, name: string): Record[] {
 
 // ---- a model check: random changes against a naive reading of the CoreDNS semantics ----------
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** CoreDNS: the records whose key labels start with the query's (wildcards match any), then Group. */
 function naiveLookup(all: Map<string, Record>, name: string): string[] {
   const q = name.replace(/\.$/, '').split('.').filter(Boolean).reverse();
@@ -387,7 +376,7 @@ function naiveLookup(all: Map<string, Record>, name: string): string[] {
 }
 
 test('random changes agree with a naive model (lookup, has, generation)', () => {
-  const rand = rng(42);
+  const rand = mulberry32(42);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
   const L1 = ['a', 'b', 'c'];
   const L2 = ['x', 'y', 'any', '*'];
@@ -527,7 +516,7 @@ describe('RecordIndex leaves', () => {
   });
 
   test('random changes with wide fan-out, case variants and deep keys agree with a naive model', () => {
-    const rand = rng(7);
+    const rand = mulberry32(7);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
     const L1 = ['a', 'b'];
     const L2 = ['x', 'Y', 'y'];
