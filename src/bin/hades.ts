@@ -2,8 +2,9 @@
 /**
  * hades: the DNS server. Parse flags → logger → store (etcd or embedded) → catalog (first list)
  * → handler → DNS server; SIGINT/SIGTERM close everything and exit 0. `hades standalone` adds
- * /health and /ready on the API's address and prints what to type next. `-workers N` runs N of
- * these in worker processes sharing the sockets (src/dns/workers.ts).
+ * the REST API (src/api) with /health and /ready on -api-addr, on the same store, and prints what
+ * to type next. `-workers N` runs N of these in worker processes sharing the sockets
+ * (src/dns/workers.ts); standalone's API then runs in worker 0 only (restarted with it).
  *
  * Names outside -domain go to the forwarder (-nameservers, else /etc/resolv.conf; -stub per
  * zone), which also completes out-of-zone CNAME targets. -metrics-port serves /metrics, /health
@@ -26,7 +27,13 @@ import {
 import { DnsHandler } from '../dns/handler.js';
 import { queryLogger } from '../dns/query-log.js';
 import { DnsServer } from '../dns/server.js';
-import { type HealthServer, standaloneBanner, startHealthServer } from '../dns/standalone.js';
+import {
+  type StandaloneApi,
+  standaloneBanner,
+  startStandaloneApi,
+  type TokenSource,
+  writeApiToken,
+} from '../dns/standalone.js';
 import { EXIT_FATAL, isWorker, notifyListening, runPrimary } from '../dns/workers.js';
 import { answerPrimary, ClusterMetrics, localEndpoints } from '../metrics/cluster.js';
 import { HadesMetrics } from '../metrics/hades-metrics.js';
@@ -104,6 +111,26 @@ function upstreamsOf(c: HadesConfig): string[] {
 
 const upstreams = upstreamsOf(cfg);
 
+/**
+ * Standalone's API token: -hades-auth, else a new random one in <data-dir>/api-token, made once by
+ * the first process and handed to -workers through the environment (HADES_HADES_AUTH), so a
+ * restarted worker keeps it. Never logged.
+ */
+let apiToken = cfg.hadesAuth;
+let tokenSource: TokenSource = 'flag';
+if (cfg.mode === 'standalone' && cfg.apiAddr && apiToken === '' && !isWorker()) {
+  try {
+    const t = writeApiToken(cfg.dataDir);
+    apiToken = t.token;
+    tokenSource = { file: t.file };
+    process.env.HADES_HADES_AUTH = t.token;
+  } catch (err) {
+    fatal(`-data-dir ${cfg.dataDir}: cannot write the API token: ${(err as Error).message}`);
+  }
+}
+/** This process serves standalone's API: the only process, or worker 0 of -workers. */
+const servesApi = cfg.mode === 'standalone' && !(isWorker() && process.env.HADES_WORKER_INDEX !== '0');
+
 /** Resolves after `ms`, or at once when `signal` aborts. */
 async function pause(ms: number, signal: AbortSignal): Promise<void> {
   try {
@@ -141,7 +168,7 @@ async function serve(c: HadesConfig): Promise<void> {
   let catalog: Catalog | undefined;
   let server: DnsServer | undefined;
   let forwarder: Forwarder | undefined;
-  let health: HealthServer | undefined;
+  let api: StandaloneApi | undefined;
   let metricsHttp: MetricsHttpServer | undefined;
   // -metrics-port: the registry reads the parts as they come up; a worker answers its primary
   const metrics = c.metricsPort > 0 ? new HadesMetrics({ version: VERSION }) : undefined;
@@ -159,11 +186,11 @@ async function serve(c: HadesConfig): Promise<void> {
     }, 10_000);
     force.unref();
     try {
+      await api?.close();
       await server?.close();
       forwarder?.close();
       await catalog?.stop();
       await store?.close();
-      await health?.close();
       await metricsHttp?.close();
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'hades: error while shutting down');
@@ -185,15 +212,26 @@ async function serve(c: HadesConfig): Promise<void> {
     });
   }
 
-  if (c.mode === 'standalone' && c.apiAddr) {
+  if (servesApi && c.apiAddr) {
     try {
-      health = await startHealthServer(
-        c.apiAddr,
-        () => catalog?.ready === true && server?.listening === true,
-      );
+      api = await startStandaloneApi(c.apiAddr, {
+        isReady: () => catalog?.ready === true && server?.listening === true,
+        token: apiToken,
+        domain: c.zones[0],
+        prefix: c.prefix,
+        monitorPath: c.ipMonitorPath,
+        logger: log,
+      });
     } catch (err) {
       fatal(`-api-addr ${formatHostPort(c.apiAddr)}: ${(err as Error).message}`);
     }
+    log.info(
+      {
+        addr: formatHostPort({ ...c.apiAddr, port: api.port }),
+        tokenFrom: tokenSource === 'flag' ? 'from -hades-auth or the primary' : 'generated into -data-dir',
+      },
+      'hades: REST API on /hades, /v1; /health, /ready',
+    );
   }
 
   if (metrics && !isWorker()) {
@@ -208,6 +246,7 @@ async function serve(c: HadesConfig): Promise<void> {
   store = await openStoreRetrying(c, stopper.signal);
   if (!store) return;
   log.info({ kind: store.kind, machines: c.machines, dataDir: c.dataDir }, 'hades: store open');
+  api?.attach(store);
 
   catalog = new Catalog({ store, prefix: c.prefix, healthPrefix: c.ipMonitorPath, logger: log });
   metrics?.setCatalog(catalog);
@@ -300,7 +339,8 @@ async function serve(c: HadesConfig): Promise<void> {
     'hades: answering',
   );
   if (isWorker()) notifyListening(server.port);
-  else if (c.mode === 'standalone') process.stdout.write(standaloneBanner(c, server.port, health?.port));
+  else if (c.mode === 'standalone')
+    process.stdout.write(standaloneBanner(c, server.port, api?.port, tokenSource));
 }
 
 /** `host:port` of the metrics port. */
@@ -351,7 +391,8 @@ if (cfg.workers > 1 && !isWorker()) {
     workers: cfg.workers,
     log,
     onFirstListening: (port) => {
-      if (cfg.mode === 'standalone') process.stdout.write(standaloneBanner(cfg, port, cfg.apiAddr?.port));
+      if (cfg.mode === 'standalone')
+        process.stdout.write(standaloneBanner(cfg, port, cfg.apiAddr?.port, tokenSource));
     },
   });
   await metricsHttp?.close();

@@ -79,8 +79,10 @@ export interface HadesConfig {
   /** Response cache (forwarded answers) capacity in messages (0 = off) and its TTL cap, seconds. */
   rcache: number;
   rcacheTtl: number;
-  /** Standalone only: where /health and /ready (and later the API) listen. */
+  /** Standalone only: where the REST API (`/hades`, `/v1`) and /health, /ready listen. */
   apiAddr: HostPort | undefined;
+  /** Standalone only: the API's read + write token (`-hades-auth`); '' = generate one at start. */
+  hadesAuth: string;
   log: { logtostderr: boolean; logDir: string; verbosity: number };
 }
 
@@ -230,7 +232,13 @@ export function hadesFlagSpecs(mode: 'server' | 'standalone' = 'server'): FlagSp
       name: 'api-addr',
       type: 'string',
       default: standalone ? STANDALONE_API_ADDR : '',
-      help: 'standalone only: IP:port of the API (for now GET /health and GET /ready)',
+      help: 'standalone only: IP:port of the REST API (/hades, /v1) and /health, /ready; empty: none',
+    },
+    {
+      name: 'hades-auth',
+      type: 'string',
+      default: '',
+      help: 'standalone only: the API token (read and write); empty: a random one in <data-dir>/api-token',
     },
     {
       name: 'tls-key',
@@ -469,6 +477,7 @@ export function buildHadesConfig(
     rcache: num('rcache'),
     rcacheTtl: num('rcache_ttl'),
     apiAddr,
+    hadesAuth: mode === 'standalone' ? str('hades-auth') : '',
     log: { logtostderr: v.logtostderr as boolean, logDir: str('log_dir'), verbosity: num('v') },
   };
 }
@@ -507,7 +516,7 @@ export function hadesUsage(standalone = false): string {
   const text = usage(PROGRAM, hadesFlagSpecs(standalone ? STANDALONE : 'server'), HADES_SYNOPSIS);
   return (
     text +
-    '\n`hades standalone` runs DNS on 127.0.0.1:5353 and /health, /ready on 127.0.0.1:9001 (-api-addr),\n' +
+    '\n`hades standalone` runs DNS on 127.0.0.1:5353 and the REST API on 127.0.0.1:9001 (-api-addr),\n' +
     'on the embedded store in ./hades-data unless -machines is given.\n'
   );
 }

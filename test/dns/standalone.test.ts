@@ -1,12 +1,13 @@
 /**
  * `hades standalone` and `npm start` on a fresh directory: DNS answers `dig ... hades.local SOA`,
- * /health and /ready answer on the API's address, the banner's "what to type next" commands work
- * as printed, Ctrl-C (SIGINT) stops it cleanly. Ports come from flags / HADES_* variables so the
+ * the REST API (with a generated token in hades-data/api-token), /health and /ready answer on the
+ * API's address, the banner's "what to type next" commands (curl, hades-apicmd, dig) work as
+ * printed, the token never reaches the logs, Ctrl-C (SIGINT) stops it cleanly. Ports come from flags / HADES_* variables so the
  * test never touches 5353 or 9001.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,19 +55,32 @@ describe('hades standalone', () => {
     assert.ok(existsSync(path.join(dir, 'hades-data')), 'embedded store in ./hades-data');
   });
 
-  it('serves /health and /ready (and nothing else yet)', async () => {
+  it('serves /health, /ready and the REST API, with a generated 0600 token', async () => {
     assert.deepEqual(await get(apiPort, '/health'), { status: 200, body: 'OK' });
     assert.deepEqual(await get(apiPort, '/ready'), { status: 200, body: 'OK' });
-    assert.equal((await get(apiPort, '/hades')).status, 404);
     assert.equal((await get(apiPort, '/health', 'POST')).status, 405);
+    assert.equal((await get(apiPort, '/hades')).status, 401, 'no token');
+    assert.equal((await get(apiPort, '/v1/records')).status, 401, 'no token');
+    const file = path.join(dir, 'hades-data', 'api-token');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const token = readFileSync(file, 'utf8').trim();
+    assert.ok(token.length >= 32, token);
+    const res = await fetch(`http://127.0.0.1:${apiPort}/v1/records`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.ok(Array.isArray(((await res.json()) as { records: unknown }).records));
+    assert.ok(!h.stderr().includes(token), 'the token is not in the logs');
   });
 
-  it('the printed way to add a record works, and the printed dig line then answers it', async () => {
+  it('the printed way to add a record (export + curl) works, and the printed dig line then answers it', async () => {
     const out = h.stdout();
-    const add = /^\s*(node --input-type=module -e .*)$/m.exec(out);
-    assert.ok(add, out);
-    const r = await run('sh', ['-c', add[1]]);
-    assert.equal(r.code, 0, r.stderr);
+    const exp = /^\s*(export HADES_API_ADDR=127\.0\.0\.1:\d+ HADES_API_TOKEN=.*)$/m.exec(out);
+    assert.ok(exp, out);
+    const curl = /^\s*(curl .*\/v1\/records)$/m.exec(out);
+    assert.ok(curl, out);
+    const r = await run('sh', ['-c', `set -e\n${exp[1]}\n${curl[1]} -sS -f`]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
     const q = /^\s*(dig -p \d+ @127\.0\.0\.1 web\.hades\.local A)$/m.exec(out);
     assert.ok(q, out);
     const argv = q[1].split(' ');
@@ -76,6 +90,27 @@ describe('hades standalone', () => {
     });
   });
 
+  it('the printed hades-apicmd lines work with the same variables, and their dig line answers', async () => {
+    const out = h.stdout();
+    const exp = /^\s*(export HADES_API_ADDR=.*)$/m.exec(out);
+    const create = /^\s*(node \S+hades-apicmd\.js -method create .*)$/m.exec(out);
+    const list = /^\s*(node \S+hades-apicmd\.js -list)$/m.exec(out);
+    assert.ok(exp && create && list, out);
+    const r = await run('sh', ['-c', `set -e\n${exp[1]}\n${create[1]}\n${list[1]}`]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /app\.user\.hades\.local .*10\.0\.0\.2/);
+    assert.match(r.stdout, /web\.hades\.local .*10\.0\.0\.1/);
+    const q = /^\s*(dig -p \d+ @127\.0\.0\.1 app\.user\.hades\.local A)$/m.exec(out);
+    assert.ok(q, out);
+    const argv = q[1].split(' ');
+    await waitFor('the apicmd record', async () => {
+      const d = await run(argv[0], [...argv.slice(1), '+time=2', '+tries=1']);
+      return rrset(parseDig(d.stdout).answer).includes('A 10.0.0.2');
+    });
+    const token = readFileSync(path.join(dir, 'hades-data', 'api-token'), 'utf8').trim();
+    assert.ok(!h.stderr().includes(token), 'the token is not in the logs');
+  });
+
   it('stops cleanly on Ctrl-C (SIGINT), exit status 0', async () => {
     assert.equal(await h.stop('SIGINT'), 0, h.stderr());
     assert.match(h.stderr(), /hades: stopped/);
@@ -83,19 +118,24 @@ describe('hades standalone', () => {
 });
 
 describe('hades standalone before the store is there', () => {
-  it('/health is 200 and /ready 503 while the store is unreachable; SIGTERM still stops it with 0', async () => {
+  it('/health is 200, /ready and the API 503 while the store is unreachable; SIGTERM still stops it with 0', async () => {
     const apiPort = await freeDnsPort();
     const deadEtcd = await freeDnsPort(); // nothing listens there
     const dnsPort = await freeDnsPort();
-    const h = spawnHades([
-      'standalone',
-      '-addr',
-      `127.0.0.1:${dnsPort}`,
-      '-api-addr',
-      `127.0.0.1:${apiPort}`,
-      '-machines',
-      `http://127.0.0.1:${deadEtcd}`,
-    ]);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'hades-standalone-auth-'));
+    const token = 'given-token-0123456789';
+    const h = spawnHades(
+      [
+        'standalone',
+        '-addr',
+        `127.0.0.1:${dnsPort}`,
+        '-api-addr',
+        `127.0.0.1:${apiPort}`,
+        '-machines',
+        `http://127.0.0.1:${deadEtcd}`,
+      ],
+      { cwd: dir, env: { HADES_HADES_AUTH: token } },
+    );
     try {
       await waitFor('/health', async () => {
         try {
@@ -107,11 +147,60 @@ describe('hades standalone before the store is there', () => {
       const ready = await get(apiPort, '/ready');
       assert.equal(ready.status, 503);
       assert.match(ready.body, /not ready/);
+      const res = await fetch(`http://127.0.0.1:${apiPort}/v1/records`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      assert.equal(res.status, 503);
+      assert.ok(!existsSync(path.join(dir, 'hades-data', 'api-token')), '-hades-auth given: no token file');
       const d = await dig(dnsPort, ['+time=1', 'hades.local', 'SOA']);
       assert.equal(digStatus(d.stdout), '', 'no DNS before the catalog is loaded');
       assert.equal(await h.stop('SIGTERM'), 0, h.stderr());
+      assert.ok(!h.stderr().includes(token), 'the token is not in the logs');
     } finally {
       await h.stop('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('hades standalone -workers 2', () => {
+  it('one API (worker 0) with the token the primary generated; its records reach DNS', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'hades-standalone-workers-'));
+    const dnsPort = await freeDnsPort();
+    const apiPort = await freeDnsPort();
+    const h = spawnHades(
+      ['standalone', '-workers', '2', '-addr', `127.0.0.1:${dnsPort}`, '-api-addr', `127.0.0.1:${apiPort}`],
+      { cwd: dir },
+    );
+    try {
+      await waitFor('the banner', () => h.stdout().includes('Ctrl-C stops it.') || h.child.exitCode !== null);
+      assert.equal(h.child.exitCode, null, h.stderr());
+      const token = readFileSync(path.join(dir, 'hades-data', 'api-token'), 'utf8').trim();
+      assert.match(h.stdout(), /HADES_API_TOKEN=\$\(cat \S+api-token\)/);
+      await waitFor('/ready', async () => (await get(apiPort, '/ready')).status === 200);
+      const res = await fetch(`http://127.0.0.1:${apiPort}/hades`, {
+        method: 'POST',
+        headers: { token, domain: 'multi.hades.local' },
+        body: JSON.stringify({ type: 'A', ips: ['10.0.0.7'] }),
+      });
+      assert.equal(res.status, 200, await res.text());
+      await waitFor('the record in DNS', async () => {
+        const d = await dig(dnsPort, ['multi.hades.local', 'A']);
+        return rrset(parseDig(d.stdout).answer).includes('A 10.0.0.7');
+      });
+      assert.equal(
+        h
+          .stderr()
+          .split('\n')
+          .filter((l) => l.includes('hades: REST API on')).length,
+        1,
+        'the API runs in one process',
+      );
+      assert.ok(!h.stderr().includes(token), 'the token is not in the logs');
+      assert.equal(await h.stop('SIGTERM'), 0, h.stderr());
+    } finally {
+      await h.stop('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
