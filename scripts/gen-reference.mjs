@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Regenerates the flag tables of docs/reference.md from the programs' own flag specs (the built
-// dist/src/config/*.js), between `<!-- generated:<program> -->` and `<!-- /generated:<program> -->`.
+// dist/src/config/*.js) and the /v1 operation table of docs/api.md from the OpenAPI document
+// (dist/src/api/openapi.js), between `<!-- generated:<name> -->` and `<!-- /generated:<name> -->`.
 // `npm run docs` builds first and runs this; `node scripts/gen-reference.mjs --check` exits 1
-// (writing nothing) when docs/reference.md is not what the specs would generate.
+// (writing nothing) when a page is not what the specs would generate.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,9 @@ const { kubeapiFlagSpecs } = await cfg('kubeapi');
 const { apicmdFlagSpecs } = await cfg('apicmd');
 const { scannerFlagSpecs } = await cfg('scanner');
 const { scheduleFlagSpecs } = await cfg('schedule');
+const { openApiDocument } = await import(join(root, 'dist/src/api/openapi.js'));
+const { HadesMetrics } = await import(join(root, 'dist/src/metrics/hades-metrics.js'));
+const { ScannerMetrics } = await import(join(root, 'dist/src/health/metrics.js'));
 
 /** What parseCommandLine does: every program also takes -version. */
 const withVersion = (specs) => (specs.some((s) => s.name === 'version') ? specs : [...specs, VERSION_FLAG]);
@@ -79,26 +83,99 @@ const sections = {
   'hades-schedule': table(withVersion(scheduleFlagSpecs())),
 };
 
-const file = join(root, 'docs/reference.md');
-const before = readFileSync(file, 'utf8');
-let after = before;
-for (const [name, body] of Object.entries(sections)) {
-  const open = `<!-- generated:${name} -->`;
-  const close = `<!-- /generated:${name} -->`;
-  const a = after.indexOf(open);
-  const b = after.indexOf(close);
-  if (a === -1 || b === -1 || b < a) {
-    console.error(`gen-reference: docs/reference.md lacks the markers ${open} … ${close}`);
-    process.exit(1);
+/** docs/api.md: the /v1 operations, from the OpenAPI document the API serves. */
+function apiTable() {
+  const doc = openApiDocument();
+  const rows = ['| method | path | operation | summary | success |', '|---|---|---|---|---|'];
+  for (const [p, ops] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      const ok = Object.keys(op.responses).filter((c) => c.startsWith('2'));
+      rows.push(
+        `| ${method.toUpperCase()} | ${code(p)} | ${code(op.operationId)} | ${prose(op.summary)} | ${ok.join(', ')} |`,
+      );
+    }
   }
-  after = `${after.slice(0, a + open.length)}\n\n${body}\n\n${after.slice(b)}`;
+  return rows.join('\n');
 }
-if (process.argv.includes('--check')) {
-  if (after !== before) {
-    console.error('gen-reference: docs/reference.md is out of date; run `npm run docs`');
-    process.exit(1);
+
+/**
+ * Labels of the metrics whose samples are read at scrape time (src/metrics/collected.ts): they
+ * declare no label names, so they are listed here (prom-client's own metrics carry theirs).
+ */
+const COLLECTED_LABELS = {
+  hades_build_info: ['version'],
+  hades_requests_total: ['protocol', 'type'],
+  hades_responses_total: ['protocol', 'rcode'],
+  hades_requests_dropped_total: ['reason'],
+  hades_forward_refused_total: ['reason'],
+  hades_forward_requests_total: ['upstream'],
+  hades_forward_failures_total: ['upstream'],
+  hades_forward_timeouts_total: ['upstream'],
+  hades_forward_rcode_errors_total: ['upstream'],
+  hades_forward_tcp_retries_total: ['upstream'],
+  hades_forward_spoofed_total: ['upstream'],
+  hades_forward_upstream_up: ['upstream'],
+  hades_forward_duration_seconds: ['upstream'],
+  hades_catalog_watch_state: ['state'],
+};
+
+/** docs/metrics.md: every metric a registry holds (prom-client's process metrics left out). */
+function metricsTable(registry, extra = []) {
+  const rows = ['| metric | type | labels | meaning |', '|---|---|---|---|'];
+  const list = registry
+    .getMetricsAsArray()
+    .filter((m) => !/^hades_(process|nodejs)_/.test(m.name))
+    .map((m) => ({
+      name: m.name,
+      type: m.type,
+      labels: m.labelNames?.length ? m.labelNames : (COLLECTED_LABELS[m.name] ?? []),
+      help: m.help,
+    }));
+  for (const m of [...list, ...extra])
+    rows.push(`| ${code(m.name)} | ${m.type} | ${m.labels.map(code).join(', ')} | ${prose(m.help)} |`);
+  return rows.join('\n');
+}
+
+const files = {
+  'docs/reference.md': sections,
+  'docs/api.md': { 'v1-operations': apiTable() },
+  'docs/metrics.md': {
+    'hades-metrics': metricsTable(new HadesMetrics({ version: '0', processMetrics: false }).registry, [
+      {
+        name: 'hades_workers_expected',
+        type: 'gauge',
+        labels: [],
+        help: 'With -workers, the primary only: worker processes the group should have (-workers).',
+      },
+    ]),
+    'scanner-metrics': metricsTable(new ScannerMetrics({ processMetrics: false }).registry),
+  },
+};
+
+const check = process.argv.includes('--check');
+let stale = false;
+for (const [rel, parts] of Object.entries(files)) {
+  const file = join(root, rel);
+  const before = readFileSync(file, 'utf8');
+  let after = before;
+  for (const [name, body] of Object.entries(parts)) {
+    const open = `<!-- generated:${name} -->`;
+    const close = `<!-- /generated:${name} -->`;
+    const a = after.indexOf(open);
+    const b = after.indexOf(close);
+    if (a === -1 || b === -1 || b < a) {
+      console.error(`gen-reference: ${rel} lacks the markers ${open} … ${close}`);
+      process.exit(1);
+    }
+    after = `${after.slice(0, a + open.length)}\n\n${body}\n\n${after.slice(b)}`;
   }
-} else if (after !== before) {
-  writeFileSync(file, after);
-  console.log('gen-reference: docs/reference.md updated');
-} else console.log('gen-reference: docs/reference.md up to date');
+  if (after === before) console.log(`gen-reference: ${rel} up to date`);
+  else if (check) {
+    console.error(`gen-reference: ${rel} is out of date; run \`npm run docs\``);
+    stale = true;
+  } else {
+    writeFileSync(file, after);
+    console.log(`gen-reference: ${rel} updated`);
+  }
+}
+if (stale) process.exit(1);
