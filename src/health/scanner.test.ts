@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { waitFor as waitUntil } from '../../test/lib/wait.js';
 import { silentLogger } from '../config/logger.js';
 import { type EmbeddedStore, openEmbeddedStore } from '../store/embedded/embedded.js';
 import { Scanner, type ScannerOptions } from './scanner.js';
@@ -26,14 +27,6 @@ after(async () => {
   await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function waitUntil(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function options(over: Partial<ScannerOptions>): ScannerOptions {
   return {

@@ -4,22 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type EtcdProcess, startEtcd } from '../../test/harness/etcd.js';
+import { waitFor as waitUntil } from '../../test/lib/wait.js';
 import { Election } from './election.js';
 import { openEmbeddedStore } from './embedded/embedded.js';
 import { openEtcdStore } from './etcd/etcd.js';
 import type { Store } from './types.js';
-
-async function waitUntil(
-  what: string,
-  cond: () => boolean | Promise<boolean>,
-  timeoutMs = 15_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 function electionSuite(label: string, open: () => Promise<Store>): void {
   describe(`Election on ${label}`, () => {

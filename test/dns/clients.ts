@@ -10,24 +10,7 @@ import { MIN_UDP_SIZE, Rcode, RRType, Section } from '../../src/dns/wire/constan
 import { newQuery, ParseStatus, parseQuery } from '../../src/dns/wire/query.js';
 import { QNAME, type ResponseWriter } from '../../src/dns/wire/writer.js';
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `cond` every `everyMs` until it is true; throws `what` after `timeoutMs`. */
-export async function waitFor(
-  what: string,
-  cond: () => boolean | Promise<boolean>,
-  timeoutMs = 15_000,
-  everyMs = 20,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
+export { sleep, waitFor } from '../lib/wait.js';
 
 /** One UDP query; resolves with the first reply or rejects after `timeoutMs`. */
 export function udpQuery(port: number, msg: Buffer, host = '127.0.0.1', timeoutMs = 3000): Promise<Buffer> {

@@ -217,7 +217,7 @@ describe('selection: two hades replicas on etcd, 40 clients', () => {
         async () =>
           !(await picks(port, RRType.A)).includes(down4) && !(await picks(port, RRType.AAAA)).includes(down6),
         30_000,
-        50,
+        { everyMs: 50 },
       );
     for (const port of [portA, portB]) {
       for (const proto of ['udp', 'tcp'] as const) {
@@ -253,13 +253,13 @@ describe('selection: two hades replicas on etcd, 40 clients', () => {
         `fail-open on port ${port}`,
         async () => JSON.stringify(await picks(port, RRType.A)) === JSON.stringify(base4),
         30_000,
-        50,
+        { everyMs: 50 },
       );
       await waitFor(
         `fail-open AAAA on port ${port}`,
         async () => JSON.stringify(await picks(port, RRType.AAAA, 'tcp')) === JSON.stringify(base6),
         30_000,
-        50,
+        { everyMs: 50 },
       );
     }
     // UP (and a deleted status key: unmonitored) restore everyone
@@ -272,23 +272,20 @@ describe('selection: two hades replicas on etcd, 40 clients', () => {
           JSON.stringify(await picks(port, RRType.A)) === JSON.stringify(base4) &&
           JSON.stringify(await picks(port, RRType.AAAA)) === JSON.stringify(base6),
         30_000,
-        50,
+        { everyMs: 50 },
       );
     }
     // one DOWN then UP again: only its clients moved, and they come back
     await store.put(`${STATUS}${APP4[2]}`, '{"status":"DOWN"}');
-    await waitFor(
-      '10.30.0.3 gone',
-      async () => !(await picks(portB, RRType.A)).includes(APP4[2]),
-      30_000,
-      50,
-    );
+    await waitFor('10.30.0.3 gone', async () => !(await picks(portB, RRType.A)).includes(APP4[2]), 30_000, {
+      everyMs: 50,
+    });
     await store.put(`${STATUS}${APP4[2]}`, '{"status":"UP"}');
     await waitFor(
       'everyone back',
       async () => JSON.stringify(await picks(portB, RRType.A)) === JSON.stringify(base4),
       30_000,
-      50,
+      { everyMs: 50 },
     );
   });
 });

@@ -180,7 +180,7 @@ lock-path = ${LOCK}
       '-domain',
       'hades.local.',
     ]);
-    await waitFor('hades answering', async () => (await digA(dnsPort, NAME))?.length === 3, 20_000, diag);
+    await waitFor('hades answering', async () => (await digA(dnsPort, NAME))?.length === 3, 20_000, { diag });
   });
 
   after(async () => {
@@ -204,7 +204,7 @@ lock-path = ${LOCK}
         return IPS.every((ip) => ['scan-1', 'scan-2'].includes(r.get(ip) ?? ''));
       },
       20_000,
-      diag,
+      { diag },
     );
     assert.equal((await store.get(LOCK))?.value, `sched-a#${schedA.pid}`);
 
@@ -212,7 +212,7 @@ lock-path = ${LOCK}
     for (const i of [0, 2]) {
       const ip = IPS[i];
       await listeners[i].close();
-      await waitFor(`${ip} DOWN`, async () => (await statusOf(ip)) === 'DOWN', 20_000, diag);
+      await waitFor(`${ip} DOWN`, async () => (await statusOf(ip)) === 'DOWN', 20_000, { diag });
       const kept = JSON.parse((await store.get(STATUS + ip))?.value ?? '{}');
       if (i === 0)
         assert.deepEqual(kept, { status: 'DOWN', ports: [String(listeners[0].port)], owner: 'test' });
@@ -223,10 +223,10 @@ lock-path = ${LOCK}
           return a !== undefined && a.length > 0 && !a.includes(ip);
         },
         20_000,
-        diag,
+        { diag },
       );
       await listeners[i].open();
-      await waitFor(`${ip} UP again`, async () => (await statusOf(ip)) === 'UP', 20_000, diag);
+      await waitFor(`${ip} UP again`, async () => (await statusOf(ip)) === 'UP', 20_000, { diag });
       await waitFor(
         `${ip} back in DNS`,
         async () => (await digA(dnsPort, NAME))?.includes(ip) === true,
@@ -246,7 +246,7 @@ lock-path = ${LOCK}
         return IPS.every((ip) => r.get(ip) === survivor);
       },
       20_000,
-      diag,
+      { diag },
     );
     // the survivor checks them: take down one that was the victim's
     const moved = IPS.find((ip) => before.get(ip) === victim) as string;
@@ -256,10 +256,10 @@ lock-path = ${LOCK}
       `${moved} DOWN (checked by ${survivor})`,
       async () => (await statusOf(moved)) === 'DOWN',
       20_000,
-      diag,
+      { diag },
     );
     await listeners[mi].open();
-    await waitFor(`${moved} UP again`, async () => (await statusOf(moved)) === 'UP', 20_000, diag);
+    await waitFor(`${moved} UP again`, async () => (await statusOf(moved)) === 'UP', 20_000, { diag });
 
     // the survivor's metrics saw its probes and the changes it wrote
     const text = await (await fetch(`http://127.0.0.1:${metricsPorts.get(survivor)}/metrics`)).text();
@@ -271,14 +271,14 @@ lock-path = ${LOCK}
 
     // two schedulers: one active; kill it, the other takes over and does the work
     const schedB = startScheduler('sched-b');
-    await waitFor('sched-b campaigning', () => schedB.output().includes('campaigning'), 20_000, diag);
+    await waitFor('sched-b campaigning', () => schedB.output().includes('campaigning'), 20_000, { diag });
     assert.equal((await store.get(LOCK))?.value, `sched-a#${schedA.pid}`);
     await schedA.stop('SIGKILL');
     await waitFor(
       'sched-b holds the lock',
       async () => (await store.get(LOCK))?.value === `sched-b#${schedB.pid}`,
       20_000,
-      diag,
+      { diag },
     );
     await store.put(`${STATUS}127.0.1.9`, '{"status":"UP","ports":["1"]}');
     await store.delete(STATUS + IPS[2]);
@@ -289,7 +289,7 @@ lock-path = ${LOCK}
         return r.get('127.0.1.9') === survivor && !r.has(IPS[2]);
       },
       20_000,
-      diag,
+      { diag },
     );
   });
 });

@@ -6,6 +6,8 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+export { sleep, waitFor } from '../lib/wait.js';
+
 const BIN_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/bin');
 
 const live = new Set<ChildProcess>();
@@ -59,24 +61,6 @@ export function spawnBin(program: string, args: string[]): Proc {
       return exited;
     },
   };
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-export async function waitFor(
-  what: string,
-  cond: () => boolean | Promise<boolean>,
-  timeoutMs = 20_000,
-  diag?: () => string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${diag ? `\n${diag()}` : ''}`);
-    await sleep(50);
-  }
 }
 
 export function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
