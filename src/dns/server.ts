@@ -28,6 +28,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { literalLookup } from './literal-lookup.js';
 import { QueryCounters } from './query-counters.js';
 import { type ClientInfo, DROP, FORWARD, type QueryHandler, type Transport } from './types.js';
 import { MIN_UDP_SIZE, Rcode } from './wire/constants.js';
@@ -209,19 +210,6 @@ class RateLimitedLog {
     this.log.warn(obj, msg);
   }
 }
-
-/**
- * dgram resolves a send address with dns.lookup (answering on the next tick); ours are always IP
- * literals, so answer at once and the send happens synchronously. (dgram calls it as
- * `lookup(address, family, cb)`, whatever @types/node says.)
- */
-const literalLookup = ((
-  address: string,
-  family: number,
-  cb: (err: Error | null, address: string, family: number) => void,
-): void => {
-  cb(null, address, family);
-}) as unknown as dgram.SocketOptions['lookup'];
 
 /** Replies up to this long are sent through a cached view of the writer's buffer (no slice per send). */
 const MAX_VIEW = 512;

@@ -19,6 +19,7 @@
 import { randomFillSync } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { literalLookup } from '../literal-lookup.js';
 import type { ClientInfo, Transport } from '../types.js';
 import { MIN_UDP_SIZE, Rcode, RRClass, RRType } from '../wire/constants.js';
 import { decode, type Message } from '../wire/decode.js';
@@ -146,19 +147,6 @@ const KIND_PROBE = 2;
 const LOCAL_ERRORS = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM']);
 
 const MAX_TCP = 65535;
-
-/**
- * dgram resolves addresses with dns.lookup on the next tick; ours are IP literals, so answer at
- * once: bind, connect and send then happen synchronously. (dgram calls it as
- * `lookup(address, family, cb)`, whatever @types/node says.)
- */
-const literalLookup = ((
-  address: string,
-  family: number,
-  cb: (err: Error | null, address: string, family: number) => void,
-): void => {
-  cb(null, address, family);
-}) as unknown as dgram.SocketOptions['lookup'];
 
 /** One forwarded query (or probe), across its tries. */
 class Job {
