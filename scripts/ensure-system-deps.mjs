@@ -13,6 +13,7 @@ const NEEDED = [
   ['ping', 'iputils-ping'],
   ['ip', 'iproute2'],
   ['getent', 'libc-bin'],
+  ['chromium', 'chromium'],
 ];
 
 function onPath(program) {

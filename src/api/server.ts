@@ -11,6 +11,7 @@ import { LegacyApi } from './legacy.js';
 import { zoneOf } from './names.js';
 import { openApiDocument } from './openapi.js';
 import type { RecordService } from './service.js';
+import { UI_CSS, UI_HTML, UI_JS } from './ui/assets.js';
 import { V1Api } from './v1.js';
 
 /** Largest request body accepted; more is 413. */
@@ -114,6 +115,11 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
         : { status: 503, body: 'not ready: the store does not answer\n' };
     }
     if (path === '/v1/openapi.json') return { status: 200, body: openapi, type: 'application/json' };
+    // the web UI's static assets need no token: the page asks for one and sends it to /v1
+    if (path === '/ui' || path === '/ui/' || path === '/ui/index.html')
+      return { status: 200, body: UI_HTML, type: 'text/html; charset=utf-8' };
+    if (path === '/ui/app.js') return { status: 200, body: UI_JS, type: 'text/javascript; charset=utf-8' };
+    if (path === '/ui/app.css') return { status: 200, body: UI_CSS, type: 'text/css; charset=utf-8' };
     const write = method !== 'GET' && method !== 'HEAD';
     if (path === '/hades' || path === '/hades/') {
       if (!['GET', 'HEAD', 'POST', 'PUT', 'DELETE'].includes(method))
