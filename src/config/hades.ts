@@ -13,7 +13,7 @@ import { accessSync, constants } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { ForwardConfigError, parseStubFlag } from '../dns/forward/config.js';
 import { normalizeMonitorPath } from '../records/health.js';
-import { canonicalIP, parseIPv4 } from '../records/ip.js';
+import { canonicalIP, parseIPv4, splitHostPort } from '../records/ip.js';
 import { normalizePrefix } from '../records/keys.js';
 import { parseName } from '../records/names.js';
 import { MAX_TTL } from '../records/record.js';
@@ -278,32 +278,13 @@ export function parseHostPort(flag: string, text: string, defaultPort?: number):
   function bad(why: string): never {
     throw new FlagError(flag, `-${flag}: "${text}" ${why}`);
   }
-  let host = '';
-  let portText: string | undefined;
-  if (t.startsWith('[')) {
-    const close = t.indexOf(']');
-    if (close === -1) bad('has no closing ]');
-    host = t.slice(1, close);
-    const rest = t.slice(close + 1);
-    if (rest === '') portText = undefined;
-    else if (rest.startsWith(':')) portText = rest.slice(1);
-    else bad('is not [IPv6]:port');
-  } else {
-    const colons = t.split(':').length - 1;
-    if (colons === 0) {
-      host = t;
-      portText = undefined;
-    } else if (colons === 1) {
-      const i = t.indexOf(':');
-      host = t.slice(0, i);
-      portText = t.slice(i + 1);
-    } else {
-      // a bare IPv6 address (only where a default port is allowed)
-      host = t;
-      portText = undefined;
-      if (defaultPort === undefined) bad('is not IP:port (write an IPv6 address as [::1]:53)');
-    }
-  }
+  const parts = splitHostPort(t);
+  if (typeof parts === 'string') bad(parts);
+  let host = parts.host;
+  const portText = parts.port;
+  // a bare IPv6 address (only where a default port is allowed)
+  if (!parts.bracketed && host.includes(':') && defaultPort === undefined)
+    bad('is not IP:port (write an IPv6 address as [::1]:53)');
   if (host === '') host = '0.0.0.0';
   let port: number;
   if (portText === undefined) {

@@ -132,3 +132,28 @@ export function parseIP(s: string): ParsedIP | undefined {
 export function canonicalIP(s: string): string | undefined {
   return parseIP(s)?.text;
 }
+
+/** The parts of an address-and-port text; `port` undefined when none was written. */
+export interface HostPortText {
+  host: string;
+  port: string | undefined;
+  bracketed: boolean;
+}
+
+/**
+ * Splits `host:port`, `[ipv6]:port`, `[ipv6]`, `host`, or a bare IPv6 address (more than one
+ * colon: no port). Checks only the shape; returns why when the brackets are malformed.
+ */
+export function splitHostPort(t: string): HostPortText | 'has no closing ]' | 'is not [IPv6]:port' {
+  if (t.startsWith('[')) {
+    const close = t.indexOf(']');
+    if (close === -1) return 'has no closing ]';
+    const rest = t.slice(close + 1);
+    if (rest !== '' && !rest.startsWith(':')) return 'is not [IPv6]:port';
+    return { host: t.slice(1, close), port: rest === '' ? undefined : rest.slice(1), bracketed: true };
+  }
+  const i = t.indexOf(':');
+  if (i !== -1 && t.indexOf(':', i + 1) === -1)
+    return { host: t.slice(0, i), port: t.slice(i + 1), bracketed: false };
+  return { host: t, port: undefined, bracketed: false };
+}

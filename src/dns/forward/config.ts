@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { splitHostPort } from '../../records/ip.js';
 import { formatIPv6, parseIPv4, parseIPv6 } from '../wire/addr.js';
 
 /** An upstream (or listen) address: an IP literal and a port. `host` is canonical, without brackets. */
@@ -86,28 +87,10 @@ export function parseAddress(input: AddressInput, what = 'nameserver'): Upstream
     throw new ForwardConfigError(input, `${what} "${input}" ${why}`);
   };
   if (t === '') bad('is empty');
-  let host: string;
-  let portText: string | undefined;
-  if (t.startsWith('[')) {
-    const close = t.indexOf(']');
-    if (close === -1) bad('has no closing ]');
-    host = t.slice(1, close);
-    const rest = t.slice(close + 1);
-    if (rest === '') portText = undefined;
-    else if (rest.startsWith(':')) portText = rest.slice(1);
-    else bad('is not [IPv6]:port');
-    if (!net.isIPv6(host)) bad('is not an IPv6 address in brackets');
-  } else {
-    const colons = t.split(':').length - 1;
-    if (colons === 1) {
-      const i = t.indexOf(':');
-      host = t.slice(0, i);
-      portText = t.slice(i + 1);
-    } else {
-      host = t; // IPv4 without a port, or a bare IPv6 address
-      portText = undefined;
-    }
-  }
+  const parts = splitHostPort(t);
+  if (typeof parts === 'string') return bad(parts);
+  const { host, port: portText, bracketed } = parts;
+  if (bracketed && !net.isIPv6(host)) bad('is not an IPv6 address in brackets');
   const c = canonicalHost(host);
   if (c === undefined) bad('is not an IP address (want ip, ip:port or [ipv6]:port)');
   let port = 53;
