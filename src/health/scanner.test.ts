@@ -72,7 +72,11 @@ test('a slow address does not delay the others; writes only changes, keeping fie
   await scanner.start();
   try {
     assert.deepEqual(scanner.targets, ['10.9.0.1', '10.9.0.2']);
-    assert.equal((await store.get(`${H}unit`))?.lease !== '0', true, 'heartbeat under a lease');
+    const heart = await store.get(`${H}unit`);
+    assert.equal(heart?.lease !== '0', true, 'heartbeat under a lease');
+    const hv = JSON.parse(heart?.value ?? '{}') as { hostname?: string; since?: string; renewed?: string };
+    assert.equal(hv.hostname, 'unit');
+    assert.ok(hv.since && hv.renewed, 'heartbeat value has since and renewed');
     await waitUntil('fast address checked many times', () => (rounds.get('10.9.0.2') ?? 0) >= 10);
     assert.equal(rounds.get('10.9.0.1'), 1, 'the slow one is still in its first round');
     // no change: nothing written
@@ -80,7 +84,14 @@ test('a slow address does not delay the others; writes only changes, keeping fie
     fastUp = false;
     await waitUntil('DOWN', async () => (await store.get(`${S}10.9.0.2`))?.value.includes('DOWN') === true);
     const down = await store.get(`${S}10.9.0.2`);
-    assert.deepEqual(JSON.parse(down?.value ?? ''), { status: 'DOWN', ports: ['8080'], note: 'keep me' });
+    const downValue = JSON.parse(down?.value ?? '') as { changed?: string };
+    assert.match(downValue.changed ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'changed: ISO time');
+    assert.deepEqual(downValue, {
+      status: 'DOWN',
+      ports: ['8080'],
+      note: 'keep me',
+      changed: downValue.changed,
+    });
     assert.equal(down?.version, (before?.version ?? 0) + 1, 'one write for the change');
     const n = rounds.get('10.9.0.2') ?? 0;
     await waitUntil('more rounds', () => (rounds.get('10.9.0.2') ?? 0) >= n + 5);
@@ -99,4 +110,47 @@ test('a slow address does not delay the others; writes only changes, keeping fie
     await scanner.stop();
   }
   assert.equal(await store.get(`${H}unit`), undefined, 'stop revokes the heartbeat');
+});
+
+test('each heartbeat renewal rewrites the value (renewed) on the same lease; a deleted key comes back', async () => {
+  const scanner = new Scanner(options({ hostname: 'beat', heartbeatIntervalMs: 100 }));
+  await scanner.start();
+  try {
+    const first = await store.get(`${H}beat`);
+    assert.ok(first);
+    await waitUntil(
+      'a renewal',
+      async () => ((await store.get(`${H}beat`))?.version ?? 0) >= first.version + 2,
+    );
+    const later = await store.get(`${H}beat`);
+    assert.equal(later?.lease, first.lease, 'same lease');
+    const a = JSON.parse(first.value) as { since: string; renewed: string };
+    const b = JSON.parse(later?.value ?? '{}') as { since: string; renewed: string };
+    assert.equal(b.since, a.since, 'since stays');
+    assert.ok(b.renewed >= a.renewed, 'renewed moves on');
+    await store.delete(`${H}beat`);
+    await waitUntil('back', async () => (await store.get(`${H}beat`)) !== undefined);
+  } finally {
+    await scanner.stop();
+  }
+});
+
+test('a transition back writes a new changed time', async () => {
+  let up = false;
+  const scanner = new Scanner(options({ hostname: 'flip', probes: { tcp: async () => up } }));
+  await store.put(`${S}10.9.1.1`, '{"status":"UP","changed":"2000-01-01T00:00:00.000Z"}');
+  await store.put(`${R}10.9.1.1`, '{"hostname":"flip"}');
+  await scanner.start();
+  try {
+    await waitUntil('DOWN', async () => (await store.get(`${S}10.9.1.1`))?.value.includes('DOWN') === true);
+    const down = JSON.parse((await store.get(`${S}10.9.1.1`))?.value ?? '{}') as { changed: string };
+    assert.notEqual(down.changed, '2000-01-01T00:00:00.000Z', 'the old time is replaced');
+    up = true;
+    await waitUntil('UP', async () => (await store.get(`${S}10.9.1.1`))?.value.includes('"UP"') === true);
+    const upv = JSON.parse((await store.get(`${S}10.9.1.1`))?.value ?? '{}') as { changed: string };
+    assert.notEqual(upv.changed, down.changed, 'a new time');
+    assert.equal(Object.keys(upv).filter((k) => k === 'changed').length, 1);
+  } finally {
+    await scanner.stop();
+  }
 });

@@ -155,7 +155,8 @@ class Target {
 
   async #write(key: string, read: string, status: HealthStatus, to: Health): Promise<void> {
     const o = this.#s.opts;
-    const next = serializeHealthStatus({ ...status, status: to });
+    // `changed`: when this transition was written (the UI's "last change"); replaces the old one
+    const next = serializeHealthStatus({ ...status, status: to, changed: new Date().toISOString() });
     const r = await o.store.txn({
       compare: [{ key, op: 'value', value: read }],
       success: [{ op: 'put', key, value: next }],
@@ -180,6 +181,7 @@ export class Scanner {
   #heartTimer: NodeJS.Timeout | undefined;
   #stopped = false;
   #heartbeatOk = false;
+  #since = '';
 
   constructor(opts: ScannerOptions) {
     this.opts = opts;
@@ -222,19 +224,24 @@ export class Scanner {
     try {
       let alive = false;
       if (this.#lease !== undefined) alive = (await o.store.keepAliveLease(this.#lease)) > 0;
-      // a live lease whose key was deleted by hand: put the key back (a read, no write, when all is well)
-      if (alive && (await o.store.get(this.heartKey))?.lease !== this.#lease) alive = false;
       if (!alive) {
         if (this.#lease !== undefined)
           o.logger.warn({ lease: this.#lease }, 'scanner: heartbeat lease lost; new one');
-        const lease = await o.store.grantLease(ttl);
-        await o.store.put(
-          this.heartKey,
-          JSON.stringify({ hostname: o.hostname, pid: process.pid, since: new Date().toISOString() }),
-          { lease },
-        );
-        this.#lease = lease;
+        this.#lease = await o.store.grantLease(ttl);
+        this.#since = new Date().toISOString();
       }
+      // every renewal rewrites the value with its time (`renewed`: the heartbeat age the API and
+      // UI show); the put also brings back a key deleted by hand while the lease lived
+      await o.store.put(
+        this.heartKey,
+        JSON.stringify({
+          hostname: o.hostname,
+          pid: process.pid,
+          since: this.#since,
+          renewed: new Date().toISOString(),
+        }),
+        { lease: this.#lease },
+      );
       this.#heartbeatOk = true;
     } catch (err) {
       this.#heartbeatOk = false;

@@ -106,7 +106,12 @@ export class Scheduler {
         if (!this.active || this.#stopped) return;
         this.#watches.push(
           o.store.watch(prefix, r.revision + 1, {
-            events: () => this.#kick(o.debounceMs ?? 200),
+            events: (evs) => {
+              // a scanner rewrites its heartbeat value on every renewal: only a key that comes or
+              // goes changes who is live
+              if (prefix === o.heartPath && evs.every((e) => e.type === 'put' && e.kv.version > 1)) return;
+              this.#kick(o.debounceMs ?? 200);
+            },
             compacted: () => {
               this.#kick(0);
               this.#watchFromNow(prefix);

@@ -214,8 +214,15 @@ lock-path = ${LOCK}
       await listeners[i].close();
       await waitFor(`${ip} DOWN`, async () => (await statusOf(ip)) === 'DOWN', 20_000, { diag });
       const kept = JSON.parse((await store.get(STATUS + ip))?.value ?? '{}');
-      if (i === 0)
-        assert.deepEqual(kept, { status: 'DOWN', ports: [String(listeners[0].port)], owner: 'test' });
+      if (i === 0) {
+        assert.match(kept.changed, /^\d{4}-\d\d-\d\dT[\d:.]+Z$/, 'the scanner stamps the transition');
+        assert.deepEqual(kept, {
+          status: 'DOWN',
+          ports: [String(listeners[0].port)],
+          owner: 'test',
+          changed: kept.changed,
+        });
+      }
       await waitFor(
         `${ip} gone from DNS`,
         async () => {
