@@ -4,6 +4,20 @@ import { RECORD_TYPES } from './v1.js';
 
 const err = { $ref: '#/components/responses/Error' };
 const errors = { '400': err, '401': err, '403': err, '404': err, '409': err, '413': err, '429': err };
+const COUNTERS = {
+  queriesPerSecond: { type: 'number', nullable: true, description: 'between the last two scrapes' },
+  requests: { type: 'number', description: 'hades_requests_total' },
+  responses: {
+    type: 'object',
+    additionalProperties: { type: 'number' },
+    description: 'hades_responses_total by rcode',
+  },
+  cacheHits: { type: 'number' },
+  cacheMisses: { type: 'number' },
+  cacheHitRatio: { type: 'number', nullable: true, description: 'hits / (hits + misses)' },
+};
+const COUNTERS_REQUIRED = Object.keys(COUNTERS);
+const readErrors = { '401': err, '403': err, '429': err };
 const nameParam = {
   name: 'name',
   in: 'path',
@@ -169,6 +183,66 @@ export function openApiDocument(): object {
           },
         },
       },
+      '/v1/zones': {
+        get: {
+          operationId: 'listZones',
+          summary: 'The zone the API writes in and the reverse trees (how the web UI groups names)',
+          responses: {
+            '200': {
+              description: 'zones',
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    required: ['zones'],
+                    properties: {
+                      zones: {
+                        type: 'array',
+                        items: {
+                          type: 'object',
+                          required: ['name', 'kind'],
+                          properties: {
+                            name: { type: 'string' },
+                            kind: { type: 'string', enum: ['forward', 'reverse'] },
+                          },
+                        },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+            ...readErrors,
+          },
+        },
+      },
+      '/v1/scanners': {
+        get: {
+          operationId: 'listScanners',
+          summary:
+            'Scanners (heartbeat keys) with heartbeat age and assigned addresses; the active scheduler',
+          responses: {
+            '200': {
+              description: 'the health pipeline',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/Scanners' } } },
+            },
+            ...readErrors,
+          },
+        },
+      },
+      '/v1/dns-metrics': {
+        get: {
+          operationId: 'getDnsMetrics',
+          summary: "The DNS servers' metrics (kubeapi -dns-metrics), scraped server-side",
+          responses: {
+            '200': {
+              description: 'per server and in total; {"configured":false,"servers":[]} without -dns-metrics',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/DnsMetrics' } } },
+            },
+            ...readErrors,
+          },
+        },
+      },
     },
     components: {
       securitySchemes: {
@@ -246,6 +320,82 @@ export function openApiDocument(): object {
             ip: { type: 'string' },
             status: { type: 'string', enum: ['UP', 'DOWN'] },
             ports: { type: 'array', items: { type: 'string' } },
+            changed: {
+              type: 'string',
+              format: 'date-time',
+              description:
+                'when a scanner wrote the last transition (absent for a status written without it)',
+            },
+          },
+        },
+        Scanners: {
+          type: 'object',
+          required: ['scanners', 'unassigned', 'scheduler', 'paths'],
+          properties: {
+            scanners: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['hostname', 'live', 'assigned'],
+                properties: {
+                  hostname: { type: 'string' },
+                  live: {
+                    type: 'boolean',
+                    description: 'false: no heartbeat key, report keys still name it',
+                  },
+                  pid: { type: 'integer' },
+                  since: { type: 'string', format: 'date-time' },
+                  renewed: { type: 'string', format: 'date-time' },
+                  heartbeatAgeSeconds: { type: 'number', description: 'now - renewed' },
+                  assigned: { type: 'integer', description: 'report keys naming this scanner' },
+                },
+              },
+            },
+            unassigned: { type: 'integer', description: 'report keys naming no scanner' },
+            scheduler: {
+              type: 'object',
+              nullable: true,
+              required: ['id', 'hostname'],
+              properties: { id: { type: 'string' }, hostname: { type: 'string' }, pid: { type: 'integer' } },
+            },
+            paths: {
+              type: 'object',
+              required: ['heartPath', 'reportPath', 'lockPath'],
+              properties: {
+                heartPath: { type: 'string' },
+                reportPath: { type: 'string' },
+                lockPath: { type: 'string' },
+              },
+            },
+          },
+        },
+        DnsServerMetrics: {
+          type: 'object',
+          required: ['server', 'up', ...COUNTERS_REQUIRED],
+          properties: {
+            server: { type: 'string', description: 'host:port' },
+            up: { type: 'boolean' },
+            error: { type: 'string', description: 'why it is down' },
+            ...COUNTERS,
+          },
+        },
+        DnsMetrics: {
+          type: 'object',
+          required: ['configured', 'servers'],
+          properties: {
+            configured: { type: 'boolean' },
+            servers: { type: 'array', items: { $ref: '#/components/schemas/DnsServerMetrics' } },
+            total: {
+              type: 'object',
+              description: 'sums over the servers that answered',
+              required: ['up', 'down', ...COUNTERS_REQUIRED],
+              properties: {
+                up: { type: 'integer', description: 'servers that answered' },
+                down: { type: 'integer', description: 'servers that did not' },
+                ...COUNTERS,
+              },
+            },
+            scrapedAt: { type: 'string', format: 'date-time' },
           },
         },
       },

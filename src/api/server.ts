@@ -6,10 +6,12 @@
 import http from 'node:http';
 import type { HostPort } from '../config/hades.js';
 import { type Authenticator, presentedToken, type RateLimiter, type Scope } from './auth.js';
+import type { DnsMetrics } from './dns-metrics.js';
 import { ApiError } from './errors.js';
 import { LegacyApi } from './legacy.js';
 import { zoneOf } from './names.js';
 import { openApiDocument } from './openapi.js';
+import { DEFAULT_MONITOR_PATHS, type MonitorPaths, type ScannersView, scannersView } from './scanners.js';
 import type { RecordService } from './service.js';
 import { UI_CSS, UI_HTML, UI_JS } from './ui/assets.js';
 import { V1Api } from './v1.js';
@@ -30,6 +32,10 @@ export interface ApiServerOptions {
   /** /ready: 200 when this resolves true. */
   ready?: () => Promise<boolean>;
   logger?: ApiLogger;
+  /** Keys of the health pipeline for /v1/scanners (default: the scanner/schedule programs' defaults). */
+  monitor?: MonitorPaths;
+  /** The DNS servers' metrics for /v1/dns-metrics (none: `{"configured":false}`). */
+  dnsMetrics?: DnsMetrics;
 }
 
 export interface ApiServer {
@@ -161,6 +167,17 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
         } else throw new ApiError(404, `no such resource ${path}`);
         throw new ApiError(405, `method ${method} not allowed on ${path}`);
       }
+      if (parts.length === 1 && method === 'GET') {
+        if (parts[0] === 'zones') return json(200, zonesOf(o.domain));
+        if (parts[0] === 'scanners') {
+          const view: ScannersView = await scannersView(o.service.store, o.monitor ?? DEFAULT_MONITOR_PATHS);
+          return json(200, view);
+        }
+        if (parts[0] === 'dns-metrics') {
+          if (!o.dnsMetrics) return json(200, { configured: false, servers: [] });
+          return json(200, { configured: true, ...(await o.dnsMetrics.view()) });
+        }
+      }
       if (parts[0] === 'health' && method === 'GET') {
         if (parts.length === 1) return json(200, { health: (await o.service.listHealth()).map(flatHealth) });
         if (parts.length === 2) {
@@ -235,10 +252,29 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
   };
 }
 
-function flatHealth(h: { ip: string; status: { status: string; ports?: string[] } }): object {
-  return h.status.ports
-    ? { ip: h.ip, status: h.status.status, ports: h.status.ports }
-    : { ip: h.ip, status: h.status.status };
+function flatHealth(h: {
+  ip: string;
+  status: { status: string; ports?: string[]; changed?: unknown };
+}): object {
+  const out: { ip: string; status: string; ports?: string[]; changed?: string } = {
+    ip: h.ip,
+    status: h.status.status,
+  };
+  if (h.status.ports) out.ports = h.status.ports;
+  // when the scanner last wrote a transition; absent for a status written without it
+  if (typeof h.status.changed === 'string') out.changed = h.status.changed;
+  return out;
+}
+
+/** GET /v1/zones: the zone the API writes in, and the reverse trees PTR names live under. */
+function zonesOf(domain: string): object {
+  return {
+    zones: [
+      { name: domain, kind: 'forward' },
+      { name: 'in-addr.arpa.', kind: 'reverse' },
+      { name: 'ip6.arpa.', kind: 'reverse' },
+    ],
+  };
 }
 
 /** Listens on `addr` (port 0 picks one). Rejects when it cannot bind. */

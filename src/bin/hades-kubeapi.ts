@@ -9,6 +9,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { Authenticator, RateLimiter, TokenError } from '../api/auth.js';
+import { DnsMetrics } from '../api/dns-metrics.js';
 import { type ApiServer, startApiServer } from '../api/server.js';
 import { RecordService } from '../api/service.js';
 import { parseCommandLine } from '../config/cli.js';
@@ -140,6 +141,8 @@ if (cfg.api.enable && cfg.api.address && auth) {
       auth,
       limiter: new RateLimiter(cfg.api.rate, cfg.api.burst),
       logger: log,
+      monitor: cfg.monitor,
+      dnsMetrics: cfg.api.dnsMetrics.length > 0 ? new DnsMetrics({ targets: cfg.api.dnsMetrics }) : undefined,
       ready: async () => {
         await st.get(`${cfg.prefix}/`);
         return true;

@@ -6,11 +6,13 @@
  *   [Kube2Hades] kube-enable YES|NO, kube-master-url
  *   [HadesApi]   api-enable YES|NO, api-address, hades-auth
  *
- * plus what this release adds (-data-dir, -prefix, -tokens-file, -api-rate, -api-burst) and the
+ * plus what this release adds (-data-dir, -prefix, -tokens-file, -api-rate, -api-burst; for the web
+ * UI's panels [General] heart-path, report-path, lock-path and [HadesApi] dns-metrics) and the
  * seed's logging flags (-logtostderr, -log_dir, -v). Precedence: argv > env > file > default.
  */
 import { existsSync } from 'node:fs';
 import { normalizeMonitorPath } from '../records/health.js';
+import { parseIP, splitHostPort } from '../records/ip.js';
 import { normalizePrefix } from '../records/keys.js';
 import { parseName } from '../records/names.js';
 import { VERSION_FLAG } from './cli.js';
@@ -30,6 +32,8 @@ export interface KubeapiConfig {
   dataDir: string;
   prefix: string;
   ipMonitorPath: string;
+  /** hades-scanner / hades-schedule keys: heart and report with one trailing slash, lock without. */
+  monitor: { heartPath: string; reportPath: string; lockPath: string };
   kube: {
     enable: boolean;
     masterUrl: string;
@@ -48,6 +52,8 @@ export interface KubeapiConfig {
     /** Requests per second per client IP (0 = no limit) and the burst. */
     rate: number;
     burst: number;
+    /** The DNS servers' metrics ports to scrape (-dns-metrics). */
+    dnsMetrics: { host: string; port: number }[];
   };
   log: { logtostderr: boolean; logDir: string; verbosity: number };
 }
@@ -89,6 +95,27 @@ export function kubeapiFlagSpecs(): FlagSpec[] {
       default: '/hades/monitor/status/',
       ini: 'General.ip-monitor-path',
       help: 'prefix of the health keys <path><ip>',
+    },
+    {
+      name: 'heart-path',
+      type: 'string',
+      default: '/hades/monitor/heart',
+      ini: 'General.heart-path',
+      help: "hades-scanner's heartbeat keys <path>/<hostname> (GET /v1/scanners, the UI's scanners panel)",
+    },
+    {
+      name: 'report-path',
+      type: 'string',
+      default: '/hades/monitor/report',
+      ini: 'General.report-path',
+      help: "hades-schedule's assignment keys <path>/<ip> (assigned counts in GET /v1/scanners)",
+    },
+    {
+      name: 'lock-path',
+      type: 'string',
+      default: '/hades/monitor/lock',
+      ini: 'General.lock-path',
+      help: "hades-schedule's election key (the active scheduler in GET /v1/scanners)",
     },
     {
       name: 'log-dir',
@@ -204,6 +231,13 @@ export function kubeapiFlagSpecs(): FlagSpec[] {
       ini: 'HadesApi.api-burst',
       help: 'requests a client IP may make at once before -api-rate applies',
     },
+    {
+      name: 'dns-metrics',
+      type: 'list',
+      default: '',
+      ini: 'HadesApi.dns-metrics',
+      help: "hades servers' metrics addresses host:port, comma separated (their -metrics-port), scraped for GET /v1/dns-metrics and the UI's live panel; none: no panel",
+    },
     { name: 'logtostderr', type: 'bool', default: 'false', help: 'log to standard error instead of files' },
     {
       name: 'log_dir',
@@ -237,6 +271,23 @@ function checkEndpoint(text: string): string {
   return text.replace(/\/+$/, '');
 }
 
+/** One `-dns-metrics` entry: `host:port` or `[ipv6]:port`, the host an address or a DNS name. */
+function metricsTarget(text: string): { host: string; port: number } {
+  const bad = (why: string): never => {
+    throw new FlagError('dns-metrics', `-dns-metrics: "${text}" ${why}`);
+  };
+  const parts = splitHostPort(text);
+  if (typeof parts === 'string') return bad(parts);
+  if (parts.port === undefined) return bad('has no port (want host:port, e.g. 127.0.0.1:9153)');
+  if (!/^\d{1,5}$/.test(parts.port) || Number(parts.port) < 1 || Number(parts.port) > 65535)
+    return bad('has no port from 1 to 65535');
+  const host = parts.host;
+  if (host === '') return bad('has no host');
+  if (parts.bracketed ? parseIP(host)?.kind !== 'ipv6' : !/^[A-Za-z0-9.-]+$/.test(host))
+    return bad('is not host:port');
+  return { host, port: Number(parts.port) };
+}
+
 /** Validates parsed values; throws FlagError naming the flag (the program exits 2). */
 export function buildKubeapiConfig(v: FlagValues): KubeapiConfig {
   const str = (n: string): string => String(v[n]).trim();
@@ -263,6 +314,22 @@ export function buildKubeapiConfig(v: FlagValues): KubeapiConfig {
   const mon = str('ip-monitor-path');
   if (!mon.startsWith('/') || mon === '/')
     throw new FlagError('ip-monitor-path', `-ip-monitor-path: "${mon}" is not a key prefix`);
+  const keyPath = (flag: string): string => {
+    let p = str(flag);
+    while (p.length > 1 && p.endsWith('/')) p = p.slice(0, -1);
+    if (!p.startsWith('/') || p === '/' || /\s/.test(p))
+      throw new FlagError(
+        flag,
+        `-${flag}: "${str(flag)}" is not a key prefix (want e.g. /hades/monitor/${flag.split('-')[0]})`,
+      );
+    return p;
+  };
+  const monitor = {
+    heartPath: `${keyPath('heart-path')}/`,
+    reportPath: `${keyPath('report-path')}/`,
+    lockPath: keyPath('lock-path'),
+  };
+  const dnsMetrics = (v['dns-metrics'] as string[]).map(metricsTarget);
   const kubeEnable = yes(v['kube-enable']);
   const masterUrl = str('kube-master-url');
   const kubeconfig = str('kubeconfig');
@@ -296,6 +363,7 @@ export function buildKubeapiConfig(v: FlagValues): KubeapiConfig {
     dataDir,
     prefix: normalizePrefix(prefixText),
     ipMonitorPath: normalizeMonitorPath(mon),
+    monitor,
     kube: {
       enable: kubeEnable,
       masterUrl,
@@ -311,6 +379,7 @@ export function buildKubeapiConfig(v: FlagValues): KubeapiConfig {
       tokensFile,
       rate: v['api-rate'] as number,
       burst: v['api-burst'] as number,
+      dnsMetrics,
     },
     log: {
       logtostderr: (v.logtostderr as boolean) || (v['log-to-stdio'] as boolean),

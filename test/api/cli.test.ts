@@ -98,6 +98,86 @@ describe('hades-kubeapi command line', () => {
   });
 });
 
+describe('hades-kubeapi panel flags: -heart-path, -report-path, -lock-path, -dns-metrics', () => {
+  const base = ['-config-file', '', '-data-dir', '/tmp/x', '-hades-auth', 'abcdefgh'];
+  const build = (argv: string[], env: NodeJS.ProcessEnv = {}, file?: string) =>
+    buildKubeapiConfig(
+      parseWithConfigFile(
+        kubeapiFlagSpecs(),
+        file ? [...argv, '-config-file', file] : argv,
+        env,
+        'config-file',
+      ).values,
+    );
+
+  it("defaults: the scanner/schedule programs' paths, no DNS servers", () => {
+    const c = build(base);
+    assert.deepEqual(c.monitor, {
+      heartPath: '/hades/monitor/heart/',
+      reportPath: '/hades/monitor/report/',
+      lockPath: '/hades/monitor/lock',
+    });
+    assert.deepEqual(c.api.dnsMetrics, []);
+  });
+
+  it('argv > env > INI > default', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'hades-kubeapi-panels-'));
+    try {
+      const file = path.join(dir, 'hades-api.conf');
+      writeFileSync(
+        file,
+        '[General]\ndata-dir = /tmp/x\nheart-path = /ini/heart\nreport-path = /ini/report/\nlock-path = /ini/lock/\n' +
+          '[HadesApi]\nhades-auth = abcdefgh\ndns-metrics = 10.0.0.1:9153, [fd00::2]:9153 ,hades-0.hades:9153\n',
+      );
+      const ini = build([], {}, file);
+      assert.deepEqual(ini.monitor, {
+        heartPath: '/ini/heart/',
+        reportPath: '/ini/report/',
+        lockPath: '/ini/lock',
+      });
+      assert.deepEqual(ini.api.dnsMetrics, [
+        { host: '10.0.0.1', port: 9153 },
+        { host: 'fd00::2', port: 9153 },
+        { host: 'hades-0.hades', port: 9153 },
+      ]);
+      const env = build([], { HADES_HEART_PATH: '/env/heart', HADES_DNS_METRICS: '127.0.0.1:1' }, file);
+      assert.equal(env.monitor.heartPath, '/env/heart/');
+      assert.equal(env.monitor.reportPath, '/ini/report/');
+      assert.deepEqual(env.api.dnsMetrics, [{ host: '127.0.0.1', port: 1 }]);
+      const argv = build(
+        ['-heart-path', '/argv/heart', '-dns-metrics', '127.0.0.1:2,127.0.0.1:3'],
+        { HADES_HEART_PATH: '/env/heart', HADES_DNS_METRICS: '127.0.0.1:1' },
+        file,
+      );
+      assert.equal(argv.monitor.heartPath, '/argv/heart/');
+      assert.deepEqual(argv.api.dnsMetrics, [
+        { host: '127.0.0.1', port: 2 },
+        { host: '127.0.0.1', port: 3 },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  const bad: [string[], RegExp][] = [
+    [['-dns-metrics', '127.0.0.1'], /-dns-metrics: "127.0.0.1" has no port/],
+    [['-dns-metrics', '127.0.0.1:0'], /-dns-metrics: "127.0.0.1:0" has no port from 1 to 65535/],
+    [['-dns-metrics', '127.0.0.1:99999'], /has no port from 1 to 65535/],
+    [['-dns-metrics', '[::1:9153'], /has no closing \]/],
+    [['-dns-metrics', 'http://x:1'], /-dns-metrics: "http:\/\/x:1"/],
+    [['-dns-metrics', ':9153'], /has no host/],
+    [['-heart-path', 'heart'], /-heart-path: "heart" is not a key prefix/],
+    [['-lock-path', '/'], /-lock-path: "\/" is not a key prefix/],
+  ];
+  for (const [args, re] of bad)
+    it(`${args.join(' ')} → exit 2 naming the flag`, () => {
+      const r = runBin(KUBEAPI_BIN, [...base, ...args]);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, re);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    });
+});
+
 describe('hades-kubeapi on the embedded store (-data-dir, no etcd-server)', () => {
   it('writes and reads records, and keeps them across a restart', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'hades-kubeapi-data-'));
