@@ -17,6 +17,10 @@ COPY src ./src
 COPY test ./test
 COPY bench ./bench
 RUN npx tsc -p tsconfig.json
+# the batched UDP socket (native/README.md): a plain C build against the image's Node headers
+COPY native ./native
+COPY scripts/build-native.mjs ./scripts/
+RUN node scripts/build-native.mjs && test -f build/udp_batch.node
 
 # --- production dependencies only
 FROM node:20-bookworm AS deps
@@ -37,6 +41,7 @@ WORKDIR /app
 ENV NODE_ENV=production
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/build ./build
 COPY package.json ./
 USER 10001:10001
 EXPOSE 53/udp 53/tcp 9001/tcp 9153/tcp

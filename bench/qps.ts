@@ -92,7 +92,7 @@ interface Agg {
   waited: number;
 }
 const agg = () => ({ runs: [], cpu: 0, waited: 0 }) as Agg;
-const results: { row: RowSpec; hades: Agg; knot: Agg; bare?: Agg }[] = [];
+const results: { row: RowSpec; hades: Agg; knot: Agg; bare?: Agg; batch?: Agg }[] = [];
 const work = await mkdtemp(join(tmpdir(), 'hades-bench-qps-'));
 
 function addrsOf(i: number): string[] {
@@ -120,10 +120,10 @@ async function measure(port: number, pids: () => number[], qfile: string, second
   return { r, cpu, waited };
 }
 
-/** The bare node:dgram responder on `port` (and `cpus`), until `stop()`. */
-async function startBare(port: number, cpus?: string) {
+/** A bare responder (node:dgram or hades's batched socket) on `port` (and `cpus`), until `stop()`. */
+async function startBare(port: number, cpus: string | undefined, mode: 'dgram' | 'batch') {
   const script = fileURLToPath(new URL('./lib/bare-responder.js', import.meta.url));
-  const argv = [process.execPath, script, String(port)];
+  const argv = [process.execPath, script, String(port), mode];
   const cmd = cpus !== undefined ? ['taskset', '-c', cpus, ...argv] : argv;
   const child = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const kill = () => child.kill('SIGKILL');
@@ -188,8 +188,16 @@ try {
       `qps: ${row.label}: hades ready in ${(hades.readyMs / 1000).toFixed(2)} s (pids ${hades.pids().join(',')}), knotd pid ${knot.pid}`,
     );
     const barePort = await freeDnsPort();
-    const bare = BARE && row.workers === 1 ? await startBare(barePort, serverCpus) : undefined;
-    const res = { row, hades: agg(), knot: agg(), bare: bare ? agg() : undefined };
+    const bare = BARE && row.workers === 1 ? await startBare(barePort, serverCpus, 'dgram') : undefined;
+    const batchPort = await freeDnsPort();
+    const batch = BARE && row.workers === 1 ? await startBare(batchPort, serverCpus, 'batch') : undefined;
+    const res = {
+      row,
+      hades: agg(),
+      knot: agg(),
+      bare: bare ? agg() : undefined,
+      batch: batch ? agg() : undefined,
+    };
     try {
       const servers = [
         { who: 'hades', port: hades.port, pids: () => hades.pids(), into: res.hades },
@@ -197,6 +205,8 @@ try {
       ];
       if (bare && res.bare)
         servers.push({ who: 'node', port: barePort, pids: () => [bare.pid], into: res.bare });
+      if (batch && res.batch)
+        servers.push({ who: 'node batch', port: batchPort, pids: () => [batch.pid], into: res.batch });
       if (WARMUP > 0) for (const s of servers) await measure(s.port, s.pids, qfile, WARMUP, clientCpus);
       for (let i = 0; i < RUNS; i++) {
         for (const s of servers) {
@@ -211,6 +221,7 @@ try {
       await hades.stop();
       await knot.stop();
       await bare?.stop();
+      await batch?.stop();
     }
     results.push(res);
     if (profDir) {
@@ -225,7 +236,7 @@ try {
 
 const table: string[][] = [];
 let met = true;
-for (const { row, hades, knot, bare } of results) {
+for (const { row, hades, knot, bare, batch } of results) {
   const sum = (a: Agg) => {
     const completed = a.runs.reduce((s, r) => s + r.completed, 0);
     const secs = a.runs.reduce((s, r) => s + r.runSeconds, 0);
@@ -255,6 +266,8 @@ for (const { row, hades, knot, bare } of results) {
   table.push(cells('hades', h), cells('knot', k));
   const b = bare ? sum(bare) : undefined;
   if (b) table.push(cells('node (bare)', b));
+  const bb = batch ? sum(batch) : undefined;
+  if (bb) table.push(cells('node (batch)', bb));
   const ratio = h.perCpu / k.perCpu;
   table.push([row.label, 'hades/knot', (h.qps / k.qps).toFixed(2), '', '', '', '', '', ratio.toFixed(2)]);
   if (b)
@@ -268,6 +281,18 @@ for (const { row, hades, knot, bare } of results) {
       '',
       '',
       (b.perCpu / k.perCpu).toFixed(2),
+    ]);
+  if (bb)
+    table.push([
+      row.label,
+      'batch/knot',
+      (bb.qps / k.qps).toFixed(2),
+      '',
+      '',
+      '',
+      '',
+      '',
+      (bb.perCpu / k.perCpu).toFixed(2),
     ]);
   if (row.workers === 1 && (ratio < 0.5 || h.lost > 0)) met = false;
 }

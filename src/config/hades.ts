@@ -64,6 +64,8 @@ export interface HadesConfig {
   workers: number;
   /** Concurrent TCP connections per worker; more are closed at once. */
   maxTcpConnections: number;
+  /** `-udp-batch`: batched UDP (recvmmsg/sendmmsg via the native addon); false: node:dgram. */
+  udpBatch: boolean;
   /** Prometheus /metrics, /health, /ready port (0 = off). */
   metricsPort: number;
   /** IP the metrics port binds: `-metrics-addr`, else the host of `-addr`. */
@@ -165,6 +167,14 @@ export function hadesFlagSpecs(mode: 'server' | 'standalone' = 'server'): FlagSp
       min: 0,
       max: 1024,
       help: 'processes serving the same address, each with its own catalog (0: one per CPU)',
+    },
+    {
+      name: 'udp-batch',
+      type: 'bool',
+      default: 'true',
+      help:
+        'receive and send UDP in batches (recvmmsg/sendmmsg, native addon, Linux); false, or the addon ' +
+        'not built: node:dgram, one datagram per call (slower)',
     },
     {
       name: 'max-tcp-connections',
@@ -449,6 +459,7 @@ export function buildHadesConfig(
     trustEcs: v['trust-ecs'] as boolean,
     workers,
     maxTcpConnections: num('max-tcp-connections'),
+    udpBatch: v['udp-batch'] as boolean,
     metricsPort: num('metrics-port'),
     metricsHost,
     logQueries: v['log-queries'] as boolean,

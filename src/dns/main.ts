@@ -39,6 +39,7 @@ import {
   type TokenSource,
   writeApiToken,
 } from './standalone.js';
+import { udpBatchNative, udpBatchUnavailable } from './udp-batch.js';
 import { EXIT_FATAL, isWorker, notifyListening, runPrimary } from './workers.js';
 /** Runs hades (or `hades standalone`) with the process's command line and environment. */
 export async function main(): Promise<void> {
@@ -290,6 +291,8 @@ export async function main(): Promise<void> {
     }
     const fwd = forwarder;
     const seam = fwd?.serverSeam();
+    if (c.udpBatch && udpBatchNative() === null)
+      log.warn({ reason: udpBatchUnavailable() }, 'dns: batched UDP unavailable; using node:dgram (slower)');
     server = new DnsServer({
       handler,
       host: c.listen.host,
@@ -304,6 +307,10 @@ export async function main(): Promise<void> {
           : undefined,
       tcpIdleTimeoutMs: c.readTimeoutMs,
       maxTcpConnections: c.maxTcpConnections,
+      // the addon missing: node:dgram (said once at start, below)
+      udpBatch: c.udpBatch && udpBatchNative() !== null,
+      // each worker binds its own batched socket on the port; the kernel spreads datagrams
+      udpReusePort: isWorker(),
       logger: log,
       // the query lines carry fixed fields, no secrets: skip redaction (4x cheaper per line)
       onQuery: c.logQueries ? queryLogger(log.child({}, { redact: [] })) : undefined,

@@ -3,11 +3,17 @@
  * (types.ts) and sending what it writes. It owns sockets, framing and limits; it knows nothing of
  * names or records.
  *
- * UDP: one reused ClientInfo and ResponseWriter per socket, no per-query objects or promises of
- * ours (node's dgram still allocates the datagram and its rinfo). A send that the kernel could
- * not take at once keeps its writer busy until it completes; the next request then takes another
- * writer from a small pool (grown on demand, bounded; when every writer is busy the request is
- * dropped and counted).
+ * UDP, batched (the default where the addon is built: udp-batch.ts, native/README.md): up to
+ * 64 datagrams arrive in one recvmmsg into fixed slots, each is answered into its slot's
+ * ResponseWriter, and the batch's replies leave in one sendmmsg; one reused ClientInfo, no
+ * per-query objects, promises or syscalls. Replies that come later (forwarded, completed CNAME
+ * chains) are sent one by one.
+ *
+ * UDP over node:dgram (`udpBatch: false`, or the addon missing): one reused ClientInfo and
+ * ResponseWriter per socket (node's dgram still allocates the datagram and its rinfo). A send
+ * that the kernel could not take at once keeps its writer busy until it completes; the next
+ * request then takes another writer from a small pool (grown on demand, bounded; when every
+ * writer is busy the request is dropped and counted).
  *
  * TCP (RFC 7766): 2-byte length framing across partial reads and coalesced frames; pipelined
  * queries answered in order; an idle timeout; a cap on concurrent connections (more are closed at
@@ -31,6 +37,7 @@ import { performance } from 'node:perf_hooks';
 import { literalLookup } from './literal-lookup.js';
 import { QueryCounters } from './query-counters.js';
 import { type ClientInfo, DROP, FORWARD, type QueryHandler, type Transport } from './types.js';
+import { BATCH, UdpBatchSocket, udpBatchNative } from './udp-batch.js';
 import { MIN_UDP_SIZE, Rcode } from './wire/constants.js';
 import { newQuery, ParseStatus, parseQuery, type Query } from './wire/query.js';
 import { ResponseWriter } from './wire/writer.js';
@@ -113,6 +120,13 @@ export interface DnsServerOptions {
   onQuery?: QueryObserver;
   /** The response cache (`-rcache`) for forwarded names; its entries come from the forwarder. */
   cache?: ReplyCache;
+  /**
+   * Batched UDP (recvmmsg/sendmmsg, udp-batch.ts). Default: on when the addon is built (Linux);
+   * false: node:dgram. `true` without the addon makes `listen()` reject.
+   */
+  udpBatch?: boolean;
+  /** SO_REUSEPORT on the batched UDP socket: each of several processes (-workers) binds the port. */
+  udpReusePort?: boolean;
 }
 
 /** Counters, plain numbers, for the metrics issue and tests. */
@@ -137,7 +151,7 @@ export interface DnsServerStats {
   forwarded: number;
   /** Handler exceptions (answered SERVFAIL). */
   handlerErrors: number;
-  /** UDP requests dropped because every writer was waiting on the kernel. */
+  /** UDP requests dropped because every writer was waiting on the kernel (dgram), or replies the kernel's send buffer had no room for (batched). */
   udpBusyDrops: number;
   udpSendErrors: number;
   udpSocketErrors: number;
@@ -277,7 +291,7 @@ class TcpConn {
 }
 
 export class DnsServer {
-  readonly stats: DnsServerStats = newStats();
+  private readonly st: DnsServerStats = newStats();
   /** Requests by transport and qtype, responses by rcode, the duration histogram (for metrics). */
   readonly counters = new QueryCounters();
   readonly host: string;
@@ -299,6 +313,12 @@ export class DnsServer {
   private readonly family: 4 | 6;
 
   private udp: dgram.Socket | undefined;
+  private batch: UdpBatchSocket | undefined;
+  private readonly useBatch: boolean;
+  private readonly reusePort: boolean;
+  /** The batched socket's reply writers, one per slot (made at listen). */
+  private batchWriters: ResponseWriter[] = [];
+  private readonly onUdpBatch = (n: number): void => this.udpBatch(n);
   private tcp: net.Server | undefined;
   private readonly conns = new Set<TcpConn>();
   private state: 'new' | 'listening' | 'closing' | 'closed' = 'new';
@@ -312,7 +332,7 @@ export class DnsServer {
   private udpSends = 0;
   private readonly onUdpMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => this.udpMessage(msg, rinfo);
   private readonly onUdpSendError = (err: Error): void => {
-    this.stats.udpSendErrors++;
+    this.st.udpSendErrors++;
     this.noisy.warn({ err: err.message }, 'dns: udp send failed');
   };
 
@@ -340,9 +360,28 @@ export class DnsServer {
     this.maxBuffered = Math.max(MAX_FRAME + 2, opts.maxTcpBufferedBytes ?? 256 * 1024);
     this.maxUdpWriters = Math.max(1, opts.maxUdpWriters ?? 8);
     this.udpRcvBuf = opts.udpReceiveBufferSize ?? 4 * 1024 * 1024;
+    this.useBatch = opts.udpBatch ?? udpBatchNative() !== null;
+    this.reusePort = opts.udpReusePort ?? false;
     this.udpClient = { address: '', port: 0, family: this.family, transport: 'udp' };
     this.udpCurrent = new UdpWriter(this.onUdpSendError);
     this.udpWriters.push(this.udpCurrent);
+  }
+
+  /** Counters (read at scrape time); the batched socket's own are folded in here. */
+  get stats(): DnsServerStats {
+    const st = this.st;
+    if (this.batch !== undefined) {
+      const c = this.batch.counters;
+      st.udpSocketErrors = c[0];
+      st.udpSendErrors = c[1];
+      st.udpBusyDrops = c[2];
+    }
+    return st;
+  }
+
+  /** The batched socket's batches so far (0 on node:dgram). */
+  get udpBatches(): number {
+    return this.batch?.counters[3] ?? 0;
   }
 
   /** The bound port (UDP and TCP), once listening. */
@@ -359,6 +398,11 @@ export class DnsServer {
     return this.state === 'listening';
   }
 
+  /** 'batch' (recvmmsg/sendmmsg) or 'dgram': how UDP is received and sent. */
+  get udpMode(): 'batch' | 'dgram' {
+    return this.useBatch ? 'batch' : 'dgram';
+  }
+
   // ---- lifecycle -------------------------------------------------------------------------------
 
   /** Binds UDP and TCP on host:port. Rejects (and holds nothing) if either cannot be bound. */
@@ -373,14 +417,18 @@ export class DnsServer {
         const tcp = await this.listenTcp(this.requestedPort);
         const port = (tcp.address() as net.AddressInfo).port;
         try {
-          this.udp = await this.bindUdp(port);
+          if (this.useBatch) this.bindBatch(port);
+          else this.udp = await this.bindUdp(port);
         } catch (err) {
           await new Promise<void>((resolve) => tcp.close(() => resolve()));
           throw err;
         }
         this.tcp = tcp;
         this.boundPort = port;
-        this.log.info({ address: this.host, port, family: this.family }, 'dns: listening on UDP and TCP');
+        this.log.info(
+          { address: this.host, port, family: this.family, udp: this.udpMode },
+          'dns: listening on UDP and TCP',
+        );
         return;
       } catch (err) {
         lastErr = err;
@@ -400,6 +448,7 @@ export class DnsServer {
     if (this.state === 'closing') return;
     this.state = 'closing';
     const waits: Promise<void>[] = [];
+    this.batch?.close();
     const udp = this.udp;
     if (udp) {
       waits.push(
@@ -420,6 +469,22 @@ export class DnsServer {
     this.log.info({ address: this.host, port: this.boundPort }, 'dns: closed');
   }
 
+  /** The batched UDP socket on `port` (synchronous; throws EADDRINUSE etc. as dgram would). */
+  private bindBatch(port: number): void {
+    if (this.batchWriters.length === 0)
+      for (let i = 0; i < BATCH; i++) this.batchWriters.push(new ResponseWriter());
+    const b = UdpBatchSocket.bind(
+      this.host,
+      port,
+      this.family,
+      this.udpRcvBuf,
+      this.reusePort,
+      this.batchWriters.map((w) => w.buf),
+    );
+    b.start(this.onUdpBatch);
+    this.batch = b;
+  }
+
   private bindUdp(port: number): Promise<dgram.Socket> {
     return new Promise((resolve, reject) => {
       const sock = dgram.createSocket({ type: this.family === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
@@ -435,7 +500,7 @@ export class DnsServer {
       const onListening = (): void => {
         sock.removeListener('error', onError);
         sock.on('error', (err) => {
-          this.stats.udpSocketErrors++;
+          this.st.udpSocketErrors++;
           this.noisy.warn({ err: err.message }, 'dns: udp socket error');
         });
         try {
@@ -460,7 +525,7 @@ export class DnsServer {
       srv.listen({ host: this.host, port, exclusive: false, backlog: 1024 }, () => {
         srv.removeListener('error', onError);
         srv.on('error', (err) => {
-          this.stats.tcpErrors++;
+          this.st.tcpErrors++;
           this.noisy.warn({ err: err.message }, 'dns: tcp server error');
         });
         resolve(srv);
@@ -476,7 +541,7 @@ export class DnsServer {
     try {
       n = this.handler.handle(req, len, client, w, limit);
     } catch (err) {
-      this.stats.handlerErrors++;
+      this.st.handlerErrors++;
       this.noisy.warn(
         { err: (err as Error)?.message ?? String(err), client: client.address, transport: client.transport },
         'dns: handler failed; answering SERVFAIL',
@@ -484,11 +549,11 @@ export class DnsServer {
       n = this.ownReply(req, len, w, limit, Rcode.SERVFAIL);
     }
     if (n === FORWARD) {
-      this.stats.forwarded++;
+      this.st.forwarded++;
       return FORWARD;
     }
     if (!(n > 0)) {
-      this.stats.dropped++;
+      this.st.dropped++;
       return DROP;
     }
     return n;
@@ -500,7 +565,7 @@ export class DnsServer {
     try {
       return this.cache.serve(req, len, transport, w.buf);
     } catch (err) {
-      this.stats.handlerErrors++;
+      this.st.handlerErrors++;
       this.noisy.warn({ err: (err as Error)?.message ?? String(err) }, 'dns: response cache failed');
       return 0;
     }
@@ -514,7 +579,7 @@ export class DnsServer {
 
   /** Counts a reply about to be sent (its rcode, TC). */
   private count(reply: Buffer, transport: Transport): void {
-    const s = this.stats;
+    const s = this.st;
     if (transport === 'udp') {
       s.udpResponses++;
       this.counters.response(0, reply);
@@ -580,8 +645,38 @@ export class DnsServer {
 
   // ---- UDP -------------------------------------------------------------------------------------
 
+  /**
+   * One batch from the batched socket: slots [0, n) answered in turn, each reply's length handed
+   * back (0: nothing to send now); the batch's replies leave together when this returns.
+   */
+  private udpBatch(n: number): void {
+    const b = this.batch!;
+    const s = this.st;
+    s.udpQueries += n;
+    if (this.state !== 'listening') {
+      for (let i = 0; i < n; i++) b.reply(i, 0);
+      return;
+    }
+    const t0 = performance.now();
+    const client = this.udpClient;
+    for (let i = 0; i < n; i++) {
+      const len = b.length(i);
+      if (len < 0) {
+        // longer than a slot (4096 octets): not a query we answer over UDP
+        s.dropped++;
+        b.reply(i, 0);
+        continue;
+      }
+      const req = b.request(i);
+      this.counters.request(0, req, len);
+      client.address = b.address(i);
+      client.port = b.sourcePort(i);
+      b.reply(i, this.udpAnswer(req, len, client, this.batchWriters[i], t0));
+    }
+  }
+
   private udpMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    const s = this.stats;
+    const s = this.st;
     s.udpQueries++;
     if (this.state !== 'listening') return;
     const t0 = performance.now();
@@ -605,29 +700,52 @@ export class DnsServer {
     client.address = rinfo.address;
     client.port = rinfo.port;
     client.family = (rinfo.family as string | number) === 'IPv6' || (rinfo.family as unknown) === 6 ? 6 : 4;
-    const w = uw.w;
-    let n = this.answer(msg, msg.length, client, w, MIN_UDP_SIZE);
+    const n = this.udpAnswer(msg, msg.length, client, uw.w, t0);
+    if (n > 0) this.udpSend(uw, n, rinfo.port, rinfo.address);
+  }
+
+  /**
+   * Answers a UDP request into `w`: the reply length to send now (counted and observed), or 0
+   * when there is nothing to send now (dropped, or the forwarder will send it later).
+   */
+  private udpAnswer(req: Buffer, len: number, client: ClientInfo, w: ResponseWriter, t0: number): number {
+    let n = this.answer(req, len, client, w, MIN_UDP_SIZE);
     if (n === FORWARD) {
-      n = this.cached(msg, msg.length, 'udp', w);
+      n = this.cached(req, len, 'udp', w);
       if (n === 0 && this.forwarder) {
-        this.forwardUdp(msg, client, t0);
-        return;
+        this.forwardUdp(req, len, client, t0);
+        return 0;
       }
-      if (n === 0) n = this.ownReply(msg, msg.length, w, MIN_UDP_SIZE, Rcode.REFUSED);
+      if (n === 0) n = this.ownReply(req, len, w, MIN_UDP_SIZE, Rcode.REFUSED);
       if (n <= 0) {
-        s.dropped++;
-        return;
+        this.st.dropped++;
+        return 0;
       }
     }
-    if (n <= 0) return;
+    if (n <= 0) return 0;
     if (this.completer !== undefined) {
       const target = this.externalTarget();
-      if (target !== '' && this.completeUdp(msg, client, w.buf, n, target, t0)) return;
+      if (target !== '' && this.completeUdp(req, len, client, w.buf, n, target, t0)) return 0;
     }
     this.count(w.buf, 'udp');
-    this.udpSend(uw, n, rinfo.port, rinfo.address);
-    // after the send (synchronous here: literalLookup); the writer stays ours until it completes
+    // before the send, which is synchronous or batched: w.buf stays as written until then
     this.finished(client, w.buf, n, t0);
+    return n;
+  }
+
+  /** A reply sent after its request's turn (forwarded, completed): a copy-free single send. */
+  private udpSendLater(reply: Buffer, length: number, port: number, address: string): void {
+    if (this.batch !== undefined) {
+      this.batch.sendTo(reply, length, address, port); // failures counted by the socket
+      return;
+    }
+    try {
+      this.udp!.send(reply, 0, length, port, address, (err) => {
+        if (err) this.onUdpSendError(err);
+      });
+    } catch (err) {
+      this.onUdpSendError(err as Error);
+    }
   }
 
   /**
@@ -668,26 +786,20 @@ export class DnsServer {
     return x;
   }
 
-  private forwardUdp(msg: Buffer, client: ClientInfo, t0: number): void {
+  private forwardUdp(msg: Buffer, len: number, client: ClientInfo, t0: number): void {
     const who = DnsServer.snapshot(client);
     const address = who.address;
     const port = who.port;
     const limit = MIN_UDP_SIZE;
     try {
-      this.forwarder!.forward(msg, msg.length, client, limit, (reply, length) => {
+      this.forwarder!.forward(msg, len, client, limit, (reply, length) => {
         if (reply === null || !(length > 0) || this.state !== 'listening') return;
         this.count(reply, 'udp');
-        try {
-          this.udp!.send(reply, 0, length, port, address, (err) => {
-            if (err) this.onUdpSendError(err);
-          });
-        } catch (err) {
-          this.onUdpSendError(err as Error);
-        }
+        this.udpSendLater(reply, length, port, address);
         this.finished(who, reply, length, t0);
       });
     } catch (err) {
-      this.stats.handlerErrors++;
+      this.st.handlerErrors++;
       this.noisy.warn({ err: (err as Error)?.message ?? String(err) }, 'dns: forwarder failed');
     }
   }
@@ -698,6 +810,7 @@ export class DnsServer {
    */
   private completeUdp(
     msg: Buffer,
+    len: number,
     client: ClientInfo,
     reply: Buffer,
     n: number,
@@ -706,20 +819,14 @@ export class DnsServer {
   ): boolean {
     const who = DnsServer.snapshot(client);
     try {
-      return this.completer!.completeExternal!(msg, msg.length, reply, n, target, 'udp', (out) => {
+      return this.completer!.completeExternal!(msg, len, reply, n, target, 'udp', (out) => {
         if (this.state !== 'listening') return;
         this.count(out, 'udp');
-        try {
-          this.udp!.send(out, 0, out.length, who.port, who.address, (err) => {
-            if (err) this.onUdpSendError(err);
-          });
-        } catch (err) {
-          this.onUdpSendError(err as Error);
-        }
+        this.udpSendLater(out, out.length, who.port, who.address);
         this.finished(who, out, out.length, t0);
       });
     } catch (err) {
-      this.stats.handlerErrors++;
+      this.st.handlerErrors++;
       this.noisy.warn({ err: (err as Error)?.message ?? String(err) }, 'dns: forwarder failed');
       return false;
     }
@@ -728,7 +835,7 @@ export class DnsServer {
   // ---- TCP -------------------------------------------------------------------------------------
 
   private tcpConnection(socket: net.Socket): void {
-    const s = this.stats;
+    const s = this.st;
     socket.on('error', (err) => {
       s.tcpErrors++;
       this.log.debug({ err: err.message }, 'dns: tcp connection error');
@@ -820,7 +927,7 @@ export class DnsServer {
           break;
         }
         if (flen === 0) {
-          this.stats.tcpEmptyFrames++;
+          this.st.tcpEmptyFrames++;
           continue;
         }
         if (end - off >= flen) {
@@ -841,7 +948,7 @@ export class DnsServer {
   }
 
   private tcpRequest(c: TcpConn, req: Buffer, len: number): void {
-    this.stats.tcpQueries++;
+    this.st.tcpQueries++;
     const t0 = performance.now();
     this.counters.request(1, req, len);
     const w = this.tcpW;
@@ -854,7 +961,7 @@ export class DnsServer {
       }
       if (n === 0) n = this.ownReply(req, len, w, MAX_FRAME, Rcode.REFUSED);
       if (n <= 0) {
-        this.stats.dropped++;
+        this.st.dropped++;
         return;
       }
     }
@@ -892,7 +999,7 @@ export class DnsServer {
         this.count(out, 'tcp');
         this.tcpSend(c, out, out.length);
         this.finished(c.client, out, out.length, t0);
-      } else this.stats.dropped++;
+      } else this.st.dropped++;
       if (inCall) return; // answered at once: the caller's frame loop goes on
       c.socket.setTimeout(this.idleMs);
       this.tcpResume(c);
@@ -902,7 +1009,7 @@ export class DnsServer {
     try {
       taken = this.completer!.completeExternal!(req, len, reply, n, target, 'tcp', done);
     } catch (err) {
-      this.stats.handlerErrors++;
+      this.st.handlerErrors++;
       this.noisy.warn({ err: (err as Error)?.message ?? String(err) }, 'dns: forwarder failed');
     }
     inCall = false;
@@ -926,7 +1033,7 @@ export class DnsServer {
     reply.copy(out, 2, 0, n);
     c.socket.write(out);
     if (c.socket.writableLength > this.maxBuffered && !c.draining) {
-      this.stats.tcpBackpressure++;
+      this.st.tcpBackpressure++;
       c.draining = true;
       c.socket.pause();
     }
@@ -948,13 +1055,13 @@ export class DnsServer {
         this.count(reply, 'tcp');
         this.tcpSend(c, reply, length);
         this.finished(c.client, reply, length, t0);
-      } else this.stats.dropped++;
+      } else this.st.dropped++;
       this.tcpResume(c);
     };
     try {
       this.forwarder!.forward(req, len, c.client, MAX_FRAME, done);
     } catch (err) {
-      this.stats.handlerErrors++;
+      this.st.handlerErrors++;
       this.noisy.warn({ err: (err as Error)?.message ?? String(err) }, 'dns: forwarder failed');
       done(null, 0);
     }
