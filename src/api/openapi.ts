@@ -292,7 +292,7 @@ export function openApiDocument(): object {
           properties: {
             id: { type: 'string' },
             name: { type: 'string' },
-            type: { type: 'string', enum: [...RECORD_TYPES, 'OTHER'] },
+            type: { type: 'string', enum: [...RECORD_TYPES, 'PTR', 'OTHER'] },
             ttl: { type: 'integer' },
             address: { type: 'string' },
             target: { type: 'string' },

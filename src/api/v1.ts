@@ -27,7 +27,8 @@ export type RecordType = (typeof RECORD_TYPES)[number];
 export interface V1Record {
   id: string;
   name: string;
-  type: RecordType | 'OTHER';
+  /** PTR: a name in the reverse trees (read only: the API writes in its zone). */
+  type: RecordType | 'PTR' | 'OTHER';
   ttl?: number;
   address?: string;
   target?: string;
@@ -147,6 +148,7 @@ export function toV1(name: string, r: NameRecord): V1Record {
       out.priority = rec.priority ?? 10;
       out.weight = rec.weight ?? 10;
     } else if (declared === 'NS' || name.startsWith('ns.dns.')) out.type = 'NS';
+    else if (name.endsWith('.in-addr.arpa.') || name.endsWith('.ip6.arpa.')) out.type = 'PTR';
     else out.type = 'CNAME';
   }
   if (rec.source !== undefined) out.source = rec.source;

@@ -1,10 +1,12 @@
 /**
  * The web UI served at `/ui` (issue 8): one HTML page, one ES module, one stylesheet, no framework
- * and no CDN. Kept as string modules so `tsc` alone puts them in dist/. The page asks for the
+ * and no CDN. Names grouped by zone (GET /v1/zones) with each address's health and last change
+ * (/v1/health), the scanners and active scheduler (/v1/scanners) and the DNS servers' live
+ * counters (/v1/dns-metrics, shown only when kubeapi has -dns-metrics). Kept as string modules so `tsc` alone puts them in dist/. The page asks for the
  * API token, keeps it in sessionStorage and calls `/v1` with `Authorization: Bearer`.
  */
 
-export const UI_HTML = String.raw`<!doctype html>
+export const UI_HTML = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -49,6 +51,19 @@ export const UI_HTML = String.raw`<!doctype html>
     <p id="form-error" class="error" role="alert"></p>
   </form>
   <p id="status" role="status"></p>
+  <div class="panels">
+    <section id="scanners-panel" class="panel">
+      <h2>Scanners</h2>
+      <p>Active scheduler: <span id="scheduler">—</span></p>
+      <table id="scanners"><thead><tr><th>scanner</th><th>heartbeat age</th><th>assigned addresses</th></tr></thead><tbody></tbody></table>
+      <p id="scanners-error" class="error" role="alert"></p>
+    </section>
+    <section id="metrics-panel" class="panel" hidden>
+      <h2>DNS servers <span id="metrics-time" class="muted"></span></h2>
+      <table id="dns-metrics"><thead><tr><th>server</th><th>state</th><th>queries/s</th><th>responses by rcode</th><th>cache hit ratio</th></tr></thead><tbody></tbody></table>
+      <p id="metrics-error" class="error" role="alert"></p>
+    </section>
+  </div>
   <div id="names"></div>
 </section>
 </main>
@@ -79,6 +94,17 @@ th { font-family: inherit; color: #666; font-weight: normal; }
 .addr.down { color: #dc2626; font-weight: bold; }
 .addr.up { color: #15803d; }
 .addr.none { color: #6b7280; }
+.changed, .muted { color: #6b7280; font-size: .85em; font-family: system-ui, sans-serif; }
+.zone > h2 { font-size: 1.05em; margin: 1.25em 0 .25em; font-family: ui-monospace, monospace; }
+.zone > h2 .muted { margin-left: .5em; }
+.panels { display: flex; gap: 1em; flex-wrap: wrap; margin-top: 1em; }
+.panel { flex: 1 1 420px; background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: .5em .75em; }
+.panel h2 { font-size: 1em; margin: 0 0 .4em; }
+.panel p { margin: .2em 0 .4em; }
+tr.total td { font-weight: bold; }
+td.qps, td.ratio { white-space: nowrap; }
+.state.up { color: #15803d; }
+.state.down, .stale { color: #dc2626; }
 `;
 
 export const UI_JS = String.raw`// Hades web UI: plain ES module, talks to /v1 with the token kept in sessionStorage.
@@ -91,6 +117,7 @@ const FIELDS = {
 const NUMERIC = new Set(['port', 'priority', 'weight', 'preference', 'ttl']);
 let records = [];
 let health = new Map();
+let zones = [];
 
 function token() { return sessionStorage.getItem(KEY); }
 
@@ -125,7 +152,7 @@ async function showApp() {
   $('login-view').hidden = true;
   $('app-view').hidden = false;
   $('logout').hidden = false;
-  await refresh();
+  await Promise.all([refresh(), refreshPanels()]);
 }
 
 async function listAll(prefix) {
@@ -143,21 +170,29 @@ async function listAll(prefix) {
   return out;
 }
 
+// the forward zone and the reverse trees (PTR records), each listed by its name
+async function listZones() {
+  const out = [];
+  for (const z of zones) out.push(...(await listAll(z.name.replace(/\.$/, ''))));
+  return out;
+}
+
 async function refresh() {
   const search = $('search').value.trim().replace(/\.$/, '');
   try {
+    if (zones.length === 0) zones = (await api('GET', '/v1/zones')).zones;
     let list;
     try {
-      list = await listAll(search);
+      list = search ? await listAll(search) : await listZones();
     } catch (e) {
-      // not a whole name (yet): list the zone and filter by text prefix below
+      // not a whole name (yet): list the zones and filter by text prefix below
       if (!(e instanceof ApiFailure) || e.status !== 400) throw e;
-      list = await listAll('');
+      list = await listZones();
     }
     if (search) list = list.filter((r) => r.name.startsWith(search) || r.name.endsWith(search));
     records = list;
     const h = await api('GET', '/v1/health');
-    health = new Map(h.health.map((x) => [x.ip, x.status]));
+    health = new Map(h.health.map((x) => [x.ip, x]));
     $('status').textContent = records.length + ' records, ' + health.size + ' monitored addresses';
     render();
   } catch (e) {
@@ -166,14 +201,14 @@ async function refresh() {
 }
 
 function stateOf(ip) {
-  const s = health.get(ip);
+  const s = health.get(ip)?.status;
   return s === 'UP' ? 'up' : s === 'DOWN' ? 'down' : 'none';
 }
 
 function valueOf(r) {
   switch (r.type) {
     case 'A': case 'AAAA': return r.address;
-    case 'CNAME': return r.target;
+    case 'CNAME': case 'PTR': case 'NS': return r.target;
     case 'SRV': return r.priority + ' ' + r.weight + ' ' + r.port + ' ' + r.target;
     case 'MX': return r.preference + ' ' + r.target;
     case 'TXT': return JSON.stringify(r.text);
@@ -188,42 +223,142 @@ function el(tag, props, ...children) {
   return e;
 }
 
+function zoneOf(name) {
+  const n = name.toLowerCase() + '.';
+  let best;
+  for (const z of zones)
+    if ((n === z.name || n.endsWith('.' + z.name)) && (!best || z.name.length > best.name.length)) best = z;
+  return best ? best.name : 'other';
+}
+
+// "2026-11-25 18:00:00 UTC (5 min ago)"; the age from this browser's clock
+function when(iso) {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return '—';
+  const s = Math.max(0, Math.round((Date.now() - t) / 1000));
+  const ago = s < 120 ? s + ' s' : s < 7200 ? Math.round(s / 60) + ' min' : s < 172800 ? Math.round(s / 3600) + ' h' : Math.round(s / 86400) + ' d';
+  return new Date(t).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC') + ' (' + ago + ' ago)';
+}
+
+function nameBox(name, recs) {
+  const tbody = el('tbody');
+  for (const r of recs) {
+    const value = el('td');
+    const changedCell = el('td');
+    if (r.type === 'A' || r.type === 'AAAA') {
+      const st = stateOf(r.address);
+      const span = el('span', { className: 'addr ' + st, textContent: r.address });
+      span.dataset.ip = r.address;
+      span.dataset.health = st;
+      const badge = el('span', { className: 'health ' + st, textContent: st === 'none' ? 'unmonitored' : st.toUpperCase() });
+      value.append(span, ' ', badge);
+      // last change: what the scanner stamped on its last transition; "—" without one
+      const changed = health.get(r.address)?.changed;
+      const c = el('span', { className: 'changed', textContent: st === 'none' ? '' : changed ? when(changed) : '—' });
+      c.dataset.ip = r.address;
+      if (changed) c.dataset.changed = changed;
+      changedCell.append(c);
+    } else value.textContent = valueOf(r);
+    const actions = el('td');
+    if (r.source === 'api' && FIELDS[r.type]) {
+      actions.append(
+        el('button', { type: 'button', textContent: 'Edit', className: 'edit', onclick: () => edit(r) }),
+        ' ',
+        el('button', { type: 'button', textContent: 'Delete', className: 'delete', onclick: () => remove(r) }),
+      );
+    } else actions.textContent = r.source || '';
+    tbody.append(el('tr', {}, el('td', { textContent: r.type }), value, changedCell, el('td', { textContent: r.ttl ?? '' }), actions));
+  }
+  const head = el('thead', {}, el('tr', {}, ...['type', 'value / health', 'last change', 'ttl', ''].map((t) => el('th', { textContent: t }))));
+  const box = el('div', { className: 'name' }, el('h3', { textContent: name }), el('table', {}, head, tbody));
+  box.dataset.name = name;
+  return box;
+}
+
 function render() {
-  const byName = new Map();
+  // zone → name → records, zones in the API's order, then "other"
+  const byZone = new Map(zones.map((z) => [z.name, new Map()]));
   for (const r of records) {
-    if (!byName.has(r.name)) byName.set(r.name, []);
-    byName.get(r.name).push(r);
+    const z = zoneOf(r.name);
+    if (!byZone.has(z)) byZone.set(z, new Map());
+    const names = byZone.get(z);
+    if (!names.has(r.name)) names.set(r.name, []);
+    names.get(r.name).push(r);
   }
   const root = $('names');
   root.replaceChildren();
-  if (byName.size === 0) root.append(el('p', { textContent: 'No records.' }));
-  for (const [name, recs] of byName) {
-    const tbody = el('tbody');
-    for (const r of recs) {
-      const value = el('td');
-      if (r.type === 'A' || r.type === 'AAAA') {
-        const st = stateOf(r.address);
-        const span = el('span', { className: 'addr ' + st, textContent: r.address });
-        span.dataset.ip = r.address;
-        span.dataset.health = st;
-        const badge = el('span', { className: 'health ' + st, textContent: st === 'none' ? 'unmonitored' : st.toUpperCase() });
-        value.append(span, ' ', badge);
-      } else value.textContent = valueOf(r);
-      const actions = el('td');
-      if (r.source === 'api' && FIELDS[r.type]) {
-        actions.append(
-          el('button', { type: 'button', textContent: 'Edit', className: 'edit', onclick: () => edit(r) }),
-          ' ',
-          el('button', { type: 'button', textContent: 'Delete', className: 'delete', onclick: () => remove(r) }),
-        );
-      } else actions.textContent = r.source || '';
-      tbody.append(el('tr', {}, el('td', { textContent: r.type }), value, el('td', { textContent: r.ttl ?? '' }), actions));
-    }
-    const head = el('thead', {}, el('tr', {}, el('th', { textContent: 'type' }), el('th', { textContent: 'value / health' }), el('th', { textContent: 'ttl' }), el('th', { textContent: '' })));
-    const box = el('div', { className: 'name' }, el('h3', { textContent: name }), el('table', {}, head, tbody));
-    box.dataset.name = name;
+  if (records.length === 0) root.append(el('p', { textContent: 'No records.' }));
+  for (const [zone, names] of byZone) {
+    const kind = zones.find((z) => z.name === zone)?.kind;
+    // the forward zone always shows; reverse zones and "other" only when they hold names
+    if (names.size === 0 && kind !== 'forward') continue;
+    const box = el('section', { className: 'zone' },
+      el('h2', {}, zone, el('span', { className: 'muted', textContent: (kind === 'reverse' ? 'reverse zone, ' : kind ? 'zone, ' : '') + names.size + (names.size === 1 ? ' name' : ' names') })));
+    box.dataset.zone = zone;
+    for (const [name, recs] of names) box.append(nameBox(name, recs));
     root.append(box);
   }
+}
+
+function cell(text, className) {
+  return el('td', { textContent: text, className: className || '' });
+}
+
+async function refreshScanners() {
+  try {
+    const v = await api('GET', '/v1/scanners');
+    const sched = $('scheduler');
+    sched.textContent = v.scheduler ? v.scheduler.id : 'none';
+    sched.dataset.id = v.scheduler ? v.scheduler.id : '';
+    const tbody = $('scanners').tBodies[0];
+    tbody.replaceChildren();
+    if (v.scanners.length === 0) tbody.append(el('tr', {}, el('td', { colSpan: 3, textContent: 'No scanner has a heartbeat.' })));
+    for (const sc of v.scanners) {
+      const age = !sc.live ? 'no heartbeat' : sc.heartbeatAgeSeconds === undefined ? '—' : sc.heartbeatAgeSeconds.toFixed(1) + ' s';
+      const tr = el('tr', {}, cell(sc.hostname), cell(age, sc.live ? '' : 'stale'), cell(String(sc.assigned)));
+      tr.dataset.scanner = sc.hostname;
+      tr.dataset.assigned = String(sc.assigned);
+      tbody.append(tr);
+    }
+    if (v.unassigned > 0) tbody.append(el('tr', {}, cell('(no scanner)'), cell(''), cell(String(v.unassigned))));
+    $('scanners-error').textContent = '';
+  } catch (e) {
+    $('scanners-error').textContent = 'Could not load the scanners: ' + e.message;
+  }
+}
+
+const pct = (r) => (r === null || r === undefined ? '—' : (r * 100).toFixed(1) + ' %');
+const qps = (q) => (q === null || q === undefined ? '—' : q.toFixed(q < 10 ? 2 : 0));
+const rcodes = (m) => Object.entries(m || {}).sort((a, b) => b[1] - a[1]).map(([k, n]) => k + ' ' + n).join(', ') || '—';
+
+async function refreshMetrics() {
+  try {
+    const v = await api('GET', '/v1/dns-metrics');
+    $('metrics-panel').hidden = !v.configured;
+    if (!v.configured) return;
+    $('metrics-time').textContent = 'scraped ' + new Date(v.scrapedAt).toISOString().slice(11, 19) + ' UTC';
+    const tbody = $('dns-metrics').tBodies[0];
+    tbody.replaceChildren();
+    for (const s of v.servers) {
+      const tr = el('tr', {}, cell(s.server), cell(s.up ? 'up' : 'down: ' + s.error, 'state ' + (s.up ? 'up' : 'down')),
+        cell(s.up ? qps(s.queriesPerSecond) : '—', 'qps'), cell(s.up ? rcodes(s.responses) : '—', 'rcodes'), cell(s.up ? pct(s.cacheHitRatio) : '—', 'ratio'));
+      tr.dataset.server = s.server;
+      tr.dataset.up = String(s.up);
+      tr.dataset.requests = String(s.requests);
+      tbody.append(tr);
+    }
+    const t = v.total;
+    const tr = el('tr', { className: 'total' }, cell('total'), cell(t.up + ' up, ' + t.down + ' down'), cell(qps(t.queriesPerSecond), 'qps'), cell(rcodes(t.responses), 'rcodes'), cell(pct(t.cacheHitRatio), 'ratio'));
+    tr.dataset.requests = String(t.requests);
+    tbody.append(tr);
+    $('metrics-error').textContent = '';
+  } catch (e) {
+    $('metrics-error').textContent = 'Could not load the DNS metrics: ' + e.message;
+  }
+}
+
+function refreshPanels() {
+  return Promise.all([refreshScanners(), refreshMetrics()]);
 }
 
 function showFields() {
@@ -298,7 +433,7 @@ function start() {
   $('f-type').addEventListener('change', showFields);
   $('record-form').addEventListener('submit', submit);
   $('f-cancel').addEventListener('click', resetForm);
-  $('refresh').addEventListener('click', refresh);
+  $('refresh').addEventListener('click', () => { refresh(); refreshPanels(); });
   let t;
   $('search').addEventListener('input', () => { clearTimeout(t); t = setTimeout(refresh, 250); });
   $('logout').addEventListener('click', () => showLogin(''));
@@ -319,6 +454,8 @@ function start() {
   if (token()) showApp(); else showLogin('');
   // health changes come from the scanners: poll while the page is visible
   setInterval(() => { if (token() && !document.hidden && !$('f-edit').value) refresh(); }, 3000);
+  // scanners and the DNS servers' counters: every 5 s (queries/s is the difference of two scrapes)
+  setInterval(() => { if (token() && !document.hidden) refreshPanels(); }, 5000);
 }
 
 start();
