@@ -208,6 +208,8 @@ try {
       if (batch && res.batch)
         servers.push({ who: 'node batch', port: batchPort, pids: () => [batch.pid], into: res.batch });
       if (WARMUP > 0) for (const s of servers) await measure(s.port, s.pids, qfile, WARMUP, clientCpus);
+      // the profile from here on: the measured runs, not the catalog's load (cpu-prof-hook.ts)
+      if (profDir) for (const pid of hades.pids()) process.kill(pid, 'SIGUSR2');
       for (let i = 0; i < RUNS; i++) {
         for (const s of servers) {
           const { r, cpu, waited } = await measure(s.port, s.pids, qfile, SECONDS, clientCpus);

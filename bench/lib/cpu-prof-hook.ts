@@ -4,7 +4,7 @@
  * `<dir>/<pid>.cpuprofile` when the process exits. Node refuses `--cpu-prof` in NODE_OPTIONS, and
  * the benches start `hades` through test/dns/hades-proc.ts, which takes no node flags; this is
  * the same profiler through the inspector. The in-process inspector session answers
- * synchronously, so stopping it in the 'exit' handler works.
+ * synchronously, so stopping it in the 'exit' handler works. SIGUSR2 restarts it.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
@@ -17,6 +17,12 @@ if (dir) {
   session.post('Profiler.enable');
   session.post('Profiler.setSamplingInterval', { interval: 200 });
   session.post('Profiler.start');
+  // SIGUSR2 (bench/qps sends it after the warm-up): start over, so the profile is the steady
+  // state only, not the load of the catalog
+  process.on('SIGUSR2', () => {
+    session.post('Profiler.stop');
+    session.post('Profiler.start');
+  });
   process.on('exit', () => {
     session.post('Profiler.stop', (err, res) => {
       if (err) return;
