@@ -263,4 +263,21 @@ describe('web UI panels: scanners, scheduler, live DNS metrics, last change, zon
     await mkdir(path.join(REPO, 'docs'), { recursive: true });
     await page.screenshot({ path: path.join(REPO, 'docs', 'ui-down.png'), fullPage: true });
   });
+
+  it('search filters names across the zones by any part of the name', async () => {
+    const web = page.locator('.name[data-name="web.hades.local"]');
+    const ptr = page.locator('.name[data-name="21.1.0.127.in-addr.arpa"]');
+    await page.fill('#search', 'in-addr');
+    await web.waitFor({ state: 'detached' });
+    assert.equal(await ptr.count(), 1);
+    await page.fill('#search', 'WEB');
+    await ptr.waitFor({ state: 'detached' });
+    assert.equal(await web.count(), 1);
+    await page.fill('#search', 'web.hades.local'); // a whole name: listed by the API
+    await ptr.waitFor({ state: 'detached' });
+    assert.equal(await web.count(), 1);
+    await page.fill('#search', '');
+    await ptr.waitFor();
+    await web.waitFor();
+  });
 });

@@ -181,15 +181,21 @@ async function refresh() {
   const search = $('search').value.trim().replace(/\.$/, '');
   try {
     if (zones.length === 0) zones = (await api('GET', '/v1/zones')).zones;
-    let list;
-    try {
-      list = search ? await listAll(search) : await listZones();
-    } catch (e) {
-      // not a whole name (yet): list the zones and filter by text prefix below
-      if (!(e instanceof ApiFailure) || e.status !== 400) throw e;
-      list = await listZones();
+    // a whole name: the API lists it and the names below it; otherwise (or nothing there) the
+    // zones are listed and filtered by the text anywhere in the name
+    let list = [];
+    if (search) {
+      try {
+        list = await listAll(search);
+      } catch (e) {
+        if (!(e instanceof ApiFailure) || e.status !== 400) throw e;
+      }
     }
-    if (search) list = list.filter((r) => r.name.startsWith(search) || r.name.endsWith(search));
+    if (list.length === 0) {
+      list = await listZones();
+      const needle = search.toLowerCase();
+      if (needle) list = list.filter((r) => r.name.toLowerCase().includes(needle));
+    }
     records = list;
     const h = await api('GET', '/v1/health');
     health = new Map(h.health.map((x) => [x.ip, x]));
