@@ -95,3 +95,50 @@ test('assignment follows status and heartbeats; agent-downtime holds a gone scan
   await waitUntil('s2 assigns', async () => (await reports()).has(ips[0]));
   await s2.stop();
 });
+
+test('heartbeat rewrites (renewals) do not kick a reconcile; keys coming and going do', async () => {
+  const heart = '/v/heart/';
+  let passes = 0;
+  const s = new Scheduler({
+    store,
+    id: 'quiet',
+    statusPath: '/v/status/',
+    reportPath: '/v/report/',
+    heartPath: heart,
+    lockPath: '/v/lock',
+    lockTtlSeconds: 2,
+    scheduleIntervalMs: 600_000, // only watch events and the first pass
+    agentDowntimeMs: 0,
+    logger: silentLogger,
+    debounceMs: 20,
+    onReconciled: () => {
+      passes++;
+    },
+  });
+  await store.put(`${heart}x`, '{"renewed":"0"}');
+  s.start();
+  try {
+    await waitUntil('the first pass', () => passes >= 1);
+    // once the heart watch is up, a new key kicks a pass
+    let n = 0;
+    await waitUntil('a new heartbeat key kicks', async () => {
+      const before = passes;
+      await store.put(`${heart}new-${n++}`, '{}');
+      await new Promise((r) => setTimeout(r, 100));
+      return passes > before;
+    });
+    await waitUntil('quiet', async () => {
+      const before = passes;
+      await new Promise((r) => setTimeout(r, 150));
+      return passes === before;
+    });
+    const quiet = passes;
+    for (let i = 1; i <= 5; i++) await store.put(`${heart}x`, JSON.stringify({ renewed: String(i) }));
+    await new Promise((r) => setTimeout(r, 400)); // 20× the debounce
+    assert.equal(passes, quiet, 'renewals of an existing key: no pass');
+    await store.delete(`${heart}x`);
+    await waitUntil('a key going kicks', () => passes > quiet);
+  } finally {
+    await s.stop();
+  }
+});
