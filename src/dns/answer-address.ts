@@ -14,7 +14,8 @@
  */
 import type { Record, SelectPolicy } from '../records/types.js';
 import type { AnswerContext } from './answer-context.js';
-import { policyFor } from './select.js';
+import { KEY_STRIDE, policyFor, type StickySelector, stickyKeys } from './select.js';
+import { parseIPv4 } from './wire/addr.js';
 import { RRType, Section } from './wire/constants.js';
 import { type Owner, QNAME } from './wire/writer.js';
 
@@ -69,6 +70,12 @@ interface Family {
   readonly policy: SelectPolicy;
   /** Every address is DOWN: served whole, counted per answer in `stats.failOpen`. */
   readonly failOpen: boolean;
+  /**
+   * For sticky with several candidates: per candidate (KEY_STRIDE numbers) the address hash
+   * (hi, lo) and weight (select.ts `stickyKeys`), its TTL, and for A its address as a uint32;
+   * so a query picks and writes without reading the records. Null otherwise.
+   */
+  readonly keys: number[] | null;
 }
 
 /** A name's A and AAAA answers before selection; null: no address of that family. */
@@ -119,6 +126,20 @@ export class AddressAnswers {
     if (f === null) return false;
     const list = f.cands;
     const m = list.length;
+    const keys = f.keys;
+    if (keys !== null) {
+      const sel = ctx.selectors.sticky as Partial<StickySelector>;
+      if (sel.pickKeyed !== undefined) {
+        // sticky among several: pick from the keys, write without touching the records
+        const i = sel.pickKeyed(keys, m, list, ctx.client, name, ctx.query);
+        ctx.identityUsed = true;
+        if (f.failOpen) ctx.stats.failOpen++;
+        const k = KEY_STRIDE * i;
+        if (qtype === RRType.A) ctx.w.addA(Section.ANSWER, QNAME, keys[k + 3], keys[k + 4]);
+        else ctx.w.addAAAA(Section.ANSWER, QNAME, keys[k + 3], list[i].target);
+        return true;
+      }
+    }
     const cands = ctx.cands;
     for (let i = 0; i < m; i++) cands[i] = list[i];
     if (f.failOpen) ctx.stats.failOpen++;
@@ -144,6 +165,24 @@ function family(ctx: AnswerContext, n: number, kind: 'ipv4' | 'ipv6', policy: Se
   const src = ctx.source;
   const kept: Record[] = [];
   for (let i = 0; i < m; i++) if (src.health(cands[i].target) !== 'DOWN') kept.push(cands[i]);
-  if (kept.length > 0) return { cands: kept, policy, failOpen: false };
-  return { cands: cands.slice(0, m), policy, failOpen: true };
+  const failOpen = kept.length === 0;
+  const list = failOpen ? cands.slice(0, m) : kept;
+  return { cands: list, policy, failOpen, keys: policy === 'sticky' ? keysOf(ctx, list, kind) : null };
+}
+
+/** The sticky keys of `list` (several candidates), with each one's TTL and, for A, address. */
+function keysOf(ctx: AnswerContext, list: Record[], kind: 'ipv4' | 'ipv6'): number[] | null {
+  const m = list.length;
+  if (m < 2) return null;
+  const keys: number[] = new Array(KEY_STRIDE * m).fill(0);
+  stickyKeys(list, m, keys);
+  const b = new Uint8Array(4);
+  for (let i = 0; i < m; i++) {
+    keys[KEY_STRIDE * i + 3] = ctx.ttl(list[i]);
+    if (kind === 'ipv4') {
+      if (!parseIPv4(list[i].target, b, 0)) return null; // never: the index holds canonical addresses
+      keys[KEY_STRIDE * i + 4] = ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
+    }
+  }
+  return keys;
 }

@@ -20,6 +20,7 @@ import {
   type Selector,
   shuffleAll,
   stickyHrw,
+  stickyKeys,
   subnetIdentity,
   unitOf,
 } from './select.js';
@@ -254,6 +255,25 @@ describe('select: sticky (weighted rendezvous hashing)', () => {
       '10.0.0.1',
     ].map((a) => pick(sel, FOUR, client(a)));
     assert.deepEqual(got, PINNED);
+  });
+
+  it('pickKeyed (precomputed address hashes and weights) picks what the selector picks', () => {
+    const sel = stickyHrw();
+    const rng = new Rng(7);
+    for (let t = 0; t < 300; t++) {
+      const m = 2 + rng.below(6);
+      const cands = Array.from({ length: m }, (_, i) =>
+        rec(i % 3 === 2 ? `2001:db8::${t}:${i}` : `10.${t & 255}.${i}.${rng.below(256)}`, {
+          weight: rng.below(4) === 0 ? undefined : rng.below(100),
+        }),
+      );
+      const keys: number[] = [];
+      stickyKeys(cands, m, keys);
+      const c = client(clientAddress(rng.below(100000), true));
+      const name = `svc${t}.hades.local.`;
+      const i = sel.pickKeyed(keys, m, cands, c, name);
+      assert.equal(cands[i].target, pick(sel, cands, c, name), `case ${t}`);
+    }
   });
 
   it('depends on the name: one client spreads over the names it asks for', () => {
@@ -501,7 +521,9 @@ describe('select: policies', () => {
 /**
  * sticky's picks among FOUR for ['192.0.2.1', '192.0.2.2', '198.51.100.7', '2001:db8::1',
  * '::ffff:203.0.113.9', '10.0.0.1'] asking for app.hades.local. Computed once with this
- * implementation and checked against an independent Python model (hashlib-free FNV-1a 64 +
- * fmix64 over the documented byte layout); a change here would move every client on upgrade.
+ * implementation and checked against an independent Python model (FNV-1a 64 of identity ‖ 0 ‖
+ * name ‖ 0, xor FNV-1a 64 of the address text, fmix64, w / −ln(u)); a change here would move
+ * every client on upgrade. (Changed once, before the first release, when the address's part of
+ * the hash became a separate FNV so that it is computed once per record: issue 5.)
  */
-const PINNED: string[] = ['10.0.0.4', '10.0.0.3', '10.0.0.4', '10.0.0.4', '10.0.0.3', '10.0.0.2'];
+const PINNED: string[] = ['10.0.0.4', '10.0.0.1', '10.0.0.1', '10.0.0.1', '10.0.0.1', '10.0.0.3'];

@@ -123,8 +123,8 @@ export function randomOne(rng: Rng = new Rng()): Selector {
 
 // ---- the fixed hash ------------------------------------------------------------------------
 //
-// FNV-1a 64 over the identity bytes, a 0 octet, the name, a 0 octet and the address text, then
-// MurmurHash3's fmix64 finalizer (FNV-1a alone mixes its last octets poorly into the high bits,
+// FNV-1a 64 over the identity bytes, a 0 octet, the name and a 0 octet, xor FNV-1a 64 of the
+// address text, then MurmurHash3's fmix64 finalizer (FNV-1a alone mixes its last octets poorly into the high bits,
 // and HRW compares hashes that differ only in those). 64-bit arithmetic is done on two uint32
 // halves with Math.imul and 16-bit limbs: no BigInt, no allocation. Fixed constants, no seed:
 // every process on every machine computes the same value. Changing any of this moves clients.
@@ -359,21 +359,67 @@ export function subnetIdentity(q: EcsSource, id: Uint8Array): number {
 }
 
 /**
- * `sticky`: one candidate per (client identity, name), by weighted rendezvous hashing. The
- * winner is the candidate with the highest weight / −ln(u), u = hash(identity, name, address) in
- * (0, 1); ties (never seen in practice) go to the lower address text. Deterministic: no state,
- * no seed.
+ * The sticky selector: a Selector over Records, plus `pickKeyed` over candidates whose address
+ * hashes and weights were computed once (`stickyKeys`): the same pick without reading the
+ * records or hashing their address text per query (answer-address.ts keeps the keys per name).
  */
-export function stickyHrw(trustEcs = false): Selector {
+export interface StickySelector extends Selector {
+  /**
+   * The index of the winner among `count` (≥ 2) candidates whose keys are
+   * `keys[KEY_STRIDE * i, KEY_STRIDE * i + 3)` = (address hash hi, lo, weight); `cands` are the
+   * same candidates as Records (read only to break an exact tie).
+   */
+  pickKeyed(
+    keys: readonly number[],
+    count: number,
+    cands: readonly Record[],
+    client: ClientInfo,
+    name: string,
+    query?: EcsSource | null,
+  ): number;
+}
+
+/** Numbers per candidate in `stickyKeys`' output (hash hi, hash lo, weight, and room for two more). */
+export const KEY_STRIDE = 5;
+
+/** FNV-1a 64 of an address text from the offset basis: the address's part of the sticky hash. */
+export function addressHash(target: string, out: Int32Array): void {
+  fnv64Init(out);
+  fnv64String(out, target);
+}
+
+/**
+ * Writes the sticky keys of `cands[0, m)` into `keys[KEY_STRIDE * i, KEY_STRIDE * i + 3)`:
+ * address hash (hi, lo as int32) and weight.
+ */
+export function stickyKeys(cands: readonly Record[], m: number, keys: number[]): void {
+  const t = new Int32Array(2);
+  for (let i = 0; i < m; i++) {
+    addressHash(cands[i].target, t);
+    keys[KEY_STRIDE * i] = t[0];
+    keys[KEY_STRIDE * i + 1] = t[1];
+    keys[KEY_STRIDE * i + 2] = weightOf(cands[i]);
+  }
+}
+
+/**
+ * `sticky`: one candidate per (client identity, name), by weighted rendezvous hashing. The
+ * winner is the candidate with the highest weight / −ln(u), u = fmix64(B xor A) in (0, 1), where
+ * B is FNV-1a 64 of (identity, 0, name, 0) and A is FNV-1a 64 of the address text; ties (never
+ * seen in practice) go to the lower address text. Deterministic: no state, no seed. A depends on
+ * the address alone, so it is computed once per record (`stickyKeys`), not per query.
+ */
+export function stickyHrw(trustEcs = false): StickySelector {
   const id = new Uint8Array(18);
   const base = new Int32Array(2);
   const h = new Int32Array(2);
+  const t = new Int32Array(2);
   // the hash state after the identity of the last source address asked (and its 0 octet):
   // a resolver asks again and again, and parsing its address text is most of that part
   let lastAddress = '';
   const afterId = new Int32Array(2);
-  return (cands, count, client, name, query) => {
-    if (count <= 1) return count;
+  /** base ← FNV-1a 64 of (identity, 0, name, 0). */
+  const start = (client: ClientInfo, name: string, query: EcsSource | null | undefined): void => {
     if (trustEcs && query?.ecs && query.ecsSourcePrefix > 0) {
       fnv64Init(base);
       fnv64Bytes(base, id, 0, subnetIdentity(query, id));
@@ -399,26 +445,50 @@ export function stickyHrw(trustEcs = false): Selector {
       afterId[1] = base[1];
     }
     fnv64String(base, name);
+    id[0] = 0;
     fnv64Bytes(base, id, 0, 1);
+  };
+  /** The score of an address with hash (hi, lo) and weight w, for the current base. */
+  const score = (hi: number, lo: number, w: number): number => {
+    h[0] = base[0] ^ hi;
+    h[1] = base[1] ^ lo;
+    fmix64(h);
+    return w / -Math.log(unitOf(h));
+  };
+  const sel = ((cands, count, client, name, query) => {
+    if (count <= 1) return count;
+    start(client, name, query);
     let best = 0;
     let bestScore = -1;
     for (let i = 0; i < count; i++) {
       const r = cands[i];
-      h[0] = base[0];
-      h[1] = base[1];
-      fnv64String(h, r.target);
-      fmix64(h);
-      const score = weightOf(r) / -Math.log(unitOf(h));
-      if (score > bestScore || (score === bestScore && r.target < cands[best].target)) {
+      addressHash(r.target, t);
+      const sc = score(t[0], t[1], weightOf(r));
+      if (sc > bestScore || (sc === bestScore && r.target < cands[best].target)) {
         best = i;
-        bestScore = score;
+        bestScore = sc;
       }
     }
-    const t = cands[0];
+    const x = cands[0];
     cands[0] = cands[best];
-    cands[best] = t;
+    cands[best] = x;
     return 1;
+  }) as StickySelector;
+  sel.pickKeyed = (keys, count, cands, client, name, query) => {
+    start(client, name, query);
+    let best = 0;
+    let bestScore = -1;
+    for (let i = 0; i < count; i++) {
+      const k = KEY_STRIDE * i;
+      const sc = score(keys[k], keys[k + 1], keys[k + 2]);
+      if (sc > bestScore || (sc === bestScore && cands[i].target < cands[best].target)) {
+        best = i;
+        bestScore = sc;
+      }
+    }
+    return best;
   };
+  return sel;
 }
 
 export type Selectors = { readonly [P in SelectPolicy]: Selector };
