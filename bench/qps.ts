@@ -38,7 +38,7 @@ import { startEtcd } from '../test/harness/etcd.js';
 import { type DnsperfResult, runDnsperf, writeQueryFile } from './lib/dnsperf.js';
 import { startBenchHades } from './lib/hades.js';
 import { startKnot } from './lib/knot.js';
-import { cpuSecondsOf, runQueueWaitSeconds } from './lib/proc.js';
+import { cpuSecondsOf, runQueueWaitSeconds, systemSeconds } from './lib/proc.js';
 import { profileTop } from './lib/profile.js';
 import { loadRecords, PER_NAME, RECORD_TTL, recordAddress, serviceName } from './lib/records.js';
 import { num, printTable } from './lib/table.js';
@@ -90,8 +90,10 @@ interface Agg {
   cpu: number;
   /** Seconds the server's threads waited for a CPU while runnable (other programs). */
   waited: number;
+  /** The kernel's part of `cpu` (stime). */
+  sys: number;
 }
-const agg = () => ({ runs: [], cpu: 0, waited: 0 }) as Agg;
+const agg = () => ({ runs: [], cpu: 0, waited: 0, sys: 0 }) as Agg;
 const results: { row: RowSpec; hades: Agg; knot: Agg; bare?: Agg; batch?: Agg }[] = [];
 const work = await mkdtemp(join(tmpdir(), 'hades-bench-qps-'));
 
@@ -105,6 +107,7 @@ function addrsOf(i: number): string[] {
 async function measure(port: number, pids: () => number[], qfile: string, seconds: number, cpus?: string) {
   const ps = pids();
   const c0 = cpuSecondsOf(ps);
+  const s0 = ps.reduce((a, p) => a + systemSeconds(p), 0);
   const w0 = runQueueWaitSeconds(ps);
   const r = await runDnsperf({
     port,
@@ -115,9 +118,10 @@ async function measure(port: number, pids: () => number[], qfile: string, second
     cpus,
   });
   const cpu = cpuSecondsOf(ps) - c0;
+  const sys = ps.reduce((a, p) => a + systemSeconds(p), 0) - s0;
   // time the server was ready to run but waited for its CPU (another program on a shared machine)
   const waited = runQueueWaitSeconds(ps) - w0;
-  return { r, cpu, waited };
+  return { r, cpu, sys, waited };
 }
 
 /** A bare responder (node:dgram or hades's batched socket) on `port` (and `cpus`), until `stop()`. */
@@ -212,9 +216,10 @@ try {
       if (profDir) for (const pid of hades.pids()) process.kill(pid, 'SIGUSR2');
       for (let i = 0; i < RUNS; i++) {
         for (const s of servers) {
-          const { r, cpu, waited } = await measure(s.port, s.pids, qfile, SECONDS, clientCpus);
+          const { r, cpu, sys, waited } = await measure(s.port, s.pids, qfile, SECONDS, clientCpus);
           s.into.runs.push(r);
           s.into.cpu += cpu;
+          s.into.sys += sys;
           s.into.waited += waited;
           console.error(`${line(s.who, r, cpu)}  waited ${waited.toFixed(2)} s`);
         }
@@ -250,6 +255,7 @@ for (const { row, hades, knot, bare, batch } of results) {
       perCpu: completed / a.cpu,
       cpuShare: a.cpu / secs,
       waitShare: a.waited / secs,
+      sysShare: a.sys / a.cpu,
     };
   };
   const h = sum(hades);
@@ -263,6 +269,7 @@ for (const { row, hades, knot, bare, batch } of results) {
     num(x.lost),
     x.cpuShare.toFixed(2),
     x.waitShare.toFixed(2),
+    `${Math.round(100 * x.sysShare)} %`,
     num(x.perCpu),
   ];
   table.push(cells('hades', h), cells('knot', k));
@@ -271,38 +278,29 @@ for (const { row, hades, knot, bare, batch } of results) {
   const bb = batch ? sum(batch) : undefined;
   if (bb) table.push(cells('node (batch)', bb));
   const ratio = h.perCpu / k.perCpu;
-  table.push([row.label, 'hades/knot', (h.qps / k.qps).toFixed(2), '', '', '', '', '', ratio.toFixed(2)]);
-  if (b)
+  const vsKnot = (who: string, x: ReturnType<typeof sum>) =>
     table.push([
       row.label,
-      'node/knot',
-      (b.qps / k.qps).toFixed(2),
+      who,
+      (x.qps / k.qps).toFixed(2),
       '',
       '',
       '',
       '',
       '',
-      (b.perCpu / k.perCpu).toFixed(2),
+      '',
+      (x.perCpu / k.perCpu).toFixed(2),
     ]);
-  if (bb)
-    table.push([
-      row.label,
-      'batch/knot',
-      (bb.qps / k.qps).toFixed(2),
-      '',
-      '',
-      '',
-      '',
-      '',
-      (bb.perCpu / k.perCpu).toFixed(2),
-    ]);
+  vsKnot('hades/knot', h);
+  if (b) vsKnot('node/knot', b);
+  if (bb) vsKnot('batch/knot', bb);
   if (row.workers === 1 && (ratio < 0.5 || h.lost > 0)) met = false;
 }
 printTable(
   `qps: dnsperf ${SECONDS} s × ${RUNS} per server (A/B/A/B), -c ${CLIENTS} -q ${OUTSTANDING}, ` +
     `${split ? 'servers on CPU 1, dnsperf on CPU 0 (-workers 2: unpinned)' : 'one CPU: nothing pinned'}; ` +
     'hades -select sticky, health keys, -metrics-port; knotd 1 UDP worker',
-  ['row', 'server', 'q/s', 'avg ms', 'max ms', 'lost', 'CPUs busy', 'waited', 'q per CPU-s'],
+  ['row', 'server', 'q/s', 'avg ms', 'max ms', 'lost', 'CPUs busy', 'waited', 'kernel', 'q per CPU-s'],
   table,
 );
 console.log(

@@ -34,13 +34,20 @@ if (process.argv[3] === 'batch') {
   const outs: Buffer[] = [];
   for (let i = 0; i < BATCH; i++) outs.push(Buffer.alloc(512));
   const sock = UdpBatchSocket.bind('127.0.0.1', port, 4, 4 << 20, false, outs);
+  let datagrams = 0;
   sock.start((n) => {
+    datagrams += n;
     for (let i = 0; i < n; i++) {
       const len = sock.length(i);
       sock.reply(i, len > 0 ? respond(sock.request(i), len, outs[i]) : 0);
     }
   });
   process.on('SIGTERM', () => {
+    const batches = sock.counters[3];
+    if (process.env.HADES_BENCH_BATCH_STATS)
+      console.error(
+        `batch: ${datagrams} datagrams in ${batches} batches (${(datagrams / batches).toFixed(1)} per batch)`,
+      );
     sock.close();
     process.exit(0);
   });

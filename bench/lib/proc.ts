@@ -37,6 +37,12 @@ export function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / clockTicks();
 }
 
+/** stime of `pid` (all its threads) in seconds: the kernel's part of cpuSeconds; 0 when it is gone. */
+export function systemSeconds(pid: number): number {
+  const f = statFields(pid);
+  return f ? Number(f[12]) / clockTicks() : 0;
+}
+
 /** The summed CPU seconds of `pids`. */
 export function cpuSecondsOf(pids: readonly number[]): number {
   let s = 0;

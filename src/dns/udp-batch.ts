@@ -80,9 +80,11 @@ export class UdpBatchSocket {
   readonly counters = new Float64Array(4);
   private readonly slots: Buffer[] = [];
   private readonly outs: Buffer[];
-  /** Last source address text and its raw bytes, so a repeated client costs no string. */
+  /** The source addresses as int32s (sockaddr fields are 4-octet aligned in their 32-octet slots). */
+  private readonly addr32: Int32Array;
+  /** Last source address text and its address octets (as int32s), so a repeated client costs no string. */
   private lastText = '';
-  private readonly lastRaw = Buffer.alloc(ADDR_SLOT);
+  private readonly lastRaw = new Int32Array(4);
 
   private constructor(
     n: Native,
@@ -94,7 +96,9 @@ export class UdpBatchSocket {
     this.fd = fd;
     this.port = n.localPort(fd);
     this.input = Buffer.allocUnsafeSlow(SLOT_SIZE * BATCH);
-    this.addr = Buffer.alloc(ADDR_SLOT * BATCH);
+    const ab = new ArrayBuffer(ADDR_SLOT * BATCH);
+    this.addr = Buffer.from(ab);
+    this.addr32 = new Int32Array(ab);
     for (let i = 0; i < BATCH; i++) this.slots.push(this.input.subarray(i * SLOT_SIZE, (i + 1) * SLOT_SIZE));
     this.outs = outs;
   }
@@ -164,14 +168,26 @@ export class UdpBatchSocket {
 
   /** Slot i's source address as text (as node:dgram's rinfo.address); no new string for a repeated client. */
   address(i: number): string {
-    const a = this.addr;
-    const off = i * ADDR_SLOT;
+    const a = this.addr32;
+    const last = this.lastRaw;
     // sockaddr_in: family(2) port(2) addr(4); sockaddr_in6: family(2) port(2) flow(4) addr(16)
-    const start = off + 4;
-    const end = this.family === 6 ? off + 24 : off + 8;
-    if (this.lastText !== '' && a.compare(this.lastRaw, 0, end - start, start, end) === 0)
-      return this.lastText;
-    a.copy(this.lastRaw, 0, start, end);
+    const w = i * (ADDR_SLOT / 4);
+    if (this.family === 4) {
+      const x = a[w + 1];
+      if (x === last[0] && this.lastText !== '') return this.lastText;
+      last[0] = x;
+    } else {
+      const x0 = a[w + 2];
+      const x1 = a[w + 3];
+      const x2 = a[w + 4];
+      const x3 = a[w + 5];
+      if (x0 === last[0] && x1 === last[1] && x2 === last[2] && x3 === last[3] && this.lastText !== '')
+        return this.lastText;
+      last[0] = x0;
+      last[1] = x1;
+      last[2] = x2;
+      last[3] = x3;
+    }
     this.lastText = this.n.addressText(this.handle!, i);
     return this.lastText;
   }
