@@ -12,6 +12,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Authenticator, RateLimiter } from '../api/auth.js';
+import { DnsMetrics } from '../api/dns-metrics.js';
 import { type ApiLogger, createApiHandler } from '../api/server.js';
 import { RecordService } from '../api/service.js';
 import { formatHostPort, type HadesConfig, type HostPort } from '../config/hades.js';
@@ -63,7 +64,15 @@ export interface StandaloneApiOptions {
   domain: string;
   prefix: string;
   monitorPath: string;
+  /** This process's metrics port (-metrics-port), shown in the UI's DNS panel; none: no panel. */
+  metrics?: { host: string; port: number };
   logger?: ApiLogger & { warn(obj: object, msg?: string): void };
+}
+
+/** Where this process's own metrics are scraped from: a wildcard bind is asked on loopback. */
+function ownMetrics(at: { host: string; port: number }): { host: string; port: number } {
+  const host = at.host === '0.0.0.0' || at.host === '' ? '127.0.0.1' : at.host === '::' ? '::1' : at.host;
+  return { host, port: at.port };
 }
 
 /**
@@ -134,6 +143,7 @@ export function startStandaloneApi(addr: HostPort, o: StandaloneApiOptions): Pro
             auth,
             limiter,
             logger: o.logger,
+            dnsMetrics: o.metrics ? new DnsMetrics({ targets: [ownMetrics(o.metrics)] }) : undefined,
           });
         },
         close: () =>

@@ -117,6 +117,52 @@ describe('hades standalone', () => {
   });
 });
 
+describe('hades standalone -metrics-port', () => {
+  it("the UI's DNS panel (/v1/dns-metrics) shows this process's own counters", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'hades-standalone-m-'));
+    const dnsPort = await freeDnsPort();
+    const apiPort = await freeDnsPort();
+    const metricsPort = await freeDnsPort();
+    const h = spawnHades(
+      [
+        'standalone',
+        '-addr',
+        `127.0.0.1:${dnsPort}`,
+        '-api-addr',
+        `127.0.0.1:${apiPort}`,
+        '-metrics-port',
+        String(metricsPort),
+        '-hades-auth',
+        'metrics-test-token-0123456789abcdef',
+      ],
+      { cwd: dir },
+    );
+    try {
+      await waitAnswering(h, dnsPort);
+      for (let i = 0; i < 5; i++) await dig(dnsPort, ['hades.local', 'SOA']);
+      const view = async () => {
+        const res = await fetch(`http://127.0.0.1:${apiPort}/v1/dns-metrics`, {
+          headers: { authorization: 'Bearer metrics-test-token-0123456789abcdef' },
+        });
+        assert.equal(res.status, 200);
+        return (await res.json()) as {
+          configured: boolean;
+          servers: { server: string; up: boolean; requests: number }[];
+        };
+      };
+      const v = await view();
+      assert.equal(v.configured, true);
+      assert.equal(v.servers.length, 1);
+      assert.equal(v.servers[0].server, `127.0.0.1:${metricsPort}`);
+      assert.equal(v.servers[0].up, true, JSON.stringify(v));
+      assert.ok(v.servers[0].requests >= 5, JSON.stringify(v));
+    } finally {
+      await h.stop('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('hades standalone before the store is there', () => {
   it('/health is 200, /ready and the API 503 while the store is unreachable; SIGTERM still stops it with 0', async () => {
     const apiPort = await freeDnsPort();
