@@ -345,7 +345,7 @@ export class HadesMetrics {
     this.statCounters(stats, [
       [
         'hades_requests_dropped_total',
-        'Requests answered with nothing: unreadable (no header, a response), or every UDP writer busy.',
+        'Requests answered with nothing: unreadable (no header, a response), or UDP replies the kernel could not take (busy).',
         { unanswerable: 'dropped', busy: 'udpBusyDrops' },
       ],
       [
