@@ -340,7 +340,8 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     /* lengths of slots past n are 0 (cleared by the previous send), so only this batch goes */
     for (uint32_t i = (uint32_t)n; i < s->nslots; i++) s->meta[2 * i] = 0;
     send_replies(s);
-    if ((uint32_t)n < s->nslots) break; /* drained */
+    /* on to the next round: the socket is drained when recvmmsg says EAGAIN (a round that
+       comes back with fewer than nslots often finds more: the client answered meanwhile) */
   }
   napi_close_handle_scope(env, scope);
 }
