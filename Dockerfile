@@ -45,4 +45,5 @@ COPY --from=build /app/build ./build
 COPY package.json ./
 USER 10001:10001
 EXPOSE 53/udp 53/tcp 9001/tcp 9153/tcp
-ENTRYPOINT ["node", "dist/src/bin/hades.js"]
+# node's flags for hades are those of its bin's shebang (HADES_NODE_FLAGS, src/dns/memory.ts)
+ENTRYPOINT ["node", "--max-semi-space-size=2", "dist/src/bin/hades.js"]

@@ -30,6 +30,7 @@ import {
   LATENCY_BUCKETS,
 } from './forward/index.js';
 import { DnsHandler } from './handler.js';
+import { collectStartupGarbage } from './memory.js';
 import { queryLogger } from './query-log.js';
 import { DnsServer } from './server.js';
 import {
@@ -259,7 +260,16 @@ export async function main(): Promise<void> {
       throw err;
     }
     if (stop.stopping) return;
-    log.info({ revision: catalog.revision, records: catalog.recordCount }, 'hades: catalog ready');
+    // the first list's garbage goes before hades listens (src/dns/memory.ts)
+    const gcMs = collectStartupGarbage();
+    log.info(
+      {
+        revision: catalog.revision,
+        records: catalog.recordCount,
+        gcMs: gcMs === undefined ? undefined : Math.round(gcMs),
+      },
+      'hades: catalog ready',
+    );
 
     const handler = new DnsHandler({
       catalog,

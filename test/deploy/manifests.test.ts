@@ -23,6 +23,7 @@ import { parseIni } from '../../src/config/ini.js';
 import { buildKubeapiConfig, kubeapiFlagSpecs } from '../../src/config/kubeapi.js';
 import { buildScannerConfig, scannerFlagSpecs } from '../../src/config/scanner.js';
 import { buildScheduleConfig, scheduleFlagSpecs } from '../../src/config/schedule.js';
+import { HADES_NODE_FLAGS } from '../../src/dns/memory.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const DIR = join(ROOT, 'deploy', 'kubernetes');
@@ -269,7 +270,7 @@ describe('deploy/kubernetes', () => {
       assert.deepEqual(c.securityContext?.capabilities?.drop, ['ALL'], `${obj.metadata.name}: drop ALL`);
       // hades is the ENTRYPOINT; the others name their program, which must exist
       const program = c.command
-        ? /^\/app\/dist\/src\/bin\/([a-z-]+)\.js$/.exec(c.command[1] ?? '')?.[1]
+        ? /^\/app\/dist\/src\/bin\/([a-z-]+)\.js$/.exec(c.command.at(-1) ?? '')?.[1]
         : 'hades';
       assert.ok(program, `${obj.metadata.name}: command ${JSON.stringify(c.command)}`);
       if (c.command) assert.equal(c.command[0], 'node');
@@ -284,13 +285,18 @@ describe('deploy/kubernetes', () => {
     }
     const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
     assert.match(dockerfile, /^WORKDIR \/app$/m);
-    assert.match(dockerfile, /^ENTRYPOINT \["node", "dist\/src\/bin\/hades\.js"\]$/m);
+    // hades, the ENTRYPOINT, runs node with the flags of its bin's shebang
+    const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile);
+    assert.ok(entrypoint, 'the Dockerfile has an exec-form ENTRYPOINT');
+    assert.deepEqual(JSON.parse(entrypoint[1]), ['node', ...HADES_NODE_FLAGS, 'dist/src/bin/hades.js']);
   });
 
   it('hades: ≥ 2 replicas, DNS on 0.0.0.0:53, probes and scrape on -metrics-port', () => {
     const d = find('Deployment', 'hades');
     assert.ok(d.spec.replicas >= 2);
     const c = containerOf(d);
+    // the image's ENTRYPOINT (node with HADES_NODE_FLAGS, checked above), or a command with them
+    if (c.command) assert.deepEqual(c.command, ['node', ...HADES_NODE_FLAGS, '/app/dist/src/bin/hades.js']);
     const env = envOf(c);
     const { config } = parseHadesArgs(argsOf(c, env), env);
     assert.deepEqual([config.listen.host, config.listen.port], ['0.0.0.0', 53]);

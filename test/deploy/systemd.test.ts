@@ -13,6 +13,7 @@ import { parseHadesArgs } from '../../src/config/hades.js';
 import { buildKubeapiConfig, kubeapiFlagSpecs } from '../../src/config/kubeapi.js';
 import { buildScannerConfig, scannerFlagSpecs } from '../../src/config/scanner.js';
 import { buildScheduleConfig, scheduleFlagSpecs } from '../../src/config/schedule.js';
+import { HADES_NODE_FLAGS } from '../../src/dns/memory.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const DIR = join(ROOT, 'deploy', 'systemd');
@@ -93,8 +94,15 @@ describe('deploy/systemd', () => {
       assert.equal(one(unit, 'Service', 'Restart'), 'on-failure');
       assert.equal(one(unit, 'Service', 'NoNewPrivileges'), 'yes');
       assert.equal(one(unit, 'Service', 'ProtectSystem'), 'strict');
-      const exec = one(unit, 'Service', 'ExecStart').split(/\s+/);
-      assert.match(exec[0], /^\/usr\/bin\/node$/);
+      const words = one(unit, 'Service', 'ExecStart').split(/\s+/);
+      assert.match(words[0], /^\/usr\/bin\/node$/);
+      // node's own flags, before the script: hades runs with those of its bin's shebang
+      const nodeFlags = words.slice(
+        1,
+        words.findIndex((w, i) => i > 0 && !w.startsWith('-')),
+      );
+      assert.deepEqual(nodeFlags, program === 'hades' ? HADES_NODE_FLAGS : [], 'node flags');
+      const exec = [words[0], ...words.slice(1 + nodeFlags.length)];
       const script = /^\/opt\/hades\/(dist\/src\/bin\/([a-z-]+)\.js)$/.exec(exec[1]);
       assert.ok(script, `ExecStart runs ${exec[1]}`);
       assert.equal(script[2], program);

@@ -3,13 +3,16 @@
  * the flag), HADES_* variables, an address in use, and a clean stop on SIGTERM/SIGINT.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { HADES_NODE_FLAGS } from '../../src/dns/memory.js';
 import { VERSION } from '../../src/version.js';
 import { dig, digStatus } from './clients.js';
-import { freeDnsPort, spawnHades, startHades } from './hades-proc.js';
+import { freeDnsPort, HADES_BIN, spawnHades, startHades } from './hades-proc.js';
+
+const ROOT = path.resolve(path.dirname(HADES_BIN), '../../..');
 
 async function runHades(args: string[], env: NodeJS.ProcessEnv = {}) {
   const h = spawnHades(args, { env });
@@ -43,6 +46,29 @@ describe('hades command line', () => {
     const r = await runHades(['-version']);
     assert.equal(r.code, 0);
     assert.match(r.stdout, new RegExp(`^hades ${VERSION.replace(/\./g, '\\.')} `));
+  });
+
+  it("runs through its shebang as npm's bin link does (node with HADES_NODE_FLAGS), and so does npm start", async () => {
+    const shebang = (await readFile(HADES_BIN, 'utf8')).split('\n', 1)[0];
+    assert.equal(shebang, `#!/usr/bin/env -S node ${HADES_NODE_FLAGS.join(' ')}`);
+    const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8'));
+    assert.equal(path.resolve(ROOT, pkg.bin.hades), HADES_BIN);
+    assert.equal(pkg.scripts.start, `node ${HADES_NODE_FLAGS.join(' ')} dist/src/bin/hades.js standalone`);
+    // npm makes a bin target executable when it links it; the kernel then runs the shebang
+    await chmod(HADES_BIN, 0o755);
+    const link = path.join(dir, 'hades');
+    await symlink(HADES_BIN, link);
+    const port = await freeDnsPort();
+    const args = ['-addr', `127.0.0.1:${port}`, '-data-dir', path.join(dir, 'shebang')];
+    const h = await startHades(args, port, { viaShebang: link });
+    try {
+      const argv = (await readFile(`/proc/${h.pid}/cmdline`, 'utf8')).split('\0');
+      assert.equal(path.basename(argv[0]), 'node');
+      assert.deepEqual(argv.slice(1, 1 + HADES_NODE_FLAGS.length), HADES_NODE_FLAGS);
+      assert.deepEqual(argv.slice(1 + HADES_NODE_FLAGS.length, -1), [link, ...args]);
+    } finally {
+      assert.equal(await h.stop(), 0);
+    }
   });
 
   it('a bad value exits 2 with one line naming the flag', async () => {

@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { HADES_NODE_FLAGS } from '../../src/dns/memory.js';
 import { openEtcdStore } from '../../src/store/etcd/etcd.js';
 import type { Store } from '../../src/store/types.js';
 import { type EtcdProcess, startEtcd } from '../harness/etcd.js';
@@ -46,6 +47,10 @@ export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
   /** Command prefix, e.g. ['ip', 'netns', 'exec', ns]. */
   wrap?: string[];
+  /** node's flags before the script; default HADES_NODE_FLAGS, those of the bin's shebang. */
+  nodeFlags?: readonly string[];
+  /** Runs this file (an executable link to the bin) itself, through its shebang, as npm's bin link does. */
+  viaShebang?: string;
 }
 
 /** A dead upstream for -nameservers: a loopback port nothing listens on (discard), so tries fail at once. */
@@ -53,7 +58,10 @@ export const NO_UPSTREAM = '127.0.0.1:9';
 
 const SIGNUM: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15, SIGHUP: 1 };
 
-/** Spawns `node hades.js ...args` without waiting for anything. */
+/**
+ * Spawns `node <HADES_NODE_FLAGS> hades.js ...args`, as the bin's shebang runs it (with this
+ * process's node), without waiting for anything.
+ */
 export function spawnHades(args: string[], opts: SpawnOptions = {}): HadesProc {
   hook();
   const env: NodeJS.ProcessEnv = {};
@@ -65,7 +73,9 @@ export function spawnHades(args: string[], opts: SpawnOptions = {}): HadesProc {
   // (REFUSED, as before it existed); a test that forwards passes -nameservers (which wins).
   env.HADES_NAMESERVERS = 'none';
   Object.assign(env, opts.env ?? {});
-  const argv = [process.execPath, HADES_BIN, ...args];
+  const argv = opts.viaShebang
+    ? [opts.viaShebang, ...args]
+    : [process.execPath, ...(opts.nodeFlags ?? HADES_NODE_FLAGS), HADES_BIN, ...args];
   const cmd = opts.wrap ? [...opts.wrap, ...argv] : argv;
   const child = spawn(cmd[0], cmd.slice(1), { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
