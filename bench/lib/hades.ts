@@ -1,7 +1,8 @@
 /**
  * The real `hades` binary for the benches: started as a user would run it on etcd
- * (`-select sticky`, `-metrics-port` on), optionally pinned to CPUs (taskset) and with extra node
- * options (NODE_OPTIONS, e.g. --cpu-prof); ready when /ready says 200 and a name is answered.
+ * (`-select sticky`, `-metrics-port` on; node with the bin's shebang flags, HADES_NODE_FLAGS),
+ * optionally pinned to CPUs (taskset) and with extra node options (NODE_OPTIONS, e.g.
+ * --cpu-prof); ready when /ready says 200 and a name is answered.
  */
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +19,8 @@ export interface BenchHadesOptions {
   cpus?: string;
   /** NODE_OPTIONS for the hades process (and its workers). */
   nodeOptions?: string;
+  /** node's flags before the script instead of HADES_NODE_FLAGS (the bin's shebang), to compare. */
+  nodeFlags?: readonly string[];
   /** Write a CPU profile per process into this directory (cpu-prof-hook.ts) when hades stops. */
   cpuProfileDir?: string;
   extraArgs?: string[];
@@ -79,6 +82,7 @@ export async function startBenchHades(o: BenchHadesOptions): Promise<BenchHades>
   const proc = spawnHades(args, {
     wrap: o.cpus !== undefined ? ['taskset', '-c', o.cpus] : undefined,
     env: nodeEnv(o),
+    nodeFlags: o.nodeFlags,
   });
   let exit: number | undefined;
   void proc.exited.then((c) => {
