@@ -10,7 +10,7 @@
  * never fails the request.
  */
 import http from 'node:http';
-import { parsePromText, sumBy, sumOf } from './prom-text.js';
+import { parsePromText, sumBy, sumOf } from '../metrics/prom-text.js';
 
 export interface MetricsTarget {
   host: string;
