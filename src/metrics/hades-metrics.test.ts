@@ -13,7 +13,7 @@ import {
   HadesMetrics,
   type ServerSource,
 } from './hades-metrics.js';
-import { parseMetricsText, sampleValue, sumSamples } from './parse.js';
+import { parsePromText, seriesValue, strictErrors, sumOf } from './prom-text.js';
 
 function q(type: number, name = 'web.hades.local.'): Buffer {
   return encodeQuery({ id: 1, name, type });
@@ -127,10 +127,11 @@ describe('QueryCounters', () => {
 describe('HadesMetrics', () => {
   it('maps the live counters to hades_ series at scrape time, in a text format that parses', async () => {
     const m = new HadesMetrics({ version: '9.9.9', processMetrics: false });
-    const before = parseMetricsText(await m.text());
-    assert.equal(sampleValue(before, 'hades_requests_total'), undefined, 'no server yet: no series');
-    assert.equal(sampleValue(before, 'hades_cache_hits_total'), 0);
-    assert.equal(sampleValue(before, 'hades_ready'), 0);
+    const before = parsePromText(await m.text());
+    assert.deepEqual(strictErrors(before), []);
+    assert.equal(seriesValue(before, 'hades_requests_total'), undefined, 'no server yet: no series');
+    assert.equal(seriesValue(before, 'hades_cache_hits_total'), 0);
+    assert.equal(seriesValue(before, 'hades_ready'), 0);
 
     const srv = fakeServer();
     const c = srv.counters;
@@ -157,61 +158,62 @@ describe('HadesMetrics', () => {
     cache.evictions = 3;
 
     const text = await m.text();
-    const p = parseMetricsText(text);
+    const p = parsePromText(text);
+    assert.deepEqual(strictErrors(p), []);
     assert.equal(p.types.get('hades_requests_total'), 'counter');
     assert.equal(p.types.get('hades_request_duration_seconds'), 'histogram');
     assert.equal(p.types.get('hades_catalog_records'), 'gauge');
-    assert.equal(sampleValue(p, 'hades_build_info', { version: '9.9.9' }), 1);
-    assert.equal(sampleValue(p, 'hades_requests_total', { protocol: 'udp', type: 'A' }), 2);
-    assert.equal(sampleValue(p, 'hades_requests_total', { protocol: 'tcp', type: 'AAAA' }), 1);
-    assert.equal(sampleValue(p, 'hades_requests_total', { protocol: 'udp', type: 'NAPTR' }), 1);
-    assert.equal(sampleValue(p, 'hades_requests_total', { protocol: 'udp', type: 'other' }), 1);
-    assert.equal(sumSamples(p, 'hades_requests_total'), 5);
-    assert.equal(sampleValue(p, 'hades_responses_total', { protocol: 'udp', rcode: 'NOERROR' }), 1);
-    assert.equal(sampleValue(p, 'hades_responses_total', { protocol: 'udp', rcode: 'NXDOMAIN' }), 1);
-    assert.equal(sampleValue(p, 'hades_responses_total', { protocol: 'tcp', rcode: 'SERVFAIL' }), 1);
+    assert.equal(seriesValue(p, 'hades_build_info', { version: '9.9.9' }), 1);
+    assert.equal(seriesValue(p, 'hades_requests_total', { protocol: 'udp', type: 'A' }), 2);
+    assert.equal(seriesValue(p, 'hades_requests_total', { protocol: 'tcp', type: 'AAAA' }), 1);
+    assert.equal(seriesValue(p, 'hades_requests_total', { protocol: 'udp', type: 'NAPTR' }), 1);
+    assert.equal(seriesValue(p, 'hades_requests_total', { protocol: 'udp', type: 'other' }), 1);
+    assert.equal(sumOf(p, 'hades_requests_total'), 5);
+    assert.equal(seriesValue(p, 'hades_responses_total', { protocol: 'udp', rcode: 'NOERROR' }), 1);
+    assert.equal(seriesValue(p, 'hades_responses_total', { protocol: 'udp', rcode: 'NXDOMAIN' }), 1);
+    assert.equal(seriesValue(p, 'hades_responses_total', { protocol: 'tcp', rcode: 'SERVFAIL' }), 1);
     // histogram: cumulative buckets, +Inf = _count
-    assert.equal(sampleValue(p, 'hades_request_duration_seconds_bucket', { le: '0.00005' }), 1);
-    assert.equal(sampleValue(p, 'hades_request_duration_seconds_bucket', { le: '0.01' }), 1);
-    assert.equal(sampleValue(p, 'hades_request_duration_seconds_bucket', { le: '0.025' }), 2);
-    assert.equal(sampleValue(p, 'hades_request_duration_seconds_bucket', { le: '+Inf' }), 2);
-    assert.equal(sampleValue(p, 'hades_request_duration_seconds_count'), 2);
-    assert.ok(Math.abs((sampleValue(p, 'hades_request_duration_seconds_sum') ?? 0) - 0.02002) < 1e-12);
-    assert.equal(sampleValue(p, 'hades_requests_dropped_total', { reason: 'unanswerable' }), 3);
-    assert.equal(sampleValue(p, 'hades_requests_dropped_total', { reason: 'busy' }), 1);
-    assert.equal(sampleValue(p, 'hades_internal_errors_total'), 2);
-    assert.equal(sampleValue(p, 'hades_tcp_connections'), 2);
-    assert.equal(sampleValue(p, 'hades_selection_all_down_total'), 5);
-    assert.equal(sampleValue(p, 'hades_cache_hits_total'), 11);
-    assert.equal(sampleValue(p, 'hades_cache_misses_total'), 4);
-    assert.equal(sampleValue(p, 'hades_cache_entries'), 9);
-    assert.equal(sampleValue(p, 'hades_cache_evictions_total'), 3);
+    assert.equal(seriesValue(p, 'hades_request_duration_seconds_bucket', { le: '0.00005' }), 1);
+    assert.equal(seriesValue(p, 'hades_request_duration_seconds_bucket', { le: '0.01' }), 1);
+    assert.equal(seriesValue(p, 'hades_request_duration_seconds_bucket', { le: '0.025' }), 2);
+    assert.equal(seriesValue(p, 'hades_request_duration_seconds_bucket', { le: '+Inf' }), 2);
+    assert.equal(seriesValue(p, 'hades_request_duration_seconds_count'), 2);
+    assert.ok(Math.abs((seriesValue(p, 'hades_request_duration_seconds_sum') ?? 0) - 0.02002) < 1e-12);
+    assert.equal(seriesValue(p, 'hades_requests_dropped_total', { reason: 'unanswerable' }), 3);
+    assert.equal(seriesValue(p, 'hades_requests_dropped_total', { reason: 'busy' }), 1);
+    assert.equal(seriesValue(p, 'hades_internal_errors_total'), 2);
+    assert.equal(seriesValue(p, 'hades_tcp_connections'), 2);
+    assert.equal(seriesValue(p, 'hades_selection_all_down_total'), 5);
+    assert.equal(seriesValue(p, 'hades_cache_hits_total'), 11);
+    assert.equal(seriesValue(p, 'hades_cache_misses_total'), 4);
+    assert.equal(seriesValue(p, 'hades_cache_entries'), 9);
+    assert.equal(seriesValue(p, 'hades_cache_evictions_total'), 3);
     // forwarder, per upstream
-    assert.equal(sampleValue(p, 'hades_forward_queries_total'), 10);
-    assert.equal(sampleValue(p, 'hades_forward_requests_total', { upstream: '127.0.0.1:5301' }), 8);
-    assert.equal(sampleValue(p, 'hades_forward_requests_total', { upstream: '[::1]:53' }), 4);
-    assert.equal(sampleValue(p, 'hades_forward_failures_total', { upstream: '[::1]:53' }), 1);
-    assert.equal(sampleValue(p, 'hades_forward_upstream_up', { upstream: '127.0.0.1:5301' }), 1);
-    assert.equal(sampleValue(p, 'hades_forward_upstream_up', { upstream: '[::1]:53' }), 0);
-    assert.equal(sampleValue(p, 'hades_forward_refused_total', { reason: 'transfer' }), 1);
-    assert.equal(sampleValue(p, 'hades_forward_inflight'), 3);
+    assert.equal(seriesValue(p, 'hades_forward_queries_total'), 10);
+    assert.equal(seriesValue(p, 'hades_forward_requests_total', { upstream: '127.0.0.1:5301' }), 8);
+    assert.equal(seriesValue(p, 'hades_forward_requests_total', { upstream: '[::1]:53' }), 4);
+    assert.equal(seriesValue(p, 'hades_forward_failures_total', { upstream: '[::1]:53' }), 1);
+    assert.equal(seriesValue(p, 'hades_forward_upstream_up', { upstream: '127.0.0.1:5301' }), 1);
+    assert.equal(seriesValue(p, 'hades_forward_upstream_up', { upstream: '[::1]:53' }), 0);
+    assert.equal(seriesValue(p, 'hades_forward_refused_total', { reason: 'transfer' }), 1);
+    assert.equal(seriesValue(p, 'hades_forward_inflight'), 3);
     const up = { upstream: '127.0.0.1:5301' };
-    assert.equal(sampleValue(p, 'hades_forward_duration_seconds_bucket', { ...up, le: '0.001' }), 2);
-    assert.equal(sampleValue(p, 'hades_forward_duration_seconds_bucket', { ...up, le: '0.01' }), 3);
-    assert.equal(sampleValue(p, 'hades_forward_duration_seconds_bucket', { ...up, le: '5' }), 3);
-    assert.equal(sampleValue(p, 'hades_forward_duration_seconds_bucket', { ...up, le: '+Inf' }), 4);
-    assert.equal(sampleValue(p, 'hades_forward_duration_seconds_count', up), 4);
-    assert.equal(sampleValue(p, 'hades_forward_duration_seconds_sum', up), 6.5);
+    assert.equal(seriesValue(p, 'hades_forward_duration_seconds_bucket', { ...up, le: '0.001' }), 2);
+    assert.equal(seriesValue(p, 'hades_forward_duration_seconds_bucket', { ...up, le: '0.01' }), 3);
+    assert.equal(seriesValue(p, 'hades_forward_duration_seconds_bucket', { ...up, le: '5' }), 3);
+    assert.equal(seriesValue(p, 'hades_forward_duration_seconds_bucket', { ...up, le: '+Inf' }), 4);
+    assert.equal(seriesValue(p, 'hades_forward_duration_seconds_count', up), 4);
+    assert.equal(seriesValue(p, 'hades_forward_duration_seconds_sum', up), 6.5);
     // catalog
-    assert.equal(sampleValue(p, 'hades_catalog_records'), 1234);
-    assert.equal(sampleValue(p, 'hades_catalog_revision'), 42);
-    assert.equal(sampleValue(p, 'hades_catalog_ready'), 1);
-    assert.equal(sampleValue(p, 'hades_catalog_watch_state', { state: 'connected' }), 1);
-    assert.equal(sampleValue(p, 'hades_catalog_watch_state', { state: 'listing' }), 0);
-    const since = sampleValue(p, 'hades_catalog_seconds_since_last_event') ?? -1;
+    assert.equal(seriesValue(p, 'hades_catalog_records'), 1234);
+    assert.equal(seriesValue(p, 'hades_catalog_revision'), 42);
+    assert.equal(seriesValue(p, 'hades_catalog_ready'), 1);
+    assert.equal(seriesValue(p, 'hades_catalog_watch_state', { state: 'connected' }), 1);
+    assert.equal(seriesValue(p, 'hades_catalog_watch_state', { state: 'listing' }), 0);
+    const since = seriesValue(p, 'hades_catalog_seconds_since_last_event') ?? -1;
     assert.ok(since >= 2 && since < 60, String(since));
-    assert.equal(sampleValue(p, 'hades_catalog_failures_total'), 2);
-    assert.equal(sampleValue(p, 'hades_ready'), 1);
+    assert.equal(seriesValue(p, 'hades_catalog_failures_total'), 2);
+    assert.equal(seriesValue(p, 'hades_ready'), 1);
     // every family is hades_ and declared once with help
     for (const [name] of p.types) {
       assert.match(name, /^hades_/);
@@ -220,7 +222,8 @@ describe('HadesMetrics', () => {
   });
 
   it('includes the process metrics with the hades_ prefix by default', async () => {
-    const p = parseMetricsText(await new HadesMetrics({ version: 'x' }).text());
+    const p = parsePromText(await new HadesMetrics({ version: 'x' }).text());
+    assert.deepEqual(strictErrors(p), []);
     assert.ok(p.types.has('hades_process_resident_memory_bytes'));
     for (const [name] of p.types) assert.match(name, /^hades_/);
   });
@@ -237,17 +240,18 @@ describe('HadesMetrics', () => {
       return m;
     });
     const json = await Promise.all(procs.map((m) => m.json()));
-    const p = parseMetricsText(await AggregatorRegistry.aggregate(json).metrics());
-    assert.equal(sampleValue(p, 'hades_workers'), 2);
-    assert.equal(sampleValue(p, 'hades_requests_total', { protocol: 'udp', type: 'A' }), 3);
-    assert.equal(sampleValue(p, 'hades_request_duration_seconds_count'), 2);
-    assert.equal(sampleValue(p, 'hades_request_duration_seconds_bucket', { le: '0.001' }), 2);
-    assert.equal(sampleValue(p, 'hades_forward_requests_total', { upstream: '127.0.0.1:5301' }), 16);
-    assert.equal(sampleValue(p, 'hades_forward_upstream_up', { upstream: '127.0.0.1:5301' }), 1);
-    assert.equal(sampleValue(p, 'hades_catalog_records'), 101);
-    assert.equal(sampleValue(p, 'hades_catalog_revision'), 49);
-    assert.equal(sampleValue(p, 'hades_catalog_ready'), 0);
-    assert.equal(sampleValue(p, 'hades_catalog_watch_state', { state: 'connected' }), 2);
+    const p = parsePromText(await AggregatorRegistry.aggregate(json).metrics());
+    assert.deepEqual(strictErrors(p), []);
+    assert.equal(seriesValue(p, 'hades_workers'), 2);
+    assert.equal(seriesValue(p, 'hades_requests_total', { protocol: 'udp', type: 'A' }), 3);
+    assert.equal(seriesValue(p, 'hades_request_duration_seconds_count'), 2);
+    assert.equal(seriesValue(p, 'hades_request_duration_seconds_bucket', { le: '0.001' }), 2);
+    assert.equal(seriesValue(p, 'hades_forward_requests_total', { upstream: '127.0.0.1:5301' }), 16);
+    assert.equal(seriesValue(p, 'hades_forward_upstream_up', { upstream: '127.0.0.1:5301' }), 1);
+    assert.equal(seriesValue(p, 'hades_catalog_records'), 101);
+    assert.equal(seriesValue(p, 'hades_catalog_revision'), 49);
+    assert.equal(seriesValue(p, 'hades_catalog_ready'), 0);
+    assert.equal(seriesValue(p, 'hades_catalog_watch_state', { state: 'connected' }), 2);
   });
 
   it('histogramSamples makes cumulative buckets ending in +Inf = _count', () => {
@@ -262,18 +266,6 @@ describe('HadesMetrics', () => {
         ['h_count', '', 4],
       ],
     );
-  });
-});
-
-describe('parseMetricsText', () => {
-  it('rejects what is not the text format', () => {
-    assert.throws(() => parseMetricsText('# TYPE a counter\na{x=1} 1\n'), /unquoted/);
-    assert.throws(() => parseMetricsText('b 1\n'), /undeclared/);
-    assert.throws(() => parseMetricsText('# TYPE a gauge\na one\n'), /bad value/);
-    assert.throws(() => parseMetricsText('# TYPE a gauge\na 1\na 2\n'), /duplicate/);
-    const p = parseMetricsText('# HELP a x\n# TYPE a gauge\na{l="q\\"\\\\"} +Inf\n');
-    assert.equal(p.series[0].labels.l, 'q"\\');
-    assert.equal(p.series[0].value, Number.POSITIVE_INFINITY);
   });
 });
 

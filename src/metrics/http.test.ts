@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { localEndpoints } from './cluster.js';
 import { HadesMetrics } from './hades-metrics.js';
 import { type MetricsHttpServer, startMetricsServer } from './http.js';
-import { parseMetricsText, sampleValue } from './parse.js';
+import { parsePromText, seriesValue, strictErrors } from './prom-text.js';
 
 describe('metrics HTTP server', () => {
   let srv: MetricsHttpServer;
@@ -42,10 +42,11 @@ describe('metrics HTTP server', () => {
     const r = await get('/metrics');
     assert.equal(r.status, 200);
     assert.match(r.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
-    const p = parseMetricsText(await r.text());
-    assert.equal(sampleValue(p, 'hades_catalog_records'), 3);
-    assert.equal(sampleValue(p, 'hades_catalog_watch_state', { state: 'connected' }), 1);
-    assert.equal(sampleValue(p, 'hades_catalog_seconds_since_last_event'), undefined, 'no event yet');
+    const p = parsePromText(await r.text());
+    assert.deepEqual(strictErrors(p), []);
+    assert.equal(seriesValue(p, 'hades_catalog_records'), 3);
+    assert.equal(seriesValue(p, 'hades_catalog_watch_state', { state: 'connected' }), 1);
+    assert.equal(seriesValue(p, 'hades_catalog_seconds_since_last_event'), undefined, 'no event yet');
   });
 
   it('404 elsewhere, 405 for other methods', async () => {

@@ -3,4 +3,4 @@ export * from './cluster.js';
 export * from './collected.js';
 export * from './hades-metrics.js';
 export * from './http.js';
-export * from './parse.js';
+export * from './prom-text.js';

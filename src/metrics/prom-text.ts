@@ -3,12 +3,15 @@
  * `/metrics` (GET /v1/dns-metrics): samples `name{label="value",…} value [timestamp]`, `# HELP`
  * and `# TYPE` lines, other comments and blank lines. It follows the format, not one exporter:
  * samples of a family without `# TYPE` are untyped and kept, label values may hold escaped `\\`,
- * `\"` and `\n` (and `,` `}` `=` freely), values may be `NaN`, `+Inf`, `-Inf` or any float text,
- * a trailing timestamp is read and dropped. A malformed line throws `PromTextError` with its
- * line number: a server that answers garbage is shown as failing, not half-read.
+ * `\"` and `\n` (and `,` `}` `=` freely), values may be `NaN`, `+Inf`, `-Inf` (in any case, as
+ * Go's ParseFloat reads them: prom-client writes `Nan`) or decimal float text, a trailing
+ * timestamp is read and dropped. A malformed line throws `PromTextError` with its line number: a
+ * server that answers garbage is shown as failing, not half-read.
  *
- * (src/metrics/parse.ts is the strict checker the tests run on hades's own output: it also
- * rejects undeclared families and duplicate series, which a scraper must not.)
+ * Tests read hades's own `/metrics` with it too: `seriesValue` looks up one series, `types` and
+ * `help` hold the `# TYPE` and `# HELP` lines, and `strictErrors` lists what one well-behaved
+ * exporter never writes but a scraper must accept (samples of a family without `# TYPE`, a series
+ * given twice).
  */
 
 export interface PromSample {
@@ -21,6 +24,8 @@ export interface PromText {
   samples: PromSample[];
   /** Family name → declared type (`counter`, `gauge`, …). */
   types: Map<string, string>;
+  /** Family name → `# HELP` text (`\\` and `\n` unescaped). */
+  help: Map<string, string>;
 }
 
 export class PromTextError extends Error {
@@ -37,10 +42,12 @@ const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*/;
 const TYPES = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
 
 function number(text: string, lineNo: number): number {
-  if (text === '+Inf' || text === 'Inf') return Number.POSITIVE_INFINITY;
-  if (text === '-Inf') return Number.NEGATIVE_INFINITY;
-  if (text === 'NaN') return Number.NaN;
-  // Go's ParseFloat: decimal or exponent forms (Number() alone would take '', '0x10', ' ')
+  // Go's ParseFloat, which Prometheus reads values with: `Inf`, `Infinity` (signed or not) and
+  // `NaN` in any case (prom-client writes NaN as `Nan`), decimal or exponent forms (Number()
+  // alone would take '', '0x10', ' ')
+  const special = /^([+-]?)inf(?:inity)?$/i.exec(text);
+  if (special) return special[1] === '-' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+  if (/^nan$/i.test(text)) return Number.NaN;
   if (!/^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(text))
     throw new PromTextError(lineNo, `"${text}" is not a number`);
   return Number(text);
@@ -49,6 +56,7 @@ function number(text: string, lineNo: number): number {
 export function parsePromText(text: string): PromText {
   const samples: PromSample[] = [];
   const types = new Map<string, string>();
+  const help = new Map<string, string>();
   const lines = text.split('\n');
   for (let n = 0; n < lines.length; n++) {
     const lineNo = n + 1;
@@ -63,7 +71,11 @@ export function parsePromText(text: string): PromText {
         const t = (m[3] ?? '').trim();
         if (!TYPES.has(t)) throw new PromTextError(lineNo, `unknown type "${t}" for ${name}`);
         types.set(name, t);
-      }
+      } else
+        help.set(
+          name,
+          (m[3] ?? '').replace(/\\([\\n])/g, (_, c: string) => (c === 'n' ? '\n' : c)),
+        );
       continue;
     }
     let i = line.search(/\S/);
@@ -124,7 +136,7 @@ export function parsePromText(text: string): PromText {
       throw new PromTextError(lineNo, `"${rest[1]}" is not a timestamp (integer ms)`);
     samples.push({ name, labels, value });
   }
-  return { samples, types };
+  return { samples, types, help };
 }
 
 /** Sum of every sample of `name` whose labels include `match`; undefined when there is none. */
@@ -144,6 +156,74 @@ export function sumBy(text: PromText, name: string, label: string): Record<strin
     const k = s.labels[label];
     if (k === undefined) continue;
     out[k] = (out[k] ?? 0) + s.value;
+  }
+  return out;
+}
+
+const sameLabels = (a: Record<string, string>, b: Record<string, string>): boolean => {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && b[k] === a[k]);
+};
+
+/**
+ * The value of the one series of `name` whose labels are exactly `labels` (no more, no fewer);
+ * undefined when there is none. Throws when the text holds that series twice.
+ */
+export function seriesValue(
+  text: PromText,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
+  let found: PromSample | undefined;
+  for (const s of text.samples) {
+    if (s.name !== name || !sameLabels(s.labels, labels)) continue;
+    if (found) throw new Error(`series ${seriesKey(s)} given twice`);
+    found = s;
+  }
+  return found?.value;
+}
+
+/** `name{a="x",b="y"}`, labels sorted by name, values escaped as in the format. */
+function seriesKey(s: PromSample): string {
+  const esc = (v: string) => v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
+  const parts = Object.keys(s.labels)
+    .sort()
+    .map((k) => `${k}="${esc(s.labels[k])}"`);
+  return parts.length > 0 ? `${s.name}{${parts.join(',')}}` : s.name;
+}
+
+/**
+ * The family a sample belongs to by its `# TYPE` lines: its own name, or for `_bucket` the
+ * histogram, for `_sum` / `_count` the histogram or summary, for `_total` the counter, without
+ * the suffix. Undefined when none is declared.
+ */
+function familyOf(text: PromText, name: string): string | undefined {
+  if (text.types.has(name)) return name;
+  const m = /^(.+)_(bucket|sum|count|total)$/.exec(name);
+  if (!m) return undefined;
+  const t = text.types.get(m[1]);
+  const ok =
+    m[2] === 'bucket'
+      ? t === 'histogram'
+      : m[2] === 'total'
+        ? t === 'counter'
+        : t === 'histogram' || t === 'summary';
+  return ok ? m[1] : undefined;
+}
+
+/**
+ * What the format allows a scraper to meet but one well-behaved exporter (hades's own
+ * `/metrics`, checked in tests) never writes: a sample of a family without `# TYPE`, the same
+ * series twice. One message per problem, in text order; empty when there is none.
+ */
+export function strictErrors(text: PromText): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const s of text.samples) {
+    const key = seriesKey(s);
+    if (familyOf(text, s.name) === undefined) out.push(`${key}: no # TYPE for its family`);
+    if (seen.has(key)) out.push(`${key}: series given twice`);
+    seen.add(key);
   }
   return out;
 }

@@ -10,7 +10,13 @@ import { after, before, describe, it } from 'node:test';
 import { RRType } from '../../src/dns/wire/constants.js';
 import { decode } from '../../src/dns/wire/decode.js';
 import { encodeQuery } from '../../src/dns/wire/encode.js';
-import { type ParsedMetrics, parseMetricsText, sampleValue, sumSamples } from '../../src/metrics/parse.js';
+import {
+  type PromText,
+  parsePromText,
+  seriesValue,
+  strictErrors,
+  sumOf,
+} from '../../src/metrics/prom-text.js';
 import type { Store } from '../../src/store/types.js';
 import { dig, digStatus, frame, TcpClient, waitFor } from './clients.js';
 import {
@@ -24,10 +30,12 @@ import {
 import { testRecords } from './records.js';
 import { type FakeUpstream, startUpstream } from './upstream.js';
 
-async function scrape(port: number): Promise<ParsedMetrics> {
+async function scrape(port: number): Promise<PromText> {
   const r = await fetch(`http://127.0.0.1:${port}/metrics`);
   assert.equal(r.status, 200);
-  return parseMetricsText(await r.text());
+  const p = parsePromText(await r.text());
+  assert.deepEqual(strictErrors(p), []);
+  return p;
 }
 
 async function status(port: number, path: string): Promise<number> {
@@ -42,8 +50,8 @@ function queryLines(stderr: string): Record<string, unknown>[] {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-const v = (p: ParsedMetrics, name: string, labels: Record<string, string> = {}): number =>
-  sampleValue(p, name, labels) ?? 0;
+const v = (p: PromText, name: string, labels: Record<string, string> = {}): number =>
+  seriesValue(p, name, labels) ?? 0;
 
 describe('hades -metrics-port', () => {
   let fx: EtcdHades;
@@ -88,7 +96,7 @@ describe('hades -metrics-port', () => {
     assert.equal(v(a, 'hades_catalog_ready'), 1);
     assert.equal(v(a, 'hades_ready'), 1);
     assert.equal(v(a, 'hades_catalog_watch_state', { state: 'connected' }), 1);
-    assert.ok(sampleValue(a, 'hades_catalog_seconds_since_last_event') !== undefined);
+    assert.ok(seriesValue(a, 'hades_catalog_seconds_since_last_event') !== undefined);
     assert.equal(v(a, 'hades_cache_hits_total'), 0, 'no cache yet: zero');
 
     // local (UDP A x3, AAAA), NXDOMAIN, TCP TXT, forwarded (UDP), an unknown type
@@ -118,7 +126,7 @@ describe('hades -metrics-port', () => {
     assert.equal(moved('hades_responses_total', { protocol: 'udp', rcode: 'NXDOMAIN' }), 1);
     assert.equal(moved('hades_responses_total', { protocol: 'tcp', rcode: 'NOERROR' }), 1);
     assert.ok(moved('hades_responses_total', { protocol: 'udp', rcode: 'NOERROR' }) >= 7);
-    const requests = sumSamples(b, 'hades_requests_total') - sumSamples(a, 'hades_requests_total');
+    const requests = (sumOf(b, 'hades_requests_total') ?? 0) - (sumOf(a, 'hades_requests_total') ?? 0);
     assert.ok(moved('hades_request_duration_seconds_count') >= 9);
     assert.equal(
       v(b, 'hades_request_duration_seconds_count'),
