@@ -2,7 +2,7 @@
  * The web UI at /ui in headless Chromium (Debian `chromium`, driven by playwright-core): log in
  * with the token, add an A record through the form, see it resolve through `hades standalone`,
  * mark its address DOWN in the embedded store and see the address turn red; a bad address shows
- * the API's validation message (test/ui/panels.test.ts covers the panels and saves docs/ui-down.png).
+ * the API's validation message (test/ui/panels.test.ts covers the panels and, with HADES_UPDATE_SCREENSHOT=1, saves docs/ui-down.png).
  * All traffic stays on 127.0.0.1.
  */
 import assert from 'node:assert/strict';
