@@ -8,7 +8,8 @@ import { buildScannerConfig, scannerFlagSpecs } from '../config/scanner.js';
 import { ScannerMetrics } from '../health/metrics.js';
 import { loadProgram, onSignals, openStoreRetrying } from '../health/run.js';
 import { Scanner } from '../health/scanner.js';
-import { type MetricsHttpServer, startMetricsServer } from '../metrics/http.js';
+import type { MetricsHttpServer } from '../metrics/http.js';
+import { serveProgramMetrics } from '../metrics/program.js';
 import type { Store } from '../store/types.js';
 
 const PROGRAM = 'hades-scanner';
@@ -24,19 +25,13 @@ const stopping = onSignals(PROGRAM, log, async () => {
 });
 
 const metrics = cfg.metricsPort > 0 ? new ScannerMetrics() : undefined;
-if (metrics) {
-  try {
-    http = await startMetricsServer(
-      cfg.metricsHost,
-      cfg.metricsPort,
-      metrics.endpoints(() => scanner?.heartbeatOk === true),
-      log,
-    );
-  } catch (err) {
-    process.stderr.write(`${PROGRAM}: -metrics-port ${cfg.metricsPort}: ${(err as Error).message}\n`);
-    process.exit(2);
-  }
-}
+if (metrics)
+  http = await serveProgramMetrics(
+    PROGRAM,
+    cfg,
+    metrics.endpoints(() => scanner?.heartbeatOk === true),
+    log,
+  );
 
 if (!cfg.enableCheck) {
   log.info({}, `${PROGRAM}: enable-check is false: idle (no heartbeat, nothing assigned)`);

@@ -6,8 +6,9 @@
  *   [Kube2Hades] kube-enable YES|NO, kube-master-url
  *   [HadesApi]   api-enable YES|NO, api-address, hades-auth
  *
- * plus what this release adds (-data-dir, -prefix, -tokens-file, -api-rate, -api-burst; for the web
- * UI's panels [General] heart-path, report-path, lock-path and [HadesApi] dns-metrics) and the
+ * plus what this release adds (-data-dir, -prefix, -tokens-file, -api-rate, -api-burst, [General]
+ * metrics-port and metrics-addr; for the web UI's panels [General] heart-path, report-path,
+ * lock-path and [HadesApi] dns-metrics) and the
  * seed's logging flags (-logtostderr, -log_dir, -v). Precedence: argv > env > file > default.
  */
 import { existsSync } from 'node:fs';
@@ -18,13 +19,14 @@ import { parseName } from '../records/names.js';
 import { VERSION_FLAG } from './cli.js';
 import { FlagError, type FlagSpec, type FlagValues } from './flags.js';
 import { type HostPort, parseHostPort } from './hades.js';
+import { buildMetricsPortConfig, type MetricsPortConfig, metricsFlagSpecs } from './metrics.js';
 
 export const KUBEAPI_PROGRAM = 'hades-kubeapi';
 export const DEFAULT_KUBEAPI_CONFIG = '/etc/hades/hades-api.conf';
 
 const YES_NO = ['YES', 'NO', 'yes', 'no', 'Yes', 'No', 'true', 'false'];
 
-export interface KubeapiConfig {
+export interface KubeapiConfig extends MetricsPortConfig {
   /** The zone, canonical (`hades.local.`). */
   domain: string;
   /** etcd endpoints; empty = the embedded store in dataDir. */
@@ -140,6 +142,7 @@ export function kubeapiFlagSpecs(): FlagSpec[] {
       ini: 'General.log-to-stdio',
       help: 'log to standard error (same as -logtostderr)',
     },
+    ...metricsFlagSpecs(),
     {
       name: 'kube-enable',
       type: 'string',
@@ -381,6 +384,7 @@ export function buildKubeapiConfig(v: FlagValues): KubeapiConfig {
       burst: v['api-burst'] as number,
       dnsMetrics,
     },
+    ...buildMetricsPortConfig(v),
     log: {
       logtostderr: (v.logtostderr as boolean) || (v['log-to-stdio'] as boolean),
       logDir: str('log_dir') || str('log-dir'),

@@ -7,6 +7,7 @@
 import { hostname as osHostname } from 'node:os';
 import { normalizeMonitorPath } from '../records/health.js';
 import { FlagError, type FlagSpec, type FlagValues } from './flags.js';
+import { buildMetricsPortConfig, type MetricsPortConfig, metricsFlagSpecs } from './metrics.js';
 
 /** Etcd connection and key layout, shared by the scanner and the scheduler. */
 export interface HealthStoreConfig {
@@ -26,7 +27,7 @@ export interface HealthLogConfig {
   verbosity: number;
 }
 
-export interface ScannerConfig extends HealthStoreConfig {
+export interface ScannerConfig extends HealthStoreConfig, MetricsPortConfig {
   hostname: string;
   /** `core`: accepted for compatibility (Go's GOMAXPROCS); Node runs one event loop. */
   core: number;
@@ -41,8 +42,6 @@ export interface ScannerConfig extends HealthStoreConfig {
   fall: number;
   rise: number;
   maxConcurrency: number;
-  metricsPort: number;
-  metricsHost: string;
   log: HealthLogConfig;
 }
 
@@ -230,15 +229,7 @@ export function scannerFlagSpecs(): FlagSpec[] {
       ini: 'Check.max-concurrency',
       help: 'probes in flight at once',
     },
-    {
-      name: 'metrics-port',
-      type: 'int',
-      default: '0',
-      min: 0,
-      max: 65535,
-      help: 'port of /metrics, /health, /ready (0: off)',
-    },
-    { name: 'metrics-addr', type: 'string', default: '127.0.0.1', help: 'address of -metrics-port' },
+    ...metricsFlagSpecs(),
   ];
 }
 
@@ -322,8 +313,7 @@ export function buildScannerConfig(v: FlagValues, env: NodeJS.ProcessEnv = proce
     fall: v.fall as number,
     rise: v.rise as number,
     maxConcurrency: v['max-concurrency'] as number,
-    metricsPort: v['metrics-port'] as number,
-    metricsHost: (v['metrics-addr'] as string).trim() || '127.0.0.1',
+    ...buildMetricsPortConfig(v),
     log: buildLogConfig(v),
   };
 }

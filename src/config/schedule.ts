@@ -3,6 +3,7 @@
  * key also a flag and `HADES_<KEY>` (see scanner.ts for the shared [Etcd] keys).
  */
 import { FlagError, type FlagSpec, type FlagValues } from './flags.js';
+import { buildMetricsPortConfig, type MetricsPortConfig, metricsFlagSpecs } from './metrics.js';
 import {
   buildLogConfig,
   buildStoreConfig,
@@ -12,7 +13,7 @@ import {
   storeFlagSpecs,
 } from './scanner.js';
 
-export interface ScheduleConfig extends HealthStoreConfig {
+export interface ScheduleConfig extends HealthStoreConfig, MetricsPortConfig {
   hostname: string;
   /** `lock-path`: the election key (no trailing slash). */
   lockPath: string;
@@ -72,6 +73,7 @@ export function scheduleFlagSpecs(): FlagSpec[] {
       ini: 'General.lock-ttl',
       help: 'seconds a dead scheduler keeps the lock',
     },
+    ...metricsFlagSpecs(),
   ];
 }
 
@@ -95,6 +97,7 @@ export function buildScheduleConfig(v: FlagValues, env: NodeJS.ProcessEnv = proc
     agentDowntimeMs: (v['agent-downtime'] as number) * 1000,
     forceLockTimeSeconds: v['force-lock-time'] as number,
     lockTtlSeconds: v['lock-ttl'] as number,
+    ...buildMetricsPortConfig(v),
     log: buildLogConfig(v),
   };
 }

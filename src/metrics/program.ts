@@ -1,0 +1,47 @@
+/**
+ * What hades-scanner, hades-schedule and hades-kubeapi share for their `-metrics-port`: a registry
+ * with prom-client's process metrics (prefixed `hades_`), its /metrics and /ready endpoints, and
+ * starting the port (a port that cannot be bound: one line naming `-metrics-port`, exit 2).
+ */
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import {
+  type MetricsEndpoints,
+  type MetricsHttpServer,
+  type MetricsLogger,
+  startMetricsServer,
+} from './http.js';
+
+export class ProgramMetrics {
+  readonly registry = new Registry();
+
+  constructor(opts: { processMetrics?: boolean } = {}) {
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'hades_' });
+  }
+
+  /** `/metrics` from the registry; `/ready` is 200 while `ready()` is true, else 503 with `why`. */
+  endpoints(ready: () => boolean, why = 'starting'): MetricsEndpoints {
+    return {
+      metrics: async () => ({ contentType: this.registry.contentType, body: await this.registry.metrics() }),
+      ready: async () => (ready() ? { ready: true } : { ready: false, why }),
+    };
+  }
+}
+
+/**
+ * Starts the metrics port when `metricsPort` > 0 (else undefined). A port that cannot be bound
+ * writes `<program>: -metrics-port N: <why>` and exits 2 (a bad setting: restarting will not help).
+ */
+export async function serveProgramMetrics(
+  program: string,
+  cfg: { metricsPort: number; metricsHost: string },
+  endpoints: MetricsEndpoints,
+  log?: MetricsLogger,
+): Promise<MetricsHttpServer | undefined> {
+  if (cfg.metricsPort <= 0) return undefined;
+  try {
+    return await startMetricsServer(cfg.metricsHost, cfg.metricsPort, endpoints, log);
+  } catch (err) {
+    process.stderr.write(`${program}: -metrics-port ${cfg.metricsPort}: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+}
