@@ -1,9 +1,9 @@
 /** Prometheus metrics of hades-scanner and hades-schedule (served by src/metrics/http.ts). */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import type { MetricsEndpoints } from '../metrics/http.js';
+import { ProgramMetrics } from '../metrics/program.js';
 
-export class ScannerMetrics {
-  readonly registry = new Registry();
+export class ScannerMetrics extends ProgramMetrics {
   readonly probes = new Counter({
     name: 'hades_scanner_probes_total',
     help: 'Probes run, by kind (tcp, icmp)',
@@ -55,14 +55,64 @@ export class ScannerMetrics {
     registers: [this.registry],
   });
 
-  constructor(opts: { processMetrics?: boolean } = {}) {
-    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'hades_' });
+  override endpoints(ready: () => boolean, why = 'no heartbeat yet'): MetricsEndpoints {
+    return super.endpoints(ready, why);
   }
+}
 
-  endpoints(ready: () => boolean): MetricsEndpoints {
-    return {
-      metrics: async () => ({ contentType: this.registry.contentType, body: await this.registry.metrics() }),
-      ready: async () => (ready() ? { ready: true } : { ready: false, why: 'no heartbeat yet' }),
-    };
+/** What ScheduleMetrics reads at scrape time (the Scheduler). */
+export interface ScheduleSource {
+  /** True while this process holds the lock. */
+  readonly active: boolean;
+  /** The last reconcile's counts (undefined before the first). */
+  readonly lastReconcile: { readonly addresses: number; readonly live: readonly string[] } | undefined;
+}
+
+export type AssignmentOp = 'assign' | 'move' | 'unassign';
+
+export class ScheduleMetrics extends ProgramMetrics {
+  #source: ScheduleSource | undefined;
+  readonly leader = new Gauge({
+    name: 'hades_schedule_leader',
+    help: '1 while this process holds the lock (the active scheduler), 0 while it stands by',
+    registers: [this.registry],
+    collect: () => {
+      this.leader.set(this.#source?.active ? 1 : 0);
+    },
+  });
+  readonly reconciles = new Counter({
+    name: 'hades_schedule_reconciles_total',
+    help: 'Reconcile passes of the active scheduler, by outcome (ok, error: a store error or the lock lost)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly assignments = new Counter({
+    name: 'hades_schedule_assignments_total',
+    help: 'Report keys written, by op (assign: an address got its first scanner, move: to another scanner, unassign: its status key went)',
+    labelNames: ['op'] as const,
+    registers: [this.registry],
+  });
+  readonly scanners = new Gauge({
+    name: 'hades_schedule_scanners',
+    help: 'Live scanners (heartbeat keys) seen by the last reconcile; 0 while standing by',
+    registers: [this.registry],
+    collect: () => {
+      const s = this.#source;
+      this.scanners.set(s?.active ? (s.lastReconcile?.live.length ?? 0) : 0);
+    },
+  });
+  readonly addresses = new Gauge({
+    name: 'hades_schedule_addresses',
+    help: 'Monitored addresses (status keys) seen by the last reconcile; 0 while standing by',
+    registers: [this.registry],
+    collect: () => {
+      const s = this.#source;
+      this.addresses.set(s?.active ? (s.lastReconcile?.addresses ?? 0) : 0);
+    },
+  });
+
+  /** The scheduler whose state the gauges read (set once it exists). */
+  setSource(source: ScheduleSource): void {
+    this.#source = source;
   }
 }

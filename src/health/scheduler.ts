@@ -13,6 +13,7 @@
 import { Election } from '../store/election.js';
 import type { Op, Store, Watch } from '../store/types.js';
 import { assign } from './assign.js';
+import type { AssignmentOp, ScheduleMetrics } from './metrics.js';
 import { type HealthLogger, ipUnder, reportHostname } from './scanner.js';
 
 export interface SchedulerOptions {
@@ -31,6 +32,8 @@ export interface SchedulerOptions {
   debounceMs?: number;
   /** Called after each reconcile (tests, metrics). */
   onReconciled?: (r: ReconcileResult) => void;
+  /** Counts reconciles and the report keys written (src/health/metrics.ts). */
+  metrics?: ScheduleMetrics;
 }
 
 export interface ReconcileResult {
@@ -55,6 +58,7 @@ export class Scheduler {
   #goneSince = new Map<string, number>();
   #lastLive = new Set<string>();
   #downtimeTimer: NodeJS.Timeout | undefined;
+  #last: ReconcileResult | undefined;
 
   constructor(opts: SchedulerOptions) {
     this.opts = opts;
@@ -68,6 +72,11 @@ export class Scheduler {
 
   get active(): boolean {
     return this.election.isLeader;
+  }
+
+  /** The last successful reconcile's result (the metrics' scanners and addresses). */
+  get lastReconcile(): ReconcileResult | undefined {
+    return this.#last;
   }
 
   /** Campaigns; work starts whenever this scheduler is elected. Resolves at once. */
@@ -126,6 +135,7 @@ export class Scheduler {
 
   #onLost(why: string): void {
     this.opts.logger.warn({ why }, 'schedule: lost the lock; standing by');
+    this.#last = undefined;
     void this.#pauseWork();
   }
 
@@ -176,6 +186,18 @@ export class Scheduler {
 
   /** One full pass: list status, heartbeats and reports; write what differs. */
   async reconcile(): Promise<ReconcileResult> {
+    try {
+      const r = await this.#reconcile();
+      this.#last = r;
+      this.opts.metrics?.reconciles.inc({ outcome: 'ok' });
+      return r;
+    } catch (err) {
+      this.opts.metrics?.reconciles.inc({ outcome: 'error' });
+      throw err;
+    }
+  }
+
+  async #reconcile(): Promise<ReconcileResult> {
     const o = this.opts;
     const [status, hearts, reports] = await Promise.all([
       o.store.list(o.statusPath),
@@ -225,6 +247,7 @@ export class Scheduler {
     const candidates = [...live, ...waiting];
     const desired = assign(addresses, candidates);
     const ops: Op[] = [];
+    const kinds: AssignmentOp[] = [];
     let written = 0;
     let deleted = 0;
     for (const ip of addresses) {
@@ -233,11 +256,13 @@ export class Scheduler {
       const cur = current.get(ip);
       if (cur?.host === want) continue;
       ops.push({ op: 'put', key: o.reportPath + ip, value: JSON.stringify({ hostname: want }) });
+      kinds.push(cur?.host === undefined ? 'assign' : 'move');
       written++;
     }
     for (const [ip, cur] of current) {
       if (addresses.has(ip)) continue;
       ops.push({ op: 'delete', key: cur.key });
+      kinds.push('unassign');
       deleted++;
     }
     for (let i = 0; i < ops.length; i += MAX_OPS_PER_TXN) {
@@ -246,6 +271,8 @@ export class Scheduler {
         success: ops.slice(i, i + MAX_OPS_PER_TXN),
       });
       if (!r.succeeded) throw new Error('the lock is no longer ours; not writing');
+      if (o.metrics)
+        for (const k of kinds.slice(i, i + MAX_OPS_PER_TXN)) o.metrics.assignments.inc({ op: k });
     }
     if (ops.length > 0)
       o.logger.info(
