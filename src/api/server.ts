@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import type { HostPort } from '../config/hades.js';
+import type { ApiCounters } from './api-counters.js';
 import { type Authenticator, presentedToken, type RateLimiter, type Scope } from './auth.js';
 import type { DnsMetrics } from './dns-metrics.js';
 import { ApiError } from './errors.js';
@@ -36,6 +37,8 @@ export interface ApiServerOptions {
   monitor?: MonitorPaths;
   /** The DNS servers' metrics for /v1/dns-metrics (none: `{"configured":false}`). */
   dnsMetrics?: DnsMetrics;
+  /** Request, auth-failure and rate-limit counters (hades-kubeapi's -metrics-port). */
+  counters?: ApiCounters;
 }
 
 export interface ApiServer {
@@ -95,11 +98,19 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
 
   const authorize = (h: Headers, need: Scope): void => {
     const tok = presentedToken(h);
-    if (tok === undefined)
+    if (tok === undefined) {
+      if (o.counters) o.counters.authFailures.missing++;
       throw new ApiError(401, 'no token: send "Authorization: Bearer <token>" or the header "token"');
+    }
     const scopes = o.auth.scopesOf(tok);
-    if (scopes === undefined) throw new ApiError(401, 'token not accepted');
-    if (!scopes.has(need)) throw new ApiError(403, `token lacks the "${need}" scope`);
+    if (scopes === undefined) {
+      if (o.counters) o.counters.authFailures.rejected++;
+      throw new ApiError(401, 'token not accepted');
+    }
+    if (!scopes.has(need)) {
+      if (o.counters) o.counters.authFailures.scope++;
+      throw new ApiError(403, `token lacks the "${need}" scope`);
+    }
   };
 
   async function route(
@@ -203,6 +214,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
       res.setHeader('cache-control', 'no-store');
       if (status === 413 || status === 429) res.setHeader('connection', 'close');
       res.end(req.method === 'HEAD' ? undefined : body);
+      o.counters?.observe(req.method, status, (performance.now() - started) / 1000);
       if (req.method !== 'GET' || status >= 400)
         o.logger?.info(
           {
@@ -219,6 +231,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
     if (!open) {
       const ok = o.limiter.take(client);
       if (ok !== true) {
+        if (o.counters) o.counters.rateLimited++;
         res.setHeader('retry-after', String(ok));
         send(
           429,

@@ -8,6 +8,7 @@
  * (ctx below); it is loaded only when kube-enable is YES.
  */
 import { setTimeout as delay } from 'node:timers/promises';
+import { ApiCounters } from '../api/api-counters.js';
 import { Authenticator, RateLimiter, TokenError } from '../api/auth.js';
 import { DnsMetrics } from '../api/dns-metrics.js';
 import { type ApiServer, startApiServer } from '../api/server.js';
@@ -23,6 +24,9 @@ import {
 } from '../config/kubeapi.js';
 import { createLogger, type Logger } from '../config/logger.js';
 import type { KubeContextLike } from '../kube/index.js';
+import type { MetricsHttpServer } from '../metrics/http.js';
+import { KubeapiMetrics, type KubeSource } from '../metrics/kubeapi-metrics.js';
+import { serveProgramMetrics } from '../metrics/program.js';
 import { openStore } from '../store/open.js';
 import { type Store, StoreError } from '../store/types.js';
 
@@ -32,6 +36,8 @@ export interface KubeContext {
   config: KubeapiConfig;
   logger: Logger;
   signal: AbortSignal;
+  /** Handed the running watcher (its stats feed -metrics-port). */
+  onHandle?: (handle: KubeSource) => void;
 }
 
 function exit2(message: string): never {
@@ -92,6 +98,7 @@ const stopper = new AbortController();
 let store: Store | undefined;
 let api: ApiServer | undefined;
 let stopKube: (() => Promise<void>) | undefined;
+let metricsHttp: MetricsHttpServer | undefined;
 let stopping = false;
 
 async function shutdown(why: string, code: number): Promise<void> {
@@ -105,6 +112,7 @@ async function shutdown(why: string, code: number): Promise<void> {
     await api?.close();
     await stopKube?.();
     await store?.close();
+    await metricsHttp?.close();
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'hades-kubeapi: error while shutting down');
   }
@@ -112,6 +120,23 @@ async function shutdown(why: string, code: number): Promise<void> {
   process.exit(code);
 }
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void shutdown(sig, 0));
+
+// -metrics-port: up before the store, so /health answers while etcd is retried; ready once the
+// store is reached and (api-enable) the API listens
+const metrics = cfg.metricsPort > 0 ? new KubeapiMetrics() : undefined;
+const apiCounters = metrics ? new ApiCounters() : undefined;
+if (metrics && apiCounters) {
+  metrics.setApi(apiCounters);
+  metricsHttp = await serveProgramMetrics(
+    KUBEAPI_PROGRAM,
+    cfg,
+    metrics.endpoints(
+      () => store !== undefined && (!cfg.api.enable || api !== undefined),
+      'the store is not reached yet or the API is not listening',
+    ),
+    log,
+  );
+}
 
 for (let wait = 200; !stopper.signal.aborted; wait = Math.min(wait * 2, 5000)) {
   try {
@@ -143,6 +168,7 @@ if (cfg.api.enable && cfg.api.address && auth) {
       logger: log,
       monitor: cfg.monitor,
       dnsMetrics: cfg.api.dnsMetrics.length > 0 ? new DnsMetrics({ targets: cfg.api.dnsMetrics }) : undefined,
+      counters: apiCounters,
       ready: async () => {
         await st.get(`${cfg.prefix}/`);
         return true;
@@ -161,6 +187,12 @@ if (cfg.api.enable && cfg.api.address && auth) {
 }
 
 if (startKube) {
-  stopKube = await startKube({ store: st, config: cfg, logger: log, signal: stopper.signal });
+  stopKube = await startKube({
+    store: st,
+    config: cfg,
+    logger: log,
+    signal: stopper.signal,
+    onHandle: (h) => metrics?.setKube(h),
+  });
   log.info({ master: cfg.kube.masterUrl }, 'hades-kubeapi: Kubernetes watcher started');
 }

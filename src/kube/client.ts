@@ -333,8 +333,16 @@ export type ListWatchState = 'listing' | 'watching' | 'backoff' | 'stopped';
 /** List+watch of one resource path, running until `stop()`. */
 export class ListWatcher<T extends KubeObject> {
   state: ListWatchState = 'listing';
-  /** Counters, for tests and logs. */
-  readonly stats = { lists: 0, watches: 0, gone: 0, errors: 0, events: 0, bookmarks: 0 };
+  /** Counters, for tests, logs and metrics (`byType`: the events by watch event type). */
+  readonly stats = {
+    lists: 0,
+    watches: 0,
+    gone: 0,
+    errors: 0,
+    events: 0,
+    bookmarks: 0,
+    byType: { ADDED: 0, MODIFIED: 0, DELETED: 0 },
+  };
   private rv: string | undefined;
   private readonly abort = new AbortController();
   private readonly done: Promise<void>;
@@ -428,6 +436,7 @@ export class ListWatcher<T extends KubeObject> {
         if (ev.type !== 'ADDED' && ev.type !== 'MODIFIED' && ev.type !== 'DELETED') return;
         if (obj === undefined || typeof obj.metadata !== 'object') return;
         this.stats.events++;
+        this.stats.byType[ev.type]++;
         this.handler.event(ev.type, obj as unknown as T);
         if (rv) this.rv = rv;
       },

@@ -130,8 +130,16 @@ export interface KubeHandle {
   state(): KubeState;
   /** Resolves after the next reconcile pass that starts after this call has finished. */
   reconcileNow(): Promise<ReconcileResult | undefined>;
+  /** True while this replica may write (it holds the writer election, or there is none). */
+  writer(): boolean;
   readonly stats: {
+    /** Passes that completed (`conflicted` of them with a batch whose compares failed). */
     reconciles: number;
+    conflicted: number;
+    /** Passes that threw (a store error); retried after 1 s. */
+    failures: number;
+    /** Store operations of the completed batches, summed over all passes. */
+    written: { put: number; deleted: number; healthCreated: number; healthDeleted: number };
     last?: ReconcileResult;
     services: ListWatcher<Service>['stats'];
     slices: ListWatcher<EndpointSlice>['stats'];
@@ -202,6 +210,8 @@ export interface KubeContextLike {
   };
   logger: KubeLogger;
   signal?: AbortSignal;
+  /** Called with the running watcher's handle (hades-kubeapi's metrics read its stats). */
+  onHandle?: (handle: KubeHandle) => void;
 }
 
 /** The options `startKube(ctx)` derives from a `KubeContextLike`. */
@@ -236,6 +246,7 @@ export function startKube(arg: KubeOptions | KubeContextLike): KubeHandle | Prom
     const ctx = arg;
     return (async () => {
       const h = startKubeWith(optionsFromContext(ctx));
+      ctx.onHandle?.(h);
       const stop = () => h.stop();
       if (ctx.signal?.aborted) await stop();
       else ctx.signal?.addEventListener('abort', () => void stop(), { once: true });
@@ -272,6 +283,9 @@ function startKubeWith(opts: KubeOptions): KubeHandle {
 
   const stats: KubeHandle['stats'] = {
     reconciles: 0,
+    conflicted: 0,
+    failures: 0,
+    written: { put: 0, deleted: 0, healthCreated: 0, healthDeleted: 0 },
     services: undefined as never,
     slices: undefined as never,
   };
@@ -287,6 +301,11 @@ function startKubeWith(opts: KubeOptions): KubeHandle {
           const desired = desiredState(services.objects.values(), slices.objects.values(), mapOpts);
           result = await reconcileOnce(opts.store, desired, ranges, opts.ipMonitorPath);
           stats.reconciles++;
+          if (result.conflicts > 0) stats.conflicted++;
+          stats.written.put += result.put;
+          stats.written.deleted += result.deleted;
+          stats.written.healthCreated += result.healthCreated;
+          stats.written.healthDeleted += result.healthDeleted;
           stats.last = result;
           if (
             result.put + result.deleted + result.healthCreated + result.healthDeleted > 0 ||
@@ -295,6 +314,7 @@ function startKubeWith(opts: KubeOptions): KubeHandle {
             log.info({ ...result }, 'kube: reconciled');
           if (result.conflicts > 0) schedule(debounceMs);
         } catch (err) {
+          stats.failures++;
           log.warn({ err: (err as Error).message }, 'kube: reconcile failed, retrying');
           schedule(1000);
         }
@@ -345,6 +365,7 @@ function startKubeWith(opts: KubeOptions): KubeHandle {
   return {
     stats,
     state: () => state,
+    writer: () => gate.isWriter(),
     reconcileNow() {
       return new Promise((resolve) => {
         waiters.push(resolve);

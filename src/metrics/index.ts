@@ -3,4 +3,6 @@ export * from './cluster.js';
 export * from './collected.js';
 export * from './hades-metrics.js';
 export * from './http.js';
+export * from './kubeapi-metrics.js';
+export * from './program.js';
 export * from './prom-text.js';
