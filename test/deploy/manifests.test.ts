@@ -221,6 +221,21 @@ function assertProbes(c: Container, port: number): void {
   assert.equal(portNamed(c, c.readinessProbe.httpGet.port).containerPort, port, `${c.name}: readiness port`);
 }
 
+/**
+ * Scraped where the program serves /metrics: the annotations name its -metrics-port, a container
+ * port of that number is declared, and it binds an address the scraper can reach.
+ */
+function assertScraped(o: Obj, c: Container, cfg: { metricsPort: number; metricsHost: string }): void {
+  const name = o.metadata.name;
+  assert.ok(cfg.metricsPort > 0, `${name}: -metrics-port is on`);
+  assert.equal(cfg.metricsHost, '0.0.0.0', `${name}: Prometheus and the kubelet reach the metrics port`);
+  const ann = podSpecAnnotations(o);
+  assert.equal(ann['prometheus.io/scrape'], 'true', `${name}: prometheus.io/scrape`);
+  assert.equal(ann['prometheus.io/port'], String(cfg.metricsPort), `${name}: prometheus.io/port`);
+  assert.equal(ann['prometheus.io/path'], '/metrics', `${name}: prometheus.io/path`);
+  assert.equal(portNamed(c, 'metrics').containerPort, cfg.metricsPort, `${name}: container port "metrics"`);
+}
+
 const etcdEndpoints = (): string[] => (configMap().data?.['etcd-endpoints'] ?? '').split(',');
 
 describe('deploy/kubernetes', () => {
@@ -384,6 +399,9 @@ describe('deploy/kubernetes', () => {
     const port = cfg.api.address?.port ?? 0;
     assert.equal(port, 9001);
     assertProbes(c, port);
+    // metrics on their own port; the probes stay on the API's (its /ready asks etcd)
+    assertScraped(d, c, cfg);
+    assert.notEqual(cfg.metricsPort, port);
     const svc = find('Service', 'hades-api');
     assert.deepEqual(svc.spec.selector, d.spec.selector.matchLabels);
     const sp = (svc.spec.ports as { port: number; targetPort: string }[]).find((p) => p.port === 9001);
@@ -397,18 +415,18 @@ describe('deploy/kubernetes', () => {
     const cfg = buildScannerConfig(parsed.values, env);
     assert.equal(cfg.hostname, NODE_NAME, 'one scanner per node, named after it');
     assert.deepEqual(cfg.machines, etcdEndpoints());
-    assert.equal(cfg.metricsHost, '0.0.0.0');
-    assert.ok(cfg.metricsPort > 0);
+    assertScraped(ds, c, cfg);
     assertProbes(c, cfg.metricsPort);
-    assert.equal(podSpecAnnotations(ds)['prometheus.io/port'], String(cfg.metricsPort));
     if (cfg.enableIcmp) assert.ok(c.securityContext?.capabilities?.add?.includes('NET_RAW'));
   });
 
-  it('hades-schedule: 2 replicas, its ConfigMap file builds a config', () => {
+  it('hades-schedule: 2 replicas, its ConfigMap file builds a config, probes and scrape on -metrics-port', () => {
     const d = find('Deployment', 'hades-schedule');
     assert.equal(d.spec.replicas, 2);
-    const { env, parsed } = podFlags(d, scheduleFlagSpecs());
+    const { c, env, parsed } = podFlags(d, scheduleFlagSpecs());
     const cfg = buildScheduleConfig(parsed.values, env);
+    assertScraped(d, c, cfg);
+    assertProbes(c, cfg.metricsPort);
     assert.deepEqual(cfg.machines, etcdEndpoints());
     assert.equal(cfg.lockPath, '/hades/monitor/lock');
     // the scanner's and the scheduler's key layout agree
@@ -420,6 +438,13 @@ describe('deploy/kubernetes', () => {
       [cfg.statusPath, cfg.reportPath, cfg.heartPath],
       [scanner.statusPath, scanner.reportPath, scanner.heartPath],
     );
+  });
+
+  it('the programs scraped by annotation use distinct metrics ports', () => {
+    const ports = ['hades-kubeapi', 'hades-schedule']
+      .map((n) => podSpecAnnotations(find('Deployment', n))['prometheus.io/port'])
+      .concat(podSpecAnnotations(find('DaemonSet', 'hades-scanner'))['prometheus.io/port']);
+    assert.equal(new Set(ports).size, 3, ports.join(', '));
   });
 
   it('the ConfigMap holds the three INI files, each parsing with src/config/ini.ts', () => {

@@ -133,6 +133,7 @@ describe('deploy/systemd', () => {
         assert.equal(cfg.kube.enable, true);
         assert.equal(cfg.api.enable, true);
         assert.ok(cfg.machines.length > 0);
+        assert.deepEqual([cfg.metricsPort, cfg.metricsHost], [9156, '127.0.0.1'], 'metrics on loopback');
       } else if (program === 'hades-scanner') {
         const cfg = buildScannerConfig(
           parseWithConfigFile(scannerFlagSpecs(), argv, {}, 'config-file').values,
@@ -140,12 +141,14 @@ describe('deploy/systemd', () => {
         );
         assert.ok(cfg.machines.length > 0);
         assert.equal(cfg.enableIcmp, true);
+        assert.deepEqual([cfg.metricsPort, cfg.metricsHost], [9154, '127.0.0.1'], 'metrics on loopback');
       } else {
         const cfg = buildScheduleConfig(
           parseWithConfigFile(scheduleFlagSpecs(), argv, {}, 'config-file').values,
           {},
         );
         assert.ok(cfg.machines.length > 0);
+        assert.deepEqual([cfg.metricsPort, cfg.metricsHost], [9155, '127.0.0.1'], 'metrics on loopback');
       }
     });
 });
