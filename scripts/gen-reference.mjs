@@ -20,7 +20,10 @@ const { scannerFlagSpecs } = await cfg('scanner');
 const { scheduleFlagSpecs } = await cfg('schedule');
 const { openApiDocument } = await import(join(root, 'dist/src/api/openapi.js'));
 const { HadesMetrics } = await import(join(root, 'dist/src/metrics/hades-metrics.js'));
-const { ScannerMetrics } = await import(join(root, 'dist/src/health/metrics.js'));
+const { ScannerMetrics, ScheduleMetrics } = await import(join(root, 'dist/src/health/metrics.js'));
+const { KubeapiMetrics, KUBEAPI_METRIC_LABELS } = await import(
+  join(root, 'dist/src/metrics/kubeapi-metrics.js')
+);
 
 /** What parseCommandLine does: every program also takes -version. */
 const withVersion = (specs) => (specs.some((s) => s.name === 'version') ? specs : [...specs, VERSION_FLAG]);
@@ -117,6 +120,7 @@ const COLLECTED_LABELS = {
   hades_forward_upstream_up: ['upstream'],
   hades_forward_duration_seconds: ['upstream'],
   hades_catalog_watch_state: ['state'],
+  ...KUBEAPI_METRIC_LABELS,
 };
 
 /** docs/metrics.md: every metric a registry holds (prom-client's process metrics left out). */
@@ -149,6 +153,8 @@ const files = {
       },
     ]),
     'scanner-metrics': metricsTable(new ScannerMetrics({ processMetrics: false }).registry),
+    'schedule-metrics': metricsTable(new ScheduleMetrics({ processMetrics: false }).registry),
+    'kubeapi-metrics': metricsTable(new KubeapiMetrics({ processMetrics: false }).registry),
   },
 };
 
