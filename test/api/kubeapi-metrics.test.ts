@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type PromText, parsePromText, seriesValue, strictErrors } from '../../src/metrics/prom-text.js';
 import { waitFor } from '../dns/clients.js';
 import { type EtcdProcess, freePort, startEtcd } from '../harness/etcd.js';
 import { FakeApiServer, service } from '../kube/fake-apiserver.js';
+import { scrape as scrapePort, metricValue as value } from '../lib/scrape.js';
 import { type Kubeapi, req, startKubeapi, TOKEN } from './helpers.js';
 
 describe('hades-kubeapi -metrics-port', () => {
@@ -20,15 +20,6 @@ describe('hades-kubeapi -metrics-port', () => {
   let metricsPort: number;
 
   const get = (p: string) => fetch(`http://127.0.0.1:${metricsPort}${p}`);
-  async function scrape(): Promise<PromText> {
-    const r = await get('/metrics');
-    assert.equal(r.status, 200);
-    const p = parsePromText(await r.text());
-    assert.deepEqual(strictErrors(p), []);
-    return p;
-  }
-  const value = (p: PromText, name: string, labels: Record<string, string> = {}) =>
-    seriesValue(p, name, labels) ?? 0;
 
   before(async () => {
     etcd = await startEtcd();
@@ -71,12 +62,12 @@ describe('hades-kubeapi -metrics-port', () => {
 
   it('API requests, auth failures and kube events move their counters', async () => {
     await waitFor('the writer reconciled', async () => {
-      const p = await scrape();
+      const p = await scrapePort(metricsPort);
       return (
         value(p, 'hades_kube_leader') === 1 && value(p, 'hades_kube_records_written_total', { op: 'put' }) > 0
       );
     });
-    const before = await scrape();
+    const before = await scrapePort(metricsPort);
     assert.ok(before.types.has('hades_process_cpu_seconds_total'), 'process metrics');
 
     const ok = await req(base, 'GET', '/v1/zones', { authorization: `Bearer ${TOKEN}` });
@@ -87,7 +78,7 @@ describe('hades-kubeapi -metrics-port', () => {
 
     let after = before;
     await waitFor('the event and its records counted', async () => {
-      after = await scrape();
+      after = await scrapePort(metricsPort);
       return (
         value(after, 'hades_kube_watch_events_total', { kind: 'services', type: 'ADDED' }) >
           value(before, 'hades_kube_watch_events_total', { kind: 'services', type: 'ADDED' }) &&

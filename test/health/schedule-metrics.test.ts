@@ -10,10 +10,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type PromText, parsePromText, seriesValue, strictErrors } from '../../src/metrics/prom-text.js';
 import { openEtcdStore } from '../../src/store/etcd/etcd.js';
 import type { Store } from '../../src/store/types.js';
 import { type EtcdProcess, freePort, startEtcd } from '../harness/etcd.js';
+import { scrape, metricValue as value } from '../lib/scrape.js';
 import { type Proc, spawnBin, waitFor } from './procs.js';
 
 describe('hades-schedule -metrics-port', () => {
@@ -24,15 +24,6 @@ describe('hades-schedule -metrics-port', () => {
   const ports: number[] = [];
 
   const get = (port: number, p: string) => fetch(`http://127.0.0.1:${port}${p}`);
-  async function scrape(port: number): Promise<PromText> {
-    const r = await get(port, '/metrics');
-    assert.equal(r.status, 200);
-    const p = parsePromText(await r.text());
-    assert.deepEqual(strictErrors(p), []);
-    return p;
-  }
-  const value = (p: PromText, name: string, labels: Record<string, string> = {}) =>
-    seriesValue(p, name, labels) ?? 0;
 
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'hades-schedule-metrics-'));
