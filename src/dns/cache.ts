@@ -131,6 +131,13 @@ function fmix32(h: number): number {
   return h | 0;
 }
 
+/** A scratch array twice as long, holding `a`'s contents (the scratch grows, never shrinks). */
+function doubled(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const g = new Int32Array(a.length * 2);
+  g.set(a);
+  return g;
+}
+
 function u16(b: Uint8Array, p: number): number {
   return (b[p] << 8) | b[p + 1];
 }
@@ -543,32 +550,20 @@ export class ResponseCache {
         soaTtlAt = nTtl;
         soaMinimum = u32(b, end - 4);
       }
-      if (nTtl * 2 + 2 > ttls.length) {
-        const g = new Int32Array(ttls.length * 2);
-        g.set(ttls);
-        ttls = this.ttlScratch = g;
-      }
+      if (nTtl * 2 + 2 > ttls.length) ttls = this.ttlScratch = doubled(ttls);
       ttls[nTtl * 2] = ttlAt;
       ttls[nTtl * 2 + 1] = ttl;
       nTtl++;
       if (ttl < life) life = ttl;
       const k = inlineQname(b, start, len, qlen);
       if (k > 0) {
-        if (nInl * 2 + 2 > inl.length) {
-          const g = new Int32Array(inl.length * 2);
-          g.set(inl);
-          inl = this.inlineScratch = g;
-        }
+        if (nInl * 2 + 2 > inl.length) inl = this.inlineScratch = doubled(inl);
         inl[nInl * 2] = start;
         inl[nInl * 2 + 1] = k;
         nInl++;
       }
       if (i >= an + ns) {
-        if (nAdd + 1 > adds.length) {
-          const g = new Int32Array(adds.length * 2);
-          g.set(adds);
-          adds = this.addScratch = g;
-        }
+        if (nAdd + 1 > adds.length) adds = this.addScratch = doubled(adds);
         adds[nAdd++] = end;
       }
       p = end;
