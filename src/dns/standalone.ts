@@ -16,6 +16,7 @@ import { DnsMetrics } from '../api/dns-metrics.js';
 import { type ApiLogger, createApiHandler } from '../api/server.js';
 import { RecordService } from '../api/service.js';
 import { formatHostPort, type HadesConfig, type HostPort } from '../config/hades.js';
+import { isUnspecified } from '../records/ip.js';
 import { nameToKey } from '../records/keys.js';
 import type { Store } from '../store/types.js';
 import { VERSION } from '../version.js';
@@ -71,7 +72,8 @@ export interface StandaloneApiOptions {
 
 /** Where this process's own metrics are scraped from: a wildcard bind is asked on loopback. */
 function ownMetrics(at: { host: string; port: number }): { host: string; port: number } {
-  const host = at.host === '0.0.0.0' || at.host === '' ? '127.0.0.1' : at.host === '::' ? '::1' : at.host;
+  const h = at.host;
+  const host = isUnspecified(h) ? (h === '::' ? '::1' : '127.0.0.1') : h;
   return { host, port: at.port };
 }
 

@@ -140,6 +140,11 @@ export interface HostPortText {
   bracketed: boolean;
 }
 
+/** The unspecified address (a wildcard bind) in its text forms: 0.0.0.0, ::, ::ffff:0.0.0.0. */
+export function isUnspecified(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '::ffff:0.0.0.0';
+}
+
 /**
  * Splits `host:port`, `[ipv6]:port`, `[ipv6]`, `host`, or a bare IPv6 address (more than one
  * colon: no port). Checks only the shape; returns why when the brackets are malformed.

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { splitHostPort } from '../../records/ip.js';
+import { isUnspecified, splitHostPort } from '../../records/ip.js';
 import { formatIPv6, parseIPv4, parseIPv6 } from '../wire/addr.js';
 
 /** An upstream (or listen) address: an IP literal and a port. `host` is canonical, without brackets. */
@@ -214,10 +214,6 @@ function v4Octets(host: string): Buffer | undefined {
     if (V6[10] === 0xff && V6[11] === 0xff) return V6.subarray(12, 16);
   }
   return undefined;
-}
-
-function isUnspecified(host: string): boolean {
-  return host === '0.0.0.0' || host === '::' || host === '::ffff:0.0.0.0';
 }
 
 /** Same address (IPv4-mapped IPv6 equals its IPv4; zones ignored). */
