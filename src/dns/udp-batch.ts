@@ -14,6 +14,9 @@
  * (forwarded answers).
  */
 import { createRequire } from 'node:module';
+import { constants } from 'node:os';
+
+const { EAGAIN, ENOBUFS } = constants.errno;
 
 interface Native {
   bind(family: number, host: string, port: number, rcvbuf: number, reuseport: boolean): number;
@@ -197,7 +200,8 @@ export class UdpBatchSocket {
     if (this.handle === null) return false;
     const rc = this.n.sendTo(this.handle, buf, len, host, port);
     if (rc === 0) return true;
-    if (rc === -11) this.counters[2]++;
+    if (rc === -EAGAIN || rc === -ENOBUFS)
+      this.counters[2]++; // no room: as the batch path counts it
     else this.counters[1]++;
     return false;
   }
