@@ -3,7 +3,7 @@
  * the live counters of the parts (`set*` hands them in as they come up; until then a part's
  * metrics read zero or are absent). The query path never touches this module.
  *
- * Sources are structural: anything with the fields below will do (dns/main.ts passes DnsServer,
+ * Sources are structural: anything with the fields below will do (programs/hades.ts passes DnsServer,
  * DnsHandler, Forwarder, Catalog and, once it exists, the response cache).
  */
 import { type Aggregator, collectDefaultMetrics, type Metric, Registry } from 'prom-client';

@@ -14,13 +14,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Catalog } from '../catalog/catalog.js';
 import { formatHostPort, type HadesConfig, loadHadesConfig } from '../config/hades.js';
 import { createLogger } from '../config/logger.js';
-import { answerPrimary, ClusterMetrics, localEndpoints } from '../metrics/cluster.js';
-import { HadesMetrics } from '../metrics/hades-metrics.js';
-import { type MetricsHttpServer, startMetricsServer } from '../metrics/http.js';
-import { openStore } from '../store/open.js';
-import { type Store, StoreError } from '../store/types.js';
-import { VERSION } from '../version.js';
-import { ResponseCache } from './cache.js';
+import { ResponseCache } from '../dns/cache.js';
 import {
   assertNoLoop,
   ForwardConfigError,
@@ -28,11 +22,19 @@ import {
   ForwardLoopError,
   fromResolvConf,
   LATENCY_BUCKETS,
-} from './forward/index.js';
-import { DnsHandler } from './handler.js';
-import { collectStartupGarbage } from './memory.js';
-import { queryLogger } from './query-log.js';
-import { DnsServer } from './server.js';
+} from '../dns/forward/index.js';
+import { DnsHandler } from '../dns/handler.js';
+import { collectStartupGarbage } from '../dns/memory.js';
+import { queryLogger } from '../dns/query-log.js';
+import { DnsServer } from '../dns/server.js';
+import { udpBatchNative, udpBatchUnavailable } from '../dns/udp-batch.js';
+import { EXIT_FATAL, isWorker, notifyListening, runPrimary } from '../dns/workers.js';
+import { answerPrimary, ClusterMetrics, localEndpoints } from '../metrics/cluster.js';
+import { HadesMetrics } from '../metrics/hades-metrics.js';
+import { type MetricsHttpServer, startMetricsServer } from '../metrics/http.js';
+import { openStore } from '../store/open.js';
+import { type Store, StoreError } from '../store/types.js';
+import { VERSION } from '../version.js';
 import {
   type StandaloneApi,
   standaloneBanner,
@@ -40,8 +42,6 @@ import {
   type TokenSource,
   writeApiToken,
 } from './standalone.js';
-import { udpBatchNative, udpBatchUnavailable } from './udp-batch.js';
-import { EXIT_FATAL, isWorker, notifyListening, runPrimary } from './workers.js';
 /** Runs hades (or `hades standalone`) with the process's command line and environment. */
 export async function main(): Promise<void> {
   const cfg = loadHadesConfig();
