@@ -3,8 +3,10 @@
  * `/ready` (open). Everything else needs a token; reads need scope `read`, writes `write`.
  * Order per request: rate limit (429) → auth (401/403) → body (413, 400) → validation (400) → write.
  */
+
 import http from 'node:http';
-import type { HostPort } from '../config/hades.js';
+import type { HostPort } from '../common/host-port.js';
+import type { Logger } from '../common/logger.js';
 import type { ApiCounters } from './api-counters.js';
 import { type Authenticator, presentedToken, type RateLimiter, type Scope } from './auth.js';
 import type { DnsMetrics } from './dns-metrics.js';
@@ -20,11 +22,6 @@ import { V1Api } from './v1.js';
 /** Largest request body accepted; more is 413. */
 export const MAX_BODY = 64 * 1024;
 
-export interface ApiLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-}
-
 export interface ApiServerOptions {
   service: RecordService;
   domain: string;
@@ -32,7 +29,7 @@ export interface ApiServerOptions {
   limiter: RateLimiter;
   /** /ready: 200 when this resolves true. */
   ready?: () => Promise<boolean>;
-  logger?: ApiLogger;
+  logger?: Logger;
   /** Keys of the health pipeline for /v1/scanners (default: the scanner/schedule programs' defaults). */
   monitor?: MonitorPaths;
   /** The DNS servers' metrics for /v1/dns-metrics (none: `{"configured":false}`). */

@@ -13,16 +13,17 @@ import { Authenticator, RateLimiter, TokenError } from '../api/auth.js';
 import { DnsMetrics } from '../api/dns-metrics.js';
 import { type ApiServer, startApiServer } from '../api/server.js';
 import { RecordService } from '../api/service.js';
+import { formatHostPort } from '../common/host-port.js';
+import type { Logger } from '../common/logger.js';
 import { parseCommandLine } from '../config/cli.js';
 import { FlagError } from '../config/flags.js';
-import { formatHostPort } from '../config/hades.js';
 import {
   buildKubeapiConfig,
   KUBEAPI_PROGRAM,
   type KubeapiConfig,
   kubeapiFlagSpecs,
 } from '../config/kubeapi.js';
-import { createLogger, type Logger } from '../config/logger.js';
+import { createLogger } from '../config/logger.js';
 import type { KubeContextLike } from '../kube/index.js';
 import type { MetricsHttpServer } from '../metrics/http.js';
 import { KubeapiMetrics, type KubeSource } from '../metrics/kubeapi-metrics.js';

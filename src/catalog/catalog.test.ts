@@ -3,12 +3,14 @@
  * table of backends for the basic behaviour, plus etcd-only kill/restart convergence.
  * Outcomes are awaited with generous timeouts, never timed.
  */
+
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { type EtcdProcess, startEtcd } from '../../test/harness/etcd.js';
+import type { Logger } from '../common/logger.js';
 import { ipFromHealthKey, parseHealthStatus } from '../records/health.js';
 import { toRecord } from '../records/record.js';
 import type { Record } from '../records/types.js';
@@ -24,7 +26,7 @@ import {
   type WatchEvent,
   type WatchHandler,
 } from '../store/types.js';
-import { Catalog, type CatalogLogger } from './catalog.js';
+import { Catalog } from './catalog.js';
 
 const TIMEOUT_MS = 30_000;
 
@@ -89,7 +91,7 @@ const BACKENDS: Backend[] = [
 // ---- helpers ---------------------------------------------------------------------------------
 
 /** Records a logger's calls. */
-class MemLogger implements CatalogLogger {
+class MemLogger implements Logger {
   readonly lines: { level: string; obj: object; msg?: string }[] = [];
   debug(obj: object, msg?: string) {
     this.lines.push({ level: 'debug', obj, msg });

@@ -7,20 +7,13 @@
  * again into a new index that is swapped in whole; an unreachable store leaves it serving what it
  * has while it retries with exponential backoff. Lookups never touch the store.
  */
+import { type Logger, NOOP_LOGGER } from '../common/logger.js';
 import { ipFromHealthKey, normalizeMonitorPath, parseHealthStatus } from '../records/health.js';
 import { toRecord } from '../records/record.js';
 import type { HealthState, Record } from '../records/types.js';
 import { type KeyValue, type Store, StoreError, type Watch, type WatchEvent } from '../store/types.js';
 import { HealthOverlay } from './health-overlay.js';
 import { RecordIndex } from './record-index.js';
-
-/** The subset of a pino logger the catalog uses. */
-export interface CatalogLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
 
 export interface CatalogOptions {
   store: Store;
@@ -33,7 +26,7 @@ export interface CatalogOptions {
    * `<prefix>/monitor/`: the scanner's and scheduler's status, report, heart and lock keys).
    */
   ignorePrefixes?: string[];
-  logger?: CatalogLogger;
+  logger?: Logger;
   /** Backoff between failed lists (default 100 ms doubling to 5 s; reset after a good list). */
   retry?: { minMs: number; maxMs: number };
 }
@@ -57,8 +50,6 @@ export interface CatalogStats {
   /** Failed lists and watches that could not be opened. */
   failures: number;
 }
-
-const NOOP_LOGGER: CatalogLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 type KeyClass = 'record' | 'health' | 'ignore';
 
@@ -99,7 +90,7 @@ export class Catalog {
   readonly prefix: string;
   readonly healthPrefix: string;
   private readonly store: Store;
-  private readonly log: CatalogLogger;
+  private readonly log: Logger;
   private readonly recordKeyStart: string;
   private readonly ignore: readonly string[];
   private readonly minMs: number;

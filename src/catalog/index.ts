@@ -1,7 +1,6 @@
 /** Public surface of src/catalog: the watch-fed record index and health overlay. */
 export {
   Catalog,
-  type CatalogLogger,
   type CatalogOptions,
   type CatalogStats,
   type ChangeListener,

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { formatHostPort } from '../common/host-port.js';
 import { FlagError, HelpRequested } from './flags.js';
-import { formatHostPort, hadesUsage, parseHadesArgs, parseHostPort } from './hades.js';
+import { hadesUsage, parseHadesArgs } from './hades.js';
 
 const cfg = (argv: string[], env: NodeJS.ProcessEnv = {}) => parseHadesArgs(argv, env).config;
 
@@ -255,12 +256,5 @@ describe('hades config', () => {
       assert.ok(err instanceof FlagError, argv.join(' '));
       assert.match(err.message, msg);
     }
-  });
-
-  it('parseHostPort', () => {
-    assert.deepEqual(parseHostPort('x', ':53'), { host: '0.0.0.0', port: 53, family: 4 });
-    assert.deepEqual(parseHostPort('x', '[::]:53'), { host: '::', port: 53, family: 6 });
-    assert.deepEqual(parseHostPort('x', '2001:DB8::1', 53), { host: '2001:db8::1', port: 53, family: 6 });
-    assert.equal(formatHostPort(parseHostPort('x', '[2001:db8::1]:8053')), '[2001:db8::1]:8053');
   });
 });

@@ -11,9 +11,10 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { type HostPort, HostPortError, parseHostPort } from '../common/host-port.js';
 import { ForwardConfigError, parseStubFlag } from '../dns/forward/config.js';
 import { normalizeMonitorPath } from '../records/health.js';
-import { canonicalIP, parseIPv4, splitHostPort } from '../records/ip.js';
+import { canonicalIP } from '../records/ip.js';
 import { normalizePrefix } from '../records/keys.js';
 import { parseName } from '../records/names.js';
 import { MAX_TTL } from '../records/record.js';
@@ -29,13 +30,6 @@ export const DEFAULT_ADDR = '127.0.0.1:53';
 export const STANDALONE_ADDR = '127.0.0.1:5353';
 export const STANDALONE_API_ADDR = '127.0.0.1:9001';
 export const DEFAULT_DATA_DIR = './hades-data';
-
-/** An IP literal and a port. `host` is the canonical text of the address (no brackets). */
-export interface HostPort {
-  host: string;
-  port: number;
-  family: 4 | 6;
-}
 
 export interface HadesConfig {
   /** `server` (plain `hades`) or `standalone`. */
@@ -282,41 +276,14 @@ export function hadesFlagSpecs(mode: 'server' | 'standalone' = 'server'): FlagSp
 
 export const HADES_SYNOPSIS = '[flags]\n       hades standalone [flags]';
 
-/** Parses `ip:port`, `[ipv6]:port` (and `:port` → 0.0.0.0). `defaultPort` allows a bare IP. */
-export function parseHostPort(flag: string, text: string, defaultPort?: number): HostPort {
-  const t = text.trim();
-  function bad(why: string): never {
-    throw new FlagError(flag, `-${flag}: "${text}" ${why}`);
+/** A host:port flag value; a bad one is a FlagError naming the flag. */
+export function hostPortFlag(flag: string, text: string, defaultPort?: number): HostPort {
+  try {
+    return parseHostPort(text, defaultPort);
+  } catch (err) {
+    if (err instanceof HostPortError) throw new FlagError(flag, `-${flag}: "${text}" ${err.message}`);
+    throw err;
   }
-  const parts = splitHostPort(t);
-  if (typeof parts === 'string') bad(parts);
-  let host = parts.host;
-  const portText = parts.port;
-  // a bare IPv6 address (only where a default port is allowed)
-  if (!parts.bracketed && host.includes(':') && defaultPort === undefined)
-    bad('is not IP:port (write an IPv6 address as [::1]:53)');
-  if (host === '') host = '0.0.0.0';
-  let port: number;
-  if (portText === undefined) {
-    if (defaultPort === undefined) bad('has no port (want IP:port, e.g. 127.0.0.1:53)');
-    port = defaultPort;
-  } else {
-    if (!/^\d{1,5}$/.test(portText)) bad('has a bad port');
-    port = Number(portText);
-    if (port < 1 || port > 65535) bad('has a port outside 1-65535');
-  }
-  let family: 4 | 6;
-  if (parseIPv4(host)) family = 4;
-  else if (host.includes(':')) family = 6;
-  else bad('is not an IP address and port (host names are not accepted)');
-  const canon = canonicalIP(host);
-  if (canon === undefined) bad('is not an IP address and port');
-  return { host: canon, port, family };
-}
-
-/** `host:port` text of a HostPort (IPv6 in brackets). */
-export function formatHostPort(hp: HostPort): string {
-  return hp.family === 6 ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
 }
 
 function checkEndpoint(text: string): string {
@@ -354,7 +321,7 @@ export function buildHadesConfig(
   const num = (name: string): number => v[name] as number;
   const list = (name: string): string[] => v[name] as string[];
 
-  const listen = parseHostPort('addr', str('addr'));
+  const listen = hostPortFlag('addr', str('addr'));
 
   const zones: string[] = [];
   for (const z of list('domain')) {
@@ -400,7 +367,7 @@ export function buildHadesConfig(
   const nsList = list('nameservers');
   const forwarding = !(nsList.length === 1 && nsList[0].toLowerCase() === 'none');
   const nameservers = (forwarding ? nsList : []).map((s) => {
-    const hp = parseHostPort('nameservers', s, 53);
+    const hp = hostPortFlag('nameservers', s, 53);
     if (hp.host === '0.0.0.0' || hp.host === '::')
       throw new FlagError('nameservers', `-nameservers: "${s}" is not a server address`);
     return hp;
@@ -429,7 +396,7 @@ export function buildHadesConfig(
   }
 
   const apiText = str('api-addr');
-  const apiAddr = mode === 'standalone' && apiText !== '' ? parseHostPort('api-addr', apiText) : undefined;
+  const apiAddr = mode === 'standalone' && apiText !== '' ? hostPortFlag('api-addr', apiText) : undefined;
 
   const tls: { ca?: string; key?: string; cert?: string } = {};
   const key = str('tls-key') || env.ETCD_TLSKEY || '';

@@ -12,13 +12,14 @@
  * seed's logging flags (-logtostderr, -log_dir, -v). Precedence: argv > env > file > default.
  */
 import { existsSync } from 'node:fs';
+import type { HostPort } from '../common/host-port.js';
 import { normalizeMonitorPath } from '../records/health.js';
 import { parseIP, splitHostPort } from '../records/ip.js';
 import { normalizePrefix } from '../records/keys.js';
 import { parseName } from '../records/names.js';
 import { VERSION_FLAG } from './cli.js';
 import { FlagError, type FlagSpec, type FlagValues } from './flags.js';
-import { type HostPort, parseHostPort } from './hades.js';
+import { hostPortFlag } from './hades.js';
 import { buildMetricsPortConfig, type MetricsPortConfig, metricsFlagSpecs } from './metrics.js';
 
 export const KUBEAPI_PROGRAM = 'hades-kubeapi';
@@ -350,7 +351,7 @@ export function buildKubeapiConfig(v: FlagValues): KubeapiConfig {
   const addrText = str('api-address');
   if (apiEnable && addrText === '')
     throw new FlagError('api-address', '-api-address ([HadesApi] api-address): a value is required');
-  const address = apiEnable ? parseHostPort('api-address', addrText) : undefined;
+  const address = apiEnable ? hostPortFlag('api-address', addrText) : undefined;
   const hadesAuth = String(v['hades-auth']);
   const tokensFile = str('tokens-file');
   if (apiEnable && hadesAuth === '' && tokensFile === '')

@@ -6,9 +6,10 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type DestinationStream, type Logger, pino } from 'pino';
+import { type DestinationStream, type Logger as PinoLogger, pino } from 'pino';
 
-export type { Logger };
+/** pino's logger: the programs also call fatal, flush and child on it. */
+export type { PinoLogger };
 
 /** Field paths never written to a log: tokens, keys, passwords, auth headers. */
 export const REDACT_PATHS = [
@@ -37,7 +38,7 @@ export interface LogOptions {
   destination?: DestinationStream;
 }
 
-export function createLogger(opts: LogOptions): Logger {
+export function createLogger(opts: LogOptions): PinoLogger {
   const level = (opts.verbosity ?? 0) > 0 ? 'debug' : 'info';
   let dest: DestinationStream;
   if (opts.destination) dest = opts.destination;
@@ -57,4 +58,4 @@ export function createLogger(opts: LogOptions): Logger {
 }
 
 /** A logger that drops everything (library defaults, tests). */
-export const silentLogger: Logger = pino({ level: 'silent' });
+export const silentLogger: PinoLogger = pino({ level: 'silent' });

@@ -16,22 +16,18 @@
  *
  * Workers tell the primary they listen with `notifyListening()`.
  */
+
 import cluster, { type Worker } from 'node:cluster';
+import type { Logger } from '../common/logger.js';
 
 /** Exit status of a worker (and of hades) for a start-up error that a restart cannot fix. */
 export const EXIT_FATAL = 2;
 
 const LISTENING = 'hades:listening';
 
-export interface PrimaryLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
 export interface PrimaryOptions {
   workers: number;
-  log: PrimaryLogger;
+  log: Logger;
   /** Called once, when the first worker listens (with the port it reported). */
   onFirstListening?: (port: number) => void;
   /** Restart backoff: first delay, cap, and how long a worker must live to reset it (ms). */

@@ -4,7 +4,7 @@
  */
 import { parseCommandLine } from '../config/cli.js';
 import { FlagError, type FlagSpec, type FlagValues } from '../config/flags.js';
-import { createLogger, type Logger } from '../config/logger.js';
+import { createLogger, type PinoLogger as Logger } from '../config/logger.js';
 import type { HealthLogConfig, HealthStoreConfig } from '../config/scanner.js';
 import { openStore } from '../store/open.js';
 import { type Store, StoreError } from '../store/types.js';

@@ -4,6 +4,7 @@
  * or scann-ports, ICMP when enabled), hysteresis, and status writes by compare-and-swap.
  */
 
+import type { Logger } from '../common/logger.js';
 import { parseHealthStatus, serializeHealthStatus } from '../records/health.js';
 import { canonicalIP } from '../records/ip.js';
 import type { HealthStatus } from '../records/types.js';
@@ -11,12 +12,6 @@ import type { LeaseId, Store, Watch, WatchEvent } from '../store/types.js';
 import { type Health, Hysteresis } from './hysteresis.js';
 import type { ScannerMetrics } from './metrics.js';
 import { icmpProbe, Limiter, tcpProbe } from './probe.js';
-
-export interface HealthLogger {
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-}
 
 export interface ScannerOptions {
   store: Store;
@@ -35,7 +30,7 @@ export interface ScannerOptions {
   fall: number;
   rise: number;
   maxConcurrency: number;
-  logger: HealthLogger;
+  logger: Logger;
   metrics?: ScannerMetrics;
   /** Probes, replaceable in tests. */
   probes?: {

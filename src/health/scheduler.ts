@@ -10,11 +10,12 @@
  * so a scheduler that lost the lock without knowing it yet cannot write.
  */
 
+import type { Logger } from '../common/logger.js';
 import { Election } from '../store/election.js';
 import type { Op, Store, Watch } from '../store/types.js';
 import { assign } from './assign.js';
 import type { AssignmentOp, ScheduleMetrics } from './metrics.js';
-import { type HealthLogger, ipUnder, reportHostname } from './scanner.js';
+import { ipUnder, reportHostname } from './scanner.js';
 
 export interface SchedulerOptions {
   store: Store;
@@ -27,7 +28,7 @@ export interface SchedulerOptions {
   lockTtlSeconds: number;
   scheduleIntervalMs: number;
   agentDowntimeMs: number;
-  logger: HealthLogger;
+  logger: Logger;
   /** Debounce of watch-triggered reconciles (default 200 ms). */
   debounceMs?: number;
   /** Called after each reconcile (tests, metrics). */

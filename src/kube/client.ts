@@ -9,18 +9,11 @@
  *   resourceVersion after a dropped stream, list again on 410 Gone (HTTP 410 or an ERROR event
  *   with code 410), restart with exponential backoff on any other error. Never stops by itself.
  */
+
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-
-export interface KubeLogger {
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
-
-export const NOOP_LOGGER: KubeLogger = { debug() {}, info() {}, warn() {}, error() {} };
+import { type Logger, NOOP_LOGGER } from '../common/logger.js';
 
 export interface KubeObjectMeta {
   name: string;
@@ -325,7 +318,7 @@ export interface ListWatchOptions {
   /** Backoff after an error: first delay and cap (ms). Default 200 ms → 30 s. */
   backoffMs?: number;
   maxBackoffMs?: number;
-  logger?: KubeLogger;
+  logger?: Logger;
 }
 
 export type ListWatchState = 'listing' | 'watching' | 'backoff' | 'stopped';
@@ -346,7 +339,7 @@ export class ListWatcher<T extends KubeObject> {
   private rv: string | undefined;
   private readonly abort = new AbortController();
   private readonly done: Promise<void>;
-  private readonly log: KubeLogger;
+  private readonly log: Logger;
   private sleepTimer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
 

@@ -6,20 +6,20 @@
  * start-up, after every relist, on events (debounced), and periodically. Only the writer that
  * holds the gate writes (see `WriterGate`).
  */
+
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { type Logger, NOOP_LOGGER } from '../common/logger.js';
 import { Election } from '../store/election.js';
 import type { Store } from '../store/types.js';
 import {
   inClusterOptions,
   KubeClient,
   type KubeClientOptions,
-  type KubeLogger,
   type KubeObject,
   kubeconfigOptions,
   ListWatcher,
   type ListWatchHandler,
-  NOOP_LOGGER,
 } from './client.js';
 import { desiredState, type EndpointSlice, ownedRanges, type Service, type SvcIpSource } from './mapping.js';
 import { type ReconcileResult, reconcileOnce } from './reconcile.js';
@@ -58,7 +58,7 @@ export const DEFAULT_ELECTION_KEY = '/hades/monitor/kubeapi-lock';
  */
 export function electionGate(
   store: Store,
-  opts: { key?: string; id?: string; ttlSeconds?: number; logger?: KubeLogger } = {},
+  opts: { key?: string; id?: string; ttlSeconds?: number; logger?: Logger } = {},
 ): WriterGate & { election: Election } {
   const log = opts.logger ?? NOOP_LOGGER;
   const gained: (() => void)[] = [];
@@ -99,7 +99,7 @@ export interface KubeOptions {
   /** A kubeconfig file (server + token + CA), used when `masterUrl` is empty. */
   kubeconfig?: string;
   svcIpSource?: SvcIpSource;
-  logger?: KubeLogger;
+  logger?: Logger;
   /**
    * Several replicas: `true` elects one writer by a lease election at `electionKey`
    * (`electionTtlSeconds`, default 10); a `WriterGate` is used as given; false/absent: always write.
@@ -208,7 +208,7 @@ export interface KubeContextLike {
       election?: boolean;
     };
   };
-  logger: KubeLogger;
+  logger: Logger;
   signal?: AbortSignal;
   /** Called with the running watcher's handle (hades-kubeapi's metrics read its stats). */
   onHandle?: (handle: KubeHandle) => void;

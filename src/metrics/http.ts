@@ -2,7 +2,9 @@
  * The metrics port: `GET /metrics` (Prometheus text format), `GET /health` (200 while the process
  * runs) and `GET /ready` (200 once ready, else 503). HEAD too; anything else 404/405.
  */
+
 import http from 'node:http';
+import type { Logger } from '../common/logger.js';
 
 export interface MetricsEndpoints {
   /** The exposition text and its content type. */
@@ -17,17 +19,12 @@ export interface MetricsHttpServer {
   close(): Promise<void>;
 }
 
-/** The subset of a pino logger used here. */
-export interface MetricsLogger {
-  warn(obj: object, msg?: string): void;
-}
-
 /** Listens on host:port (port 0 picks one). Rejects (holding nothing) when it cannot bind. */
 export function startMetricsServer(
   host: string,
   port: number,
   endpoints: MetricsEndpoints,
-  log?: MetricsLogger,
+  log?: Logger,
 ): Promise<MetricsHttpServer> {
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];

@@ -3,13 +3,10 @@
  * with prom-client's process metrics (prefixed `hades_`), its /metrics and /ready endpoints, and
  * starting the port (a port that cannot be bound: one line naming `-metrics-port`, exit 2).
  */
+
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import {
-  type MetricsEndpoints,
-  type MetricsHttpServer,
-  type MetricsLogger,
-  startMetricsServer,
-} from './http.js';
+import type { Logger } from '../common/logger.js';
+import { type MetricsEndpoints, type MetricsHttpServer, startMetricsServer } from './http.js';
 
 export class ProgramMetrics {
   readonly registry = new Registry();
@@ -35,7 +32,7 @@ export async function serveProgramMetrics(
   program: string,
   cfg: { metricsPort: number; metricsHost: string },
   endpoints: MetricsEndpoints,
-  log?: MetricsLogger,
+  log?: Logger,
 ): Promise<MetricsHttpServer | undefined> {
   if (cfg.metricsPort <= 0) return undefined;
   try {

@@ -12,7 +12,8 @@
 import { hostname } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Catalog } from '../catalog/catalog.js';
-import { formatHostPort, type HadesConfig, loadHadesConfig } from '../config/hades.js';
+import { formatHostPort } from '../common/host-port.js';
+import { type HadesConfig, loadHadesConfig } from '../config/hades.js';
 import { createLogger } from '../config/logger.js';
 import { ResponseCache } from '../dns/cache.js';
 import {

@@ -6,6 +6,7 @@
  * away); until then the API's routes answer 503. Also: the API token when none is given
  * (`<data-dir>/api-token`, 0600), and the banner that tells a new user what to type.
  */
+
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -13,9 +14,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Authenticator, RateLimiter } from '../api/auth.js';
 import { DnsMetrics } from '../api/dns-metrics.js';
-import { type ApiLogger, createApiHandler } from '../api/server.js';
+import { createApiHandler } from '../api/server.js';
 import { RecordService } from '../api/service.js';
-import { formatHostPort, type HadesConfig, type HostPort } from '../config/hades.js';
+import { formatHostPort, type HostPort } from '../common/host-port.js';
+import type { Logger } from '../common/logger.js';
+import type { HadesConfig } from '../config/hades.js';
 import { isUnspecified } from '../records/ip.js';
 import { nameToKey } from '../records/keys.js';
 import type { Store } from '../store/types.js';
@@ -67,7 +70,7 @@ export interface StandaloneApiOptions {
   monitorPath: string;
   /** This process's metrics port (-metrics-port), shown in the UI's DNS panel; none: no panel. */
   metrics?: { host: string; port: number };
-  logger?: ApiLogger & { warn(obj: object, msg?: string): void };
+  logger?: Logger;
 }
 
 /** Where this process's own metrics are scraped from: a wildcard bind is asked on loopback. */

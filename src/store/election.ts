@@ -23,14 +23,10 @@
  * - `abandon()` stops everything without revoking the lease (as a crash would): the key stays
  *   until the lease expires. For tests and for processes that exit anyway.
  */
+import type { Logger } from '../common/logger.js';
 import type { LeaseId, Store, Watch } from './types.js';
 
 export type ElectionState = 'idle' | 'campaigning' | 'leader' | 'stopped';
-
-export interface ElectionLogger {
-  info?(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-}
 
 export interface ElectionOptions {
   /** Lease TTL in seconds (≥ 1): how long a dead leader keeps the key. */
@@ -39,7 +35,7 @@ export interface ElectionOptions {
   onElected?: () => void;
   /** Called each time this candidate stops leading (not after `resign()` / `abandon()`). */
   onLost?: (why: string) => void;
-  logger?: ElectionLogger;
+  logger?: Logger;
 }
 
 export class Election {
@@ -213,7 +209,7 @@ export class Election {
   async #lead(ttlMs: number): Promise<void> {
     const lease = this.#lease as LeaseId;
     this.#state = 'leader';
-    this.#opts.logger?.info?.({ key: this.key, id: this.id, lease }, 'election: elected');
+    this.#opts.logger?.info({ key: this.key, id: this.id, lease }, 'election: elected');
     this.#elected?.resolve();
     this.#elected = undefined;
     try {

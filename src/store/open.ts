@@ -6,6 +6,7 @@
  * buffers), one on the embedded store does not load etcd3, gRPC and their protobuf definitions
  * (about 12 MB of heap).
  */
+import type { Logger } from '../common/logger.js';
 import type { EtcdTlsFiles } from './etcd/etcd.js';
 import type { Store } from './types.js';
 
@@ -16,7 +17,7 @@ export interface StoreConfig {
   tls?: EtcdTlsFiles;
   /** Directory of the embedded store. */
   dataDir: string;
-  logger?: { warn(obj: object, msg: string): void };
+  logger?: Logger;
 }
 
 export async function openStore(cfg: StoreConfig): Promise<Store> {

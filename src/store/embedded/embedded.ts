@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { type Database, open, type RootDatabase } from 'lmdb';
+import type { Logger } from '../../common/logger.js';
 import {
   type Compare,
   type KeyValue,
@@ -45,7 +46,7 @@ import {
 export interface EmbeddedStoreOptions {
   /** Data directory (created if missing). Every process that opens it shares the same store. */
   dir: string;
-  logger?: { warn(obj: object, msg: string): void };
+  logger?: Logger;
   /** Revisions of change log kept for watches (default 10000); older ones are compacted away. */
   historyLimit?: number;
 }
@@ -72,8 +73,6 @@ const ZERO_BYTE = Buffer.from([0]);
  */
 const MAX_TXN_OPS = 128;
 const MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
-
-type Logger = { warn(obj: object, msg: string): void };
 
 interface WatchEntry {
   prefix: string;

@@ -10,6 +10,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { Etcd3, EtcdLeaseInvalidError, type ICompare, type IRequestOp } from 'etcd3';
+import type { Logger } from '../../common/logger.js';
 import {
   type Compare,
   type KeyValue,
@@ -36,7 +37,7 @@ import {
   toKeyValue,
 } from './codec.js';
 import { HostHealth, neverSent, passThroughPolicy, toStoreError } from './errors.js';
-import { EtcdWatch, quietCancel, type WatchLogger } from './watch.js';
+import { EtcdWatch, quietCancel } from './watch.js';
 
 export interface EtcdTlsFiles {
   /** CA certificate (PEM file) that signed the etcd server certificates. */
@@ -56,7 +57,7 @@ export interface EtcdStoreOptions {
   dialTimeoutMs?: number;
   /** Deadline of each request (default 10000 ms). */
   requestTimeoutMs?: number;
-  logger?: WatchLogger;
+  logger?: Logger;
 }
 
 /**
@@ -123,7 +124,7 @@ export class EtcdStore implements Store {
   constructor(
     private readonly client: Etcd3,
     readonly endpoints: string[],
-    private readonly logger: WatchLogger | undefined,
+    private readonly logger: Logger | undefined,
     private readonly requestTimeoutMs: number,
   ) {
     this.maxAttempts = Math.max(3, endpoints.length * 2 + 1);

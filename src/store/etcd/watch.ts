@@ -7,12 +7,9 @@
  */
 
 import type { IDuplexStream, IWatchRequest, IWatchResponse, WatchClient } from 'etcd3';
+import type { Logger } from '../../common/logger.js';
 import type { Watch, WatchEvent, WatchHandler } from '../types.js';
 import { toKeyValue } from './codec.js';
-
-export interface WatchLogger {
-  warn(obj: object, msg: string): void;
-}
 
 type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
 
@@ -55,7 +52,7 @@ export class EtcdWatch implements Watch {
     private readonly range: { key: Buffer; range_end: Buffer },
     fromRevision: number,
     private readonly handler: WatchHandler,
-    private readonly logger: WatchLogger | undefined,
+    private readonly logger: Logger | undefined,
     private readonly onEnd: (w: EtcdWatch) => void,
   ) {
     this.last = fromRevision - 1;
