@@ -208,6 +208,7 @@ export function standaloneBanner(
   if (apiAt !== '') {
     lines.push(
       `  API     http://${apiAt}/hades and /v1 (REST, token needed), /health, /ready`,
+      `  web UI  http://${apiAt}/ui/`,
       token === undefined || token === 'flag'
         ? '  token   the -hades-auth value'
         : `  token   in ${token.file} (new at each start)`,

@@ -73,6 +73,15 @@ describe('hades standalone', () => {
     assert.ok(!h.stderr().includes(token), 'the token is not in the logs');
   });
 
+  it("prints the web UI's URL, which serves the UI", async () => {
+    const m = /^\s*web UI\s+(http:\/\/127\.0\.0\.1:(\d+)\/ui\/)$/m.exec(h.stdout());
+    assert.ok(m, h.stdout());
+    assert.equal(Number(m[2]), apiPort);
+    const res = await fetch(m[1]);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
+  });
+
   it('the printed way to add a record (export + curl) works, and the printed dig line then answers it', async () => {
     const out = h.stdout();
     const exp = /^\s*(export HADES_API_ADDR=127\.0\.0\.1:\d+ HADES_API_TOKEN=.*)$/m.exec(out);
