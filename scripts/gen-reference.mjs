@@ -25,7 +25,7 @@ const { KubeapiMetrics, KUBEAPI_METRIC_LABELS } = await import(
   join(root, 'dist/src/metrics/kubeapi-metrics.js')
 );
 
-/** What parseCommandLine does: every program also takes -version. */
+/** What flagsCommandLine does: every program also takes -version. */
 const withVersion = (specs) => (specs.some((s) => s.name === 'version') ? specs : [...specs, VERSION_FLAG]);
 
 const esc = (text) => String(text).replace(/\|/g, '\\|').replace(/\n/g, ' ');

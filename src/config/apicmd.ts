@@ -1,6 +1,6 @@
 /** The `hades-apicmd` flags (the seed's, plus -json and -type). */
 import { VERSION_FLAG } from './cli.js';
-import type { FlagSpec } from './flags.js';
+import type { FlagSpec, FlagValues } from './flags.js';
 
 export const APICMD_PROGRAM = 'hades-apicmd';
 
@@ -28,7 +28,7 @@ export function apicmdFlagSpecs(): FlagSpec[] {
       type: 'string',
       default: '',
       env: false,
-      choices: ['', 'create', 'delete', 'update'],
+      choices: ['create', 'delete', 'update'],
       help: 'create, delete or update -domain',
     },
     {
@@ -50,4 +50,35 @@ export function apicmdFlagSpecs(): FlagSpec[] {
     { name: 'json', type: 'bool', default: 'false', env: false, help: 'print JSON instead of lines' },
     VERSION_FLAG,
   ];
+}
+
+export interface ApicmdConfig {
+  addr: string;
+  token: string;
+  list: boolean;
+  show: string;
+  domain: string;
+  /** '' when not given. */
+  method: '' | 'create' | 'delete' | 'update';
+  type: string;
+  ips: string;
+  alias: string;
+  updates: string;
+  json: boolean;
+}
+
+export function buildApicmdConfig(v: FlagValues): ApicmdConfig {
+  return {
+    addr: String(v.addr),
+    token: String(v.token),
+    list: v.list === true,
+    show: String(v.show),
+    domain: String(v.domain),
+    method: String(v.method) as ApicmdConfig['method'],
+    type: String(v.type),
+    ips: String(v.ips),
+    alias: String(v.alias),
+    updates: String(v.updates),
+    json: v.json === true,
+  };
 }

@@ -1,10 +1,17 @@
 /**
- * The shared shape of every Hades program's start: parse flags, answer -h and -version, turn a
- * bad flag into one line on stderr and exit status 2 (as Go's flag package does), then run.
+ * The shape every Hades program's command line has: argv and the environment (and an INI file)
+ * → a typed config, or -version. Nothing here exits: programs/run.ts turns a FlagError into one
+ * line and exit status 2 (as Go's flag package does), -h into the usage text.
  */
-import { VERSION } from '../version.js';
-import { FlagError, type FlagSpec, HelpRequested, type ParsedFlags, parseFlags, usage } from './flags.js';
-import { IniError, readIniFile } from './ini.js';
+import {
+  type FlagSpec,
+  type FlagValues,
+  type ParsedFlags,
+  parseFlags,
+  strayArgument,
+  usage,
+} from './flags.js';
+import { readIniFile } from './ini.js';
 
 export const VERSION_FLAG: FlagSpec = {
   name: 'version',
@@ -14,17 +21,15 @@ export const VERSION_FLAG: FlagSpec = {
   env: false,
 };
 
-export interface CliOptions {
+/** One program's command line. */
+export interface CommandLine<C> {
   program: string;
-  specs: readonly FlagSpec[];
-  synopsis?: string;
-  argv?: readonly string[];
-  env?: NodeJS.ProcessEnv;
   /**
-   * Name of the flag that names an INI file (`config-file`): when set, values for specs with an
-   * `ini` key are read from that file (a missing file is an error only when given explicitly).
+   * argv → the config, or 'version' for -version. Throws FlagError (a bad flag, value or stray
+   * argument), IniError and HelpRequested (-h).
    */
-  configFileFlag?: string;
+  parse(argv: readonly string[], env: NodeJS.ProcessEnv): C | 'version';
+  usage(argv: readonly string[]): string;
 }
 
 /**
@@ -45,30 +50,25 @@ export function parseWithConfigFile(
   return parseFlags(specs, argv, env, { name: path, values });
 }
 
-/** Parses the command line; exits the process for -h, -version and bad flags. */
-export function parseCommandLine(opts: CliOptions): ParsedFlags {
-  const specs = opts.specs.includes(VERSION_FLAG) ? opts.specs : [...opts.specs, VERSION_FLAG];
-  try {
-    const parsed = parseWithConfigFile(
-      specs,
-      opts.argv ?? process.argv.slice(2),
-      opts.env ?? process.env,
-      opts.configFileFlag,
-    );
-    if (parsed.values.version === true) {
-      process.stdout.write(`${opts.program} ${VERSION} (node ${process.version})\n`);
-      process.exit(0);
-    }
-    return parsed;
-  } catch (err) {
-    if (err instanceof HelpRequested) {
-      process.stdout.write(usage(opts.program, specs, opts.synopsis));
-      process.exit(0);
-    }
-    if (err instanceof FlagError || err instanceof IniError) {
-      process.stderr.write(`${opts.program}: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+/**
+ * The command line of a program that takes flags only (no positional argument), values also
+ * from the INI file named by `configFileFlag`; `build` turns them into the config (FlagError
+ * naming the flag when one is bad).
+ */
+export function flagsCommandLine<C>(
+  program: string,
+  specs: readonly FlagSpec[],
+  build: (values: FlagValues, env: NodeJS.ProcessEnv) => C,
+  configFileFlag?: string,
+): CommandLine<C> {
+  const all = specs.includes(VERSION_FLAG) ? specs : [...specs, VERSION_FLAG];
+  return {
+    program,
+    parse(argv, env) {
+      const parsed = parseWithConfigFile(all, argv, env, configFileFlag);
+      if (parsed.positionals.length > 0) throw strayArgument(all, argv, parsed.positionals);
+      return parsed.values.version === true ? 'version' : build(parsed.values, env);
+    },
+    usage: () => usage(program, all),
+  };
 }

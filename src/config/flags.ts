@@ -18,7 +18,7 @@ export interface FlagSpec {
   help: string;
   /** Other names accepted for the same flag (e.g. `rtimeout` for `read_timeout`). */
   aliases?: readonly string[];
-  /** Allowed values, for an enumerated string flag. */
+  /** Allowed values, for an enumerated string flag (its default is allowed too, e.g. '' for none). */
   choices?: readonly string[];
   /** Inclusive bounds for `int` flags. */
   min?: number;
@@ -83,7 +83,7 @@ export function parseDuration(text: string): number | undefined {
 function convert(spec: FlagSpec, raw: string, where: string): FlagValue {
   switch (spec.type) {
     case 'string':
-      if (spec.choices && !spec.choices.includes(raw))
+      if (spec.choices && raw !== spec.default && !spec.choices.includes(raw))
         throw new FlagError(spec.name, `${where}: "${raw}" is not one of ${spec.choices.join(', ')}`);
       return raw;
     case 'bool': {
@@ -182,6 +182,26 @@ export function parseFlags(
     explicit.add(spec.name);
   }
   return { values, explicit, positionals: argv.slice(i) };
+}
+
+/**
+ * The error for the first positional of a program that takes none. After a boolean flag written
+ * without `=` (`-enable-icmp maybe`), the word was not its value: the message says how to give one.
+ */
+export function strayArgument(
+  specs: readonly FlagSpec[],
+  argv: readonly string[],
+  positionals: readonly string[],
+): FlagError {
+  const word = positionals[0];
+  const before = argv[argv.length - positionals.length - 1];
+  const name = before?.replace(/^--?/, '');
+  const spec =
+    before?.startsWith('-') && !name.includes('=')
+      ? specs.find((s) => s.name === name || s.aliases?.includes(name))
+      : undefined;
+  const hint = spec?.type === 'bool' ? ` (-${name} is a boolean: write -${name}=true or -${name}=false)` : '';
+  return new FlagError(word, `unexpected argument "${word}"${hint}`);
 }
 
 /** Usage text: every flag with its type, default, environment variable and help. */

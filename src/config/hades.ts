@@ -20,8 +20,8 @@ import { parseName } from '../records/names.js';
 import { MAX_TTL } from '../records/record.js';
 import type { SelectPolicy } from '../records/types.js';
 import { SELECT_POLICIES } from '../records/types.js';
-import { parseCommandLine, VERSION_FLAG } from './cli.js';
-import { FlagError, type FlagSpec, type FlagValues, HelpRequested, parseFlags, usage } from './flags.js';
+import { type CommandLine, VERSION_FLAG } from './cli.js';
+import { FlagError, type FlagSpec, type FlagValues, parseFlags, strayArgument, usage } from './flags.js';
 
 export const PROGRAM = 'hades';
 export const STANDALONE = 'standalone';
@@ -461,9 +461,10 @@ export function parseHadesArgs(
     mode = STANDALONE;
     // flags may come before and after the word: parse again without it, with standalone defaults
     const at = argv.length - first.positionals.length;
-    const second = parseFlags(hadesFlagSpecs(STANDALONE), [...argv.slice(0, at), ...argv.slice(at + 1)], env);
+    const rest = [...argv.slice(0, at), ...argv.slice(at + 1)];
+    const second = parseFlags(hadesFlagSpecs(STANDALONE), rest, env);
     if (second.positionals.length > 0)
-      throw new FlagError(second.positionals[0], `unexpected argument "${second.positionals[0]}"`);
+      throw strayArgument(hadesFlagSpecs(STANDALONE), rest, second.positionals);
     values = second.values;
   }
   const version = values.version === true;
@@ -480,30 +481,12 @@ export function hadesUsage(standalone = false): string {
   );
 }
 
-/**
- * The program's start: parses the command line and exits for -h (0), -version (0) and any bad
- * flag or value (one line on stderr naming the flag, status 2).
- */
-export function loadHadesConfig(
-  argv: readonly string[] = process.argv.slice(2),
-  env: NodeJS.ProcessEnv = process.env,
-): HadesConfig {
-  try {
+/** The `hades` command line: flags, and `standalone` before or among them. */
+export const hadesCommandLine: CommandLine<HadesConfig> = {
+  program: PROGRAM,
+  parse(argv, env) {
     const { config, version } = parseHadesArgs(argv, env);
-    if (version) {
-      // the shared -version output
-      parseCommandLine({ program: PROGRAM, specs: [VERSION_FLAG], argv: ['-version'], env: {} });
-    }
-    return config;
-  } catch (err) {
-    if (err instanceof HelpRequested) {
-      process.stdout.write(hadesUsage(argv.includes(STANDALONE)));
-      process.exit(0);
-    }
-    if (err instanceof FlagError) {
-      process.stderr.write(`${PROGRAM}: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
-}
+    return version ? 'version' : config;
+  },
+  usage: (argv) => hadesUsage(argv.includes(STANDALONE)),
+};

@@ -189,7 +189,7 @@ class ObjectCache<T extends KubeObject> implements ListWatchHandler<T> {
 }
 
 /**
- * What `bin/hades-kubeapi` hands over (its `KubeContext`): the store, its config, a logger and a
+ * What `programs/kubeapi.ts` hands over: the store, its config, a logger and a
  * shutdown signal. Optional `kube` fields beyond `enable`/`masterUrl` are read when present.
  */
 export interface KubeContextLike {
@@ -236,7 +236,7 @@ export function optionsFromContext(ctx: KubeContextLike): KubeOptions {
  * Starts following the cluster and writing its records.
  *
  * - `startKube(opts: KubeOptions)` → `KubeHandle` (`stop()`, `state()`, `reconcileNow()`, `stats`);
- * - `startKube(ctx: KubeContextLike)` (bin/hades-kubeapi's context) → a promise of its stop
+ * - `startKube(ctx: KubeContextLike)` (programs/kubeapi.ts's context) → a promise of its stop
  *   function; `ctx.signal` aborting stops it too.
  */
 export function startKube(opts: KubeOptions): KubeHandle;

@@ -10,11 +10,9 @@
  * and /ready (src/metrics); with -workers the primary serves it for the whole group.
  */
 import { hostname } from 'node:os';
-import { setTimeout as delay } from 'node:timers/promises';
 import { Catalog } from '../catalog/catalog.js';
 import { formatHostPort } from '../common/host-port.js';
-import { type HadesConfig, loadHadesConfig } from '../config/hades.js';
-import { createLogger } from '../config/logger.js';
+import { type HadesConfig, hadesCommandLine, PROGRAM } from '../config/hades.js';
 import { ResponseCache } from '../dns/cache.js';
 import {
   assertNoLoop,
@@ -33,9 +31,16 @@ import { EXIT_FATAL, isWorker, notifyListening, runPrimary } from '../dns/worker
 import { answerPrimary, ClusterMetrics, localEndpoints } from '../metrics/cluster.js';
 import { HadesMetrics } from '../metrics/hades-metrics.js';
 import { type MetricsHttpServer, startMetricsServer } from '../metrics/http.js';
-import { openStore } from '../store/open.js';
-import { type Store, StoreError } from '../store/types.js';
+import type { Store } from '../store/types.js';
 import { VERSION } from '../version.js';
+import {
+  exitUsage,
+  fatal as fatalExit,
+  loadConfig,
+  onSignals,
+  openStoreRetrying,
+  programLogger,
+} from './run.js';
 import {
   type StandaloneApi,
   standaloneBanner,
@@ -45,26 +50,10 @@ import {
 } from './standalone.js';
 /** Runs hades (or `hades standalone`) with the process's command line and environment. */
 export async function main(): Promise<void> {
-  const cfg = loadHadesConfig();
-  const log = createLogger({
-    program: 'hades',
-    logtostderr: cfg.log.logtostderr,
-    logDir: cfg.log.logDir,
-    verbosity: cfg.log.verbosity,
-  });
-
-  /** One line on stderr (and the log), then exit: for start-up errors a restart cannot fix. */
-  function fatal(message: string, code = EXIT_FATAL): never {
-    log.fatal({ code }, message);
-    log.flush();
-    process.stderr.write(`hades: ${message}\n`);
-    process.exit(code);
-  }
-
-  /** One line on stderr and exit 2, before anything else is logged: a configuration that cannot work. */
-  function configError(message: string): never {
-    process.stderr.write(`hades: ${message}\n`);
-    process.exit(EXIT_FATAL);
+  const cfg = loadConfig(hadesCommandLine);
+  const log = programLogger(PROGRAM, cfg.log);
+  function fatal(message: string): never {
+    fatalExit(PROGRAM, log, message, EXIT_FATAL);
   }
 
   /**
@@ -93,7 +82,8 @@ export async function main(): Promise<void> {
       assertNoLoop(nameservers, [c.listen]);
     } catch (err) {
       if (err instanceof ForwardLoopError)
-        configError(
+        exitUsage(
+          PROGRAM,
           `${from}: ${err.upstream} is this server's own address (-addr ${err.listen}): forwarding would loop`,
         );
       throw err;
@@ -103,7 +93,8 @@ export async function main(): Promise<void> {
         assertNoLoop(list, [c.listen]);
       } catch (err) {
         if (err instanceof ForwardLoopError)
-          configError(
+          exitUsage(
+            PROGRAM,
             `-stub ${zone}: ${err.upstream} is this server's own address (-addr ${err.listen}): forwarding would loop`,
           );
         throw err;
@@ -134,39 +125,7 @@ export async function main(): Promise<void> {
   /** This process serves standalone's API: the only process, or worker 0 of -workers. */
   const servesApi = cfg.mode === 'standalone' && !(isWorker() && process.env.HADES_WORKER_INDEX !== '0');
 
-  /** Resolves after `ms`, or at once when `signal` aborts. */
-  async function pause(ms: number, signal: AbortSignal): Promise<void> {
-    try {
-      await delay(ms, undefined, { signal });
-    } catch {
-      // aborted: shutting down
-    }
-  }
-
-  /** Opens the store, retrying while it is unreachable (etcd not up yet); undefined if stopped first. */
-  async function openStoreRetrying(c: HadesConfig, stopped: AbortSignal): Promise<Store | undefined> {
-    let wait = 200;
-    for (let attempt = 1; !stopped.aborted; attempt++) {
-      try {
-        return await openStore({ machines: c.machines, dataDir: c.dataDir, tls: c.tls, logger: log });
-      } catch (err) {
-        if (err instanceof StoreError && err.code === 'ESTORE_INVALID') {
-          fatal(`${c.machines.length > 0 ? '-machines' : '-data-dir'}: ${err.message}`);
-        }
-        log.warn(
-          { err: (err as Error).message, attempt, retryInMs: wait, machines: c.machines, dataDir: c.dataDir },
-          'hades: store unavailable; retrying',
-        );
-        await pause(wait, stopped);
-        wait = Math.min(wait * 2, 5000);
-      }
-    }
-    return undefined;
-  }
-
   async function serve(c: HadesConfig): Promise<void> {
-    const stopper = new AbortController();
-    const stop = { stopping: false };
     let store: Store | undefined;
     let catalog: Catalog | undefined;
     let server: DnsServer | undefined;
@@ -177,43 +136,20 @@ export async function main(): Promise<void> {
     const metrics = c.metricsPort > 0 ? new HadesMetrics({ version: VERSION }) : undefined;
     if (metrics && isWorker()) answerPrimary(metrics);
 
-    const shutdown = async (why: string, code: number): Promise<void> => {
-      if (stop.stopping) return;
-      stop.stopping = true;
-      stopper.abort();
-      log.info({ why }, 'hades: shutting down');
-      const force = setTimeout(() => {
-        log.error({}, 'hades: shutdown took too long; exiting');
-        log.flush();
-        process.exit(1);
-      }, 10_000);
-      force.unref();
-      try {
+    // in a worker the primary escalates a second signal; alone, a second Ctrl-C means "now"
+    const stopped = onSignals(
+      PROGRAM,
+      log,
+      async () => {
         await api?.close();
         await server?.close();
         forwarder?.close();
         await catalog?.stop();
         await store?.close();
         await metricsHttp?.close();
-      } catch (err) {
-        log.warn({ err: (err as Error).message }, 'hades: error while shutting down');
-      }
-      log.info({}, 'hades: stopped');
-      log.flush();
-      process.exit(code);
-    };
-    let signals = 0;
-    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-      process.on(sig, () => {
-        signals++;
-        // in a worker the primary escalates; alone, a second Ctrl-C means "now"
-        if (signals > 1 && !isWorker()) {
-          process.stderr.write('hades: second signal; exiting now\n');
-          process.exit(130);
-        }
-        void shutdown(sig, 0);
-      });
-    }
+      },
+      !isWorker(),
+    );
 
     if (servesApi && c.apiAddr) {
       try {
@@ -247,7 +183,7 @@ export async function main(): Promise<void> {
       log.info({ addr: metricsAt(c, metricsHttp.port) }, 'hades: metrics on /metrics, /health, /ready');
     }
 
-    store = await openStoreRetrying(c, stopper.signal);
+    store = await openStoreRetrying(PROGRAM, c, 'machines', log, stopped);
     if (!store) return;
     log.info({ kind: store.kind, machines: c.machines, dataDir: c.dataDir }, 'hades: store open');
     api?.attach(store);
@@ -257,10 +193,10 @@ export async function main(): Promise<void> {
     try {
       await catalog.start();
     } catch (err) {
-      if (stop.stopping) return;
+      if (stopped.aborted) return;
       throw err;
     }
-    if (stop.stopping) return;
+    if (stopped.aborted) return;
     // the first list's garbage goes before hades listens (src/dns/memory.ts)
     const gcMs = collectStartupGarbage();
     log.info(
@@ -342,7 +278,7 @@ export async function main(): Promise<void> {
     } catch (err) {
       fatal(`-addr ${formatHostPort(c.listen)}: ${bindError(err)}`);
     }
-    if (stop.stopping) {
+    if (stopped.aborted) {
       await server.close();
       return;
     }

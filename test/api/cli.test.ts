@@ -223,15 +223,32 @@ describe('hades-apicmd command line', () => {
     const none = runBin(APICMD_BIN, []);
     assert.equal(none.status, 2);
     assert.match(none.stderr, /^hades-apicmd: nothing to do/);
-    const bad = runBin(APICMD_BIN, ['-method', 'update', '-domain', 'x', '-updates', 'ips:1.2.3.4']);
+    const bad = runBin(APICMD_BIN, ['-method', 'update', '-domain', 'x', '-updates', 'ips:1.2.3.4'], {
+      HADES_API_TOKEN: TOKEN,
+    });
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /^hades-apicmd: -updates: "1.2.3.4" is not old->new\n$/);
-    const down = runBin(APICMD_BIN, ['-list'], { HADES_API_ADDR: `127.0.0.1:${port}` });
+    const down = runBin(APICMD_BIN, ['-list'], {
+      HADES_API_ADDR: `127.0.0.1:${port}`,
+      HADES_API_TOKEN: TOKEN,
+    });
     assert.equal(down.status, 1);
     assert.match(
       down.stderr,
       new RegExp(`^hades-apicmd: cannot reach http://127.0.0.1:${port}: ECONNREFUSED\n$`),
     );
+  });
+
+  it('-method frob: the real choices; no token: how to give one; a stray word: exit 2, one line', () => {
+    const frob = runBin(APICMD_BIN, ['-method', 'frob', '-domain', 'x']);
+    assert.equal(frob.status, 2);
+    assert.equal(frob.stderr, 'hades-apicmd: -method: "frob" is not one of create, delete, update\n');
+    const noToken = runBin(APICMD_BIN, ['-list']);
+    assert.equal(noToken.status, 2);
+    assert.equal(noToken.stderr, 'hades-apicmd: no API token: give -token or set HADES_API_TOKEN\n');
+    const stray = runBin(APICMD_BIN, ['-show', 'x', 'extra'], { HADES_API_TOKEN: TOKEN });
+    assert.equal(stray.status, 2);
+    assert.equal(stray.stderr, 'hades-apicmd: unexpected argument "extra"\n');
   });
 
   it('parseUpdates', () => {

@@ -1,9 +1,11 @@
 /** The seed README's hades-scanner.conf and hades-schedule.conf, read as the programs read them. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { parseWithConfigFile } from '../../src/config/cli.js';
 import { FlagError } from '../../src/config/flags.js';
 import { buildScannerConfig, scannerFlagSpecs } from '../../src/config/scanner.js';
@@ -122,5 +124,40 @@ test('bad values name the flag', () => {
       (e: unknown) => e instanceof FlagError && re.test(e.message),
       text,
     );
+  }
+});
+
+test('a stray word on the command line: exit 2, one line naming it, nothing started', () => {
+  const bin = (p: string) =>
+    path.resolve(path.dirname(fileURLToPath(import.meta.url)), `../../src/bin/${p}.js`);
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env))
+    if (!k.startsWith('HADES_') && !k.startsWith('ETCD_')) env[k] = v;
+  const cases: [string, string[], RegExp][] = [
+    // a boolean flag takes no separate value: "maybe" is an argument, not -enable-icmp's value
+    [
+      'hades-scanner',
+      ['-config-file', '', '-enable-icmp', 'maybe'],
+      /^hades-scanner: unexpected argument "maybe" \(-enable-icmp is a boolean: write -enable-icmp=true or -enable-icmp=false\)\n$/,
+    ],
+    ['hades-scanner', ['-config-file', '', 'start'], /^hades-scanner: unexpected argument "start"\n$/],
+    [
+      'hades-schedule',
+      ['-config-file', '', '-hostname', 'h1', 'extra'],
+      /^hades-schedule: unexpected argument "extra"\n$/,
+    ],
+  ];
+  for (const [program, args, re] of cases) {
+    const cwd = path.join(dir, `stray-${program}-${args.length}`);
+    mkdirSync(cwd);
+    const r = spawnSync(process.execPath, [bin(program), ...args], {
+      cwd,
+      env,
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    assert.equal(r.status, 2, `${program} ${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    assert.ok(!existsSync(path.join(cwd, 'hades-data')), 'no embedded store was opened');
   }
 });

@@ -1,0 +1,94 @@
+/**
+ * hades-apicmd: the command line of the REST API (the seed's `/hades` calls).
+ *
+ *   hades-apicmd -list
+ *   hades-apicmd -show cctv1
+ *   hades-apicmd -method create -domain cctv1 -ips "192.168.10.1;192.168.10.2"
+ *   hades-apicmd -method create -domain cctv1.user.hades.local -alias tv1
+ *   hades-apicmd -method update -domain cctv1 -updates "ips:192.168.10.1->192.168.10.9"
+ *   hades-apicmd -method update -domain cctv1 -updates "alias:tv1->tv2"
+ *   hades-apicmd -method delete -domain cctv1 [-ips "a;b" | -alias tv1]
+ *
+ * -addr / $HADES_API_ADDR, -token / $HADES_API_TOKEN. Errors: one line on stderr, exit 1 (2 for flags).
+ */
+import {
+  baseUrl,
+  ClientError,
+  call,
+  type Entry,
+  formatLines,
+  parseUpdates,
+  splitIps,
+} from '../api/client.js';
+import { APICMD_PROGRAM, type ApicmdConfig, apicmdFlagSpecs, buildApicmdConfig } from '../config/apicmd.js';
+import { flagsCommandLine } from '../config/cli.js';
+import { exitUsage, loadConfig } from './run.js';
+
+function fail(message: string): never {
+  process.stderr.write(`${APICMD_PROGRAM}: ${message}\n`);
+  process.exit(1);
+}
+
+function usageError(message: string): never {
+  exitUsage(APICMD_PROGRAM, message);
+}
+
+function typeFor(cfg: ApicmdConfig, ips: string[]): string {
+  const t = cfg.type.toUpperCase();
+  if (t !== '') return t;
+  return ips.length > 0 && ips.every((ip) => ip.includes(':')) ? 'AAAA' : 'A';
+}
+
+/** The request -method asks for: HTTP method and body. */
+function change(cfg: ApicmdConfig): { httpMethod: string; body: unknown } {
+  const ips = splitIps(cfg.ips);
+  const alias = cfg.alias.trim();
+  if (cfg.method === 'create') {
+    if (alias !== '' && ips.length > 0) usageError('-method create takes -ips or -alias, not both');
+    if (alias !== '') return { httpMethod: 'POST', body: { type: 'cname', alias } };
+    if (ips.length > 0) return { httpMethod: 'POST', body: { type: typeFor(cfg, ips), ips } };
+    usageError('-method create needs -ips "a;b" or -alias');
+  }
+  if (cfg.method === 'delete') {
+    if (alias !== '') return { httpMethod: 'DELETE', body: { type: 'cname', alias } };
+    return { httpMethod: 'DELETE', body: ips.length > 0 ? { type: typeFor(cfg, ips), ips } : undefined };
+  }
+  if (cfg.updates.trim() === '')
+    usageError('-method update needs -updates "ips:old->new" or "alias:old->new"');
+  const u = parseUpdates(cfg.updates);
+  return {
+    httpMethod: 'PUT',
+    body: { type: u.kind === 'alias' ? 'cname' : typeFor(cfg, Object.values(u.update)), update: u.update },
+  };
+}
+
+async function run(cfg: ApicmdConfig): Promise<void> {
+  if (!cfg.list && cfg.show === '' && cfg.method === '')
+    usageError('nothing to do: give -list, -show <name> or -method create|delete|update');
+  if (cfg.method !== '' && cfg.domain === '') usageError(`-method ${cfg.method} needs -domain`);
+  if (cfg.token === '') usageError('no API token: give -token or set HADES_API_TOKEN');
+  const base = baseUrl(cfg.addr);
+  const print = (entries: { [name: string]: Entry }): void => {
+    process.stdout.write(cfg.json ? `${JSON.stringify(entries, null, 2)}\n` : formatLines(entries));
+  };
+  if (cfg.list) {
+    print(JSON.parse(await call(base, cfg.token, 'GET', undefined)));
+    return;
+  }
+  if (cfg.show !== '') {
+    print(JSON.parse(await call(base, cfg.token, 'GET', cfg.show)));
+    return;
+  }
+  const { httpMethod, body } = change(cfg);
+  const out = await call(base, cfg.token, httpMethod, cfg.domain, body);
+  process.stdout.write(cfg.json ? `${JSON.stringify({ result: out.trim() })}\n` : `${out.trim()}\n`);
+}
+
+export async function main(): Promise<void> {
+  const cfg = loadConfig(flagsCommandLine(APICMD_PROGRAM, apicmdFlagSpecs(), buildApicmdConfig));
+  try {
+    await run(cfg);
+  } catch (err) {
+    fail(err instanceof ClientError ? err.message : ((err as Error).message ?? String(err)));
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * hades-kubeapi: the REST API (api-enable) and the Kubernetes watcher (kube-enable) on one store.
+ * Flags and the INI file: src/config/kubeapi.ts. SIGINT/SIGTERM stop both and exit 0.
+ *
+ * The watcher is `startKube(ctx)` of `src/kube/index.ts` (ctx: its `KubeContextLike`), loaded
+ * only when kube-enable is YES.
+ */
+import { ApiCounters } from '../api/api-counters.js';
+import { Authenticator, RateLimiter, TokenError } from '../api/auth.js';
+import { DnsMetrics } from '../api/dns-metrics.js';
+import { type ApiServer, startApiServer } from '../api/server.js';
+import { RecordService } from '../api/service.js';
+import { formatHostPort } from '../common/host-port.js';
+import { flagsCommandLine } from '../config/cli.js';
+import { buildKubeapiConfig, KUBEAPI_PROGRAM, kubeapiFlagSpecs } from '../config/kubeapi.js';
+import type { MetricsHttpServer } from '../metrics/http.js';
+import { KubeapiMetrics } from '../metrics/kubeapi-metrics.js';
+import { serveProgramMetrics } from '../metrics/program.js';
+import type { Store } from '../store/types.js';
+import { exitUsage, loadConfig, onSignals, openStoreRetrying, programLogger } from './run.js';
+
+function exit2(message: string): never {
+  exitUsage(KUBEAPI_PROGRAM, message);
+}
+
+export async function main(): Promise<void> {
+  const cfg = loadConfig(
+    flagsCommandLine(KUBEAPI_PROGRAM, kubeapiFlagSpecs(), buildKubeapiConfig, 'config-file'),
+  );
+
+  let auth: Authenticator | undefined;
+  if (cfg.api.enable) {
+    try {
+      auth = Authenticator.fromConfig(cfg.api.hadesAuth, cfg.api.tokensFile);
+    } catch (err) {
+      if (err instanceof TokenError) exit2(`-tokens-file: ${err.message}`);
+      exit2(`-tokens-file: cannot read ${cfg.api.tokensFile}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    }
+  }
+
+  // loaded only when asked: without the watcher the process does not carry it
+  const startKube = cfg.kube.enable ? (await import('../kube/index.js')).startKube : undefined;
+
+  const log = programLogger(KUBEAPI_PROGRAM, cfg.log);
+
+  let store: Store | undefined;
+  let api: ApiServer | undefined;
+  let stopKube: (() => Promise<void>) | undefined;
+  let metricsHttp: MetricsHttpServer | undefined;
+
+  const stopped = onSignals(KUBEAPI_PROGRAM, log, async () => {
+    await api?.close();
+    await stopKube?.();
+    await store?.close();
+    await metricsHttp?.close();
+  });
+
+  // -metrics-port: up before the store, so /health answers while etcd is retried; ready once the
+  // store is reached and (api-enable) the API listens
+  const metrics = cfg.metricsPort > 0 ? new KubeapiMetrics() : undefined;
+  const apiCounters = metrics ? new ApiCounters() : undefined;
+  if (metrics && apiCounters) {
+    metrics.setApi(apiCounters);
+    metricsHttp = await serveProgramMetrics(
+      KUBEAPI_PROGRAM,
+      cfg,
+      metrics.endpoints(
+        () => store !== undefined && (!cfg.api.enable || api !== undefined),
+        'the store is not reached yet or the API is not listening',
+      ),
+      log,
+    );
+  }
+
+  store = await openStoreRetrying(KUBEAPI_PROGRAM, cfg, 'etcd-server', log, stopped);
+  if (!store) return;
+  const st = store;
+
+  if (cfg.api.enable && cfg.api.address && auth) {
+    const service = new RecordService({
+      store: st,
+      prefix: cfg.prefix,
+      monitorPath: cfg.ipMonitorPath,
+      logger: log,
+    });
+    try {
+      api = await startApiServer(cfg.api.address, {
+        service,
+        domain: cfg.domain,
+        auth,
+        limiter: new RateLimiter(cfg.api.rate, cfg.api.burst),
+        logger: log,
+        monitor: cfg.monitor,
+        dnsMetrics:
+          cfg.api.dnsMetrics.length > 0 ? new DnsMetrics({ targets: cfg.api.dnsMetrics }) : undefined,
+        counters: apiCounters,
+        ready: async () => {
+          await st.get(`${cfg.prefix}/`);
+          return true;
+        },
+      });
+    } catch (err) {
+      exit2(`-api-address ${formatHostPort(cfg.api.address)}: ${(err as Error).message}`);
+    }
+    log.info(
+      { addr: formatHostPort({ ...cfg.api.address, port: api.port }), domain: cfg.domain, tokens: auth.size },
+      'hades-kubeapi: API listening',
+    );
+    process.stdout.write(
+      `hades-kubeapi: API on http://${formatHostPort({ ...cfg.api.address, port: api.port })}\n`,
+    );
+  }
+
+  if (startKube) {
+    stopKube = await startKube({
+      store: st,
+      config: cfg,
+      logger: log,
+      signal: stopped,
+      onHandle: (h) => metrics?.setKube(h),
+    });
+    log.info({ master: cfg.kube.masterUrl }, 'hades-kubeapi: Kubernetes watcher started');
+  }
+}
