@@ -33,8 +33,7 @@ const esc = (text) => String(text).replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const prose = (text) => esc(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const code = (text) => (text === '' ? '' : `\`${esc(text)}\``);
 const flagNames = (s) => [s.name, ...(s.aliases ?? [])].map((n) => code(`-${n}`)).join(', ');
-const typeOf = (s) =>
-  s.type === 'bool' ? 'bool' : s.choices ? s.choices.filter((c) => c !== '').join(' \\| ') : s.type;
+const typeOf = (s) => (s.type === 'bool' ? 'bool' : s.choices ? s.choices.join(' \\| ') : s.type);
 const iniOf = (s) => {
   if (!s.ini) return '';
   const dot = s.ini.indexOf('.');

@@ -48,10 +48,13 @@ import {
   type TokenSource,
   writeApiToken,
 } from './standalone.js';
+
 /** Runs hades (or `hades standalone`) with the process's command line and environment. */
 export async function main(): Promise<void> {
   const cfg = loadConfig(hadesCommandLine);
   const log = programLogger(PROGRAM, cfg.log);
+
+  // EXIT_FATAL: a worker's primary stops the group instead of restarting it
   function fatal(message: string): never {
     fatalExit(PROGRAM, log, message, EXIT_FATAL);
   }
