@@ -12,6 +12,7 @@ import {
   MAX_MESSAGE,
   MIN_UDP_SIZE,
   OPCODE_SHIFT,
+  Rcode,
   RRClass,
   RRType,
   Section,
@@ -143,6 +144,17 @@ export class ResponseWriter {
     // the question's suffixes become compression targets when the first name is written
     this.questionIndexed = !q.hasQuestion;
     this.questionEnd = this.pos;
+  }
+
+  /**
+   * A whole reply without records: `rcode`, the question echoed when it was readable, and an OPT
+   * with `udpSize` when the request had one (DO copied, except on FORMERR: the request's flags
+   * may be what was malformed). Returns its length for `limit`.
+   */
+  empty(q: Query, rcode: number, udpSize: number, limit: number): number {
+    this.start(q, rcode, 0);
+    if (q.edns) this.addOPT(udpSize, 0, rcode === Rcode.FORMERR ? false : q.do);
+    return this.finish(limit);
   }
 
   /** Replaces the rcode given to start() (e.g. NXDOMAIN once the lookup is done). */
