@@ -13,7 +13,7 @@ import { answerInZone } from './answer.js';
 import { AddressAnswers } from './answer-address.js';
 import { AnswerContext, type AnswerSource, type AnswerStats } from './answer-context.js';
 import { chaosText } from './chaos.js';
-import { makeSelectors, type Selectors } from './select.js';
+import { makeSelectors, type PolicySelectors } from './select.js';
 import { type ClientInfo, DROP, FORWARD, type LocalAnswer, type QueryHandler } from './types.js';
 import {
   EDNS_UDP_SIZE,
@@ -56,7 +56,7 @@ export interface DnsHandlerOptions {
    */
   trustEcs?: boolean;
   /** Replacement selectors by policy (tests). */
-  selectors?: Partial<Selectors>;
+  selectors?: Partial<PolicySelectors>;
 }
 
 export const DEFAULT_TTL = 3600;
@@ -106,7 +106,7 @@ export class DnsHandler implements QueryHandler {
     });
   }
 
-  /** Counters (fail-open answers, internal errors) for the metrics issue. Live object. */
+  /** Counters (fail-open answers, internal errors) for the metrics. Live object. */
   get stats(): Readonly<AnswerStats> {
     return this.ctx.stats;
   }

@@ -91,7 +91,7 @@ export class BatchedUdp implements LateReplies {
       client.address = s.address(i);
       client.port = s.sourcePort(i);
       const r = pipeline.run(s.request(i), len, client, this.writers[i], t0, this);
-      s.reply(i, r > 0 ? r : 0); // DROP or PENDING: nothing to send now
+      s.reply(i, Math.max(r, 0)); // DROP or PENDING: nothing to send now
     }
   }
 }
