@@ -12,10 +12,11 @@
  * deduplication and health overlay and goes straight to selection, which runs on every query
  * (sticky depends on the client; random-one and all draw per query).
  */
+
+import { parseIPv4Into } from '../records/ip.js';
 import type { Record, SelectPolicy } from '../records/types.js';
 import type { AnswerContext } from './answer-context.js';
 import { KEY_STRIDE, policyFor, stickyKeys } from './select.js';
-import { parseIPv4 } from './wire/addr.js';
 import { RRType, Section } from './wire/constants.js';
 import { type Owner, QNAME } from './wire/writer.js';
 
@@ -176,7 +177,7 @@ function keysOf(ctx: AnswerContext, list: Record[], kind: 'ipv4' | 'ipv6'): numb
   for (let i = 0; i < m; i++) {
     keys[KEY_STRIDE * i + 3] = ctx.ttl(list[i]);
     if (kind === 'ipv4') {
-      if (!parseIPv4(list[i].target, b, 0)) return null; // never: the index holds canonical addresses
+      if (!parseIPv4Into(list[i].target, b, 0)) return null; // never: the index holds canonical addresses
       keys[KEY_STRIDE * i + 4] = ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
     }
   }

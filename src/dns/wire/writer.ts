@@ -5,7 +5,7 @@
  * invalidated by bumping a generation number.
  */
 
-import { parseIPv4, parseIPv6 } from './addr.js';
+import { parseIPv4Into, parseIPv6Into } from '../../records/ip.js';
 import {
   Flag,
   HEADER_SIZE,
@@ -184,7 +184,7 @@ export class ResponseWriter {
       b[p + 2] = (addr >>> 8) & 0xff;
       b[p + 3] = addr & 0xff;
     } else if (typeof addr === 'string') {
-      if (!parseIPv4(addr, b, p)) this.fail('BADADDR', `not an IPv4 address: "${addr}"`);
+      if (!parseIPv4Into(addr, b, p)) this.fail('BADADDR', `not an IPv4 address: "${addr}"`);
     } else {
       if (addr.length !== 4) this.fail('BADADDR', `IPv4 address must be 4 octets, got ${addr.length}`);
       b[p] = addr[0];
@@ -202,7 +202,7 @@ export class ResponseWriter {
     const b = this.buf;
     const p = this.pos;
     if (typeof addr === 'string') {
-      if (!parseIPv6(addr, b, p)) this.fail('BADADDR', `not an IPv6 address: "${addr}"`);
+      if (!parseIPv6Into(addr, b, p)) this.fail('BADADDR', `not an IPv6 address: "${addr}"`);
     } else {
       if (addr.length !== 16) this.fail('BADADDR', `IPv6 address must be 16 octets, got ${addr.length}`);
       for (let i = 0; i < 16; i++) b[p + i] = addr[i];
