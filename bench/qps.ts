@@ -24,6 +24,9 @@
  *
  * --profile DIR: hades runs under `node --cpu-prof` (one profile per process into DIR, written
  * when it stops) and the top of each profile is printed after the row.
+ * --baseline DIR: another checkout of hades, built (`DIR/dist/src/bin/hades.js`), runs as a fourth
+ * server in the same rotation, so a change is measured before/after in one run (hades-base rows and
+ * base/knot); e.g. `git worktree add /tmp/base main && (cd /tmp/base && npm ci)`.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -54,6 +57,7 @@ const { values } = parseArgs({
     outstanding: { type: 'string', default: '100' },
     profile: { type: 'string' },
     bare: { type: 'string', default: 'on' },
+    baseline: { type: 'string' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -63,6 +67,7 @@ const CLIENTS = Number(values.clients);
 const OUTSTANDING = Number(values.outstanding);
 const PROFILE_DIR = values.profile ? resolve(values.profile) : undefined;
 const BARE = values.bare !== 'off';
+const BASELINE = values.baseline ? join(resolve(values.baseline), 'dist/src/bin/hades.js') : undefined;
 
 interface RowSpec {
   id: string;
@@ -94,7 +99,7 @@ interface Agg {
   sys: number;
 }
 const agg = () => ({ runs: [], cpu: 0, waited: 0, sys: 0 }) as Agg;
-const results: { row: RowSpec; hades: Agg; knot: Agg; bare?: Agg; batch?: Agg }[] = [];
+const results: { row: RowSpec; hades: Agg; base?: Agg; knot: Agg; bare?: Agg; batch?: Agg }[] = [];
 const work = await mkdtemp(join(tmpdir(), 'hades-bench-qps-'));
 
 function addrsOf(i: number): string[] {
@@ -179,6 +184,15 @@ try {
       cpus: serverCpus,
       cpuProfileDir: profDir,
     });
+    const base = BASELINE
+      ? await startBenchHades({
+          etcd: etcdFor.endpoint,
+          probeName: names[names.length - 1],
+          workers: row.workers,
+          cpus: serverCpus,
+          bin: BASELINE,
+        })
+      : undefined;
     const knotPort = await freeDnsPort();
     const knot = await startKnot({
       port: knotPort,
@@ -198,6 +212,7 @@ try {
     const res = {
       row,
       hades: agg(),
+      base: base ? agg() : undefined,
       knot: agg(),
       bare: bare ? agg() : undefined,
       batch: batch ? agg() : undefined,
@@ -207,6 +222,8 @@ try {
         { who: 'hades', port: hades.port, pids: () => hades.pids(), into: res.hades },
         { who: 'knot', port: knotPort, pids: () => [knot.pid], into: res.knot },
       ];
+      if (base && res.base)
+        servers.splice(1, 0, { who: 'base', port: base.port, pids: () => base.pids(), into: res.base });
       if (bare && res.bare)
         servers.push({ who: 'node', port: barePort, pids: () => [bare.pid], into: res.bare });
       if (batch && res.batch)
@@ -226,6 +243,7 @@ try {
       }
     } finally {
       await hades.stop();
+      await base?.stop();
       await knot.stop();
       await bare?.stop();
       await batch?.stop();
@@ -243,7 +261,7 @@ try {
 
 const table: string[][] = [];
 let met = true;
-for (const { row, hades, knot, bare, batch } of results) {
+for (const { row, hades, base, knot, bare, batch } of results) {
   const sum = (a: Agg) => {
     const completed = a.runs.reduce((s, r) => s + r.completed, 0);
     const secs = a.runs.reduce((s, r) => s + r.runSeconds, 0);
@@ -272,7 +290,10 @@ for (const { row, hades, knot, bare, batch } of results) {
     `${Math.round(100 * x.sysShare)} %`,
     num(x.perCpu),
   ];
-  table.push(cells('hades', h), cells('knot', k));
+  table.push(cells('hades', h));
+  const hb = base ? sum(base) : undefined;
+  if (hb) table.push(cells('hades (baseline)', hb));
+  table.push(cells('knot', k));
   const b = bare ? sum(bare) : undefined;
   if (b) table.push(cells('node (bare)', b));
   const bb = batch ? sum(batch) : undefined;
@@ -292,6 +313,7 @@ for (const { row, hades, knot, bare, batch } of results) {
       (x.perCpu / k.perCpu).toFixed(2),
     ]);
   vsKnot('hades/knot', h);
+  if (hb) vsKnot('baseline/knot', hb);
   if (b) vsKnot('node/knot', b);
   if (bb) vsKnot('batch/knot', bb);
   if (row.workers === 1 && (ratio < 0.5 || h.lost > 0)) met = false;

@@ -24,6 +24,8 @@ export interface BenchHadesOptions {
   /** Write a CPU profile per process into this directory (cpu-prof-hook.ts) when hades stops. */
   cpuProfileDir?: string;
   extraArgs?: string[];
+  /** Another build's hades.js (bench/qps --baseline: A/B of two versions in one run). */
+  bin?: string;
 }
 
 export interface BenchHades {
@@ -83,6 +85,7 @@ export async function startBenchHades(o: BenchHadesOptions): Promise<BenchHades>
     wrap: o.cpus !== undefined ? ['taskset', '-c', o.cpus] : undefined,
     env: nodeEnv(o),
     nodeFlags: o.nodeFlags,
+    bin: o.bin,
   });
   let exit: number | undefined;
   void proc.exited.then((c) => {

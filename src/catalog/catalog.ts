@@ -1,6 +1,6 @@
 /**
  * The Catalog: the watch-fed, in-memory view of the records and the health states that the DNS
- * server answers from (DESIGN.md "The system in one picture").
+ * server answers from (docs/architecture.md).
  *
  * It lists the record prefix and the health prefix, builds a fresh index, swaps it in, then
  * follows the store with a watch from the listed revision + 1. A compacted watch makes it list

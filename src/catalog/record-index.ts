@@ -601,11 +601,6 @@ export class RecordIndex {
 
 const EMPTY: Record[] = [];
 
-/** The current value of the process-wide generation sequence. */
-export function currentSequence(): number {
-  return sequence;
-}
-
 /** Takes a fresh stamp from the process-wide sequence (the health overlay uses it too). */
 export function nextStamp(): number {
   return ++sequence;

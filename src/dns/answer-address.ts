@@ -12,10 +12,11 @@
  * deduplication and health overlay and goes straight to selection, which runs on every query
  * (sticky depends on the client; random-one and all draw per query).
  */
+
+import { parseIPv4Into } from '../records/ip.js';
 import type { Record, SelectPolicy } from '../records/types.js';
 import type { AnswerContext } from './answer-context.js';
-import { KEY_STRIDE, policyFor, type StickySelector, stickyKeys } from './select.js';
-import { parseIPv4 } from './wire/addr.js';
+import { KEY_STRIDE, policyFor, stickyKeys } from './select.js';
 import { RRType, Section } from './wire/constants.js';
 import { type Owner, QNAME } from './wire/writer.js';
 
@@ -127,18 +128,16 @@ export class AddressAnswers {
     const list = f.cands;
     const m = list.length;
     const keys = f.keys;
-    if (keys !== null) {
-      const sel = ctx.selectors.sticky as Partial<StickySelector>;
-      if (sel.pickKeyed !== undefined) {
-        // sticky among several: pick from the keys, write without touching the records
-        const i = sel.pickKeyed(keys, m, list, ctx.client, name, ctx.query);
-        ctx.identityUsed = true;
-        if (f.failOpen) ctx.stats.failOpen++;
-        const k = KEY_STRIDE * i;
-        if (qtype === RRType.A) ctx.w.addA(Section.ANSWER, QNAME, keys[k + 3], keys[k + 4]);
-        else ctx.w.addAAAA(Section.ANSWER, QNAME, keys[k + 3], list[i].target);
-        return true;
-      }
+    const pickKeyed = ctx.selectors.pickKeyed;
+    if (keys !== null && pickKeyed !== null) {
+      // sticky among several: pick from the keys, write without touching the records
+      const i = pickKeyed(keys, m, list, ctx.client, name, ctx.query);
+      ctx.identityUsed = true;
+      if (f.failOpen) ctx.stats.failOpen++;
+      const k = KEY_STRIDE * i;
+      if (qtype === RRType.A) ctx.w.addA(Section.ANSWER, QNAME, keys[k + 3], keys[k + 4]);
+      else ctx.w.addAAAA(Section.ANSWER, QNAME, keys[k + 3], list[i].target);
+      return true;
     }
     const cands = ctx.cands;
     for (let i = 0; i < m; i++) cands[i] = list[i];
@@ -162,11 +161,9 @@ function family(ctx: AnswerContext, n: number, kind: 'ipv4' | 'ipv6', policy: Se
   const cands = ctx.cands;
   const m = ctx.collectAddresses(ctx.recs, n, kind, cands);
   if (m === 0) return null;
-  const src = ctx.source;
-  const kept: Record[] = [];
-  for (let i = 0; i < m; i++) if (src.health(cands[i].target) !== 'DOWN') kept.push(cands[i]);
-  const failOpen = kept.length === 0;
-  const list = failOpen ? cands.slice(0, m) : kept;
+  const list = cands.slice(0, m);
+  list.length = ctx.keepHealthy(list, m);
+  const failOpen = ctx.failedOpen;
   return { cands: list, policy, failOpen, keys: policy === 'sticky' ? keysOf(ctx, list, kind) : null };
 }
 
@@ -180,7 +177,7 @@ function keysOf(ctx: AnswerContext, list: Record[], kind: 'ipv4' | 'ipv6'): numb
   for (let i = 0; i < m; i++) {
     keys[KEY_STRIDE * i + 3] = ctx.ttl(list[i]);
     if (kind === 'ipv4') {
-      if (!parseIPv4(list[i].target, b, 0)) return null; // never: the index holds canonical addresses
+      if (!parseIPv4Into(list[i].target, b, 0)) return null; // never: the index holds canonical addresses
       keys[KEY_STRIDE * i + 4] = ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
     }
   }

@@ -31,7 +31,7 @@ export interface AnswerSource {
   readonly healthGeneration?: number;
 }
 
-/** Counters for the metrics issue; plain numbers, incremented on the query path. */
+/** Counters for the metrics; plain numbers, incremented on the query path. */
 export interface AnswerStats {
   /** Address sets (answers and glue) in which every address was DOWN, served whole (fail-open). */
   failOpen: number;
@@ -111,8 +111,8 @@ export class AnswerContext {
   /** Target of the CNAME written by the last CNAME outcome. */
   cnameTarget = '';
   /**
-   * The out-of-zone name a CNAME chain ended at in the last query ('' when none). The forwarder
-   * (issue 4) resolves it; until then the answer carries the CNAME alone.
+   * The out-of-zone name a CNAME chain ended at in the last query ('' when none): the pipeline
+   * has the forwarder complete it (pipeline/complete.ts); without one the CNAME alone is sent.
    */
   externalTarget = '';
 
@@ -167,9 +167,20 @@ export class AnswerContext {
    * Records that are not addresses are kept. Returns the new count.
    */
   healthFilter(arr: Record[], m: number): number {
+    const k = this.keepHealthy(arr, m);
+    if (this.failedOpen) this.stats.failOpen++;
+    return k;
+  }
+
+  /** Set by keepHealthy: its last call kept every address because all were DOWN. */
+  failedOpen = false;
+
+  /** healthFilter without counting (for answers built once and served many times). */
+  keepHealthy(arr: Record[], m: number): number {
     const src = this.source;
     let addrs = 0;
     let down = 0;
+    this.failedOpen = false;
     for (let i = 0; i < m; i++) {
       const r = arr[i];
       if (r.hostKind !== 'ipv4' && r.hostKind !== 'ipv6') continue;
@@ -178,7 +189,7 @@ export class AnswerContext {
     }
     if (down === 0) return m;
     if (down === addrs) {
-      this.stats.failOpen++;
+      this.failedOpen = true;
       return m;
     }
     let k = 0;

@@ -26,7 +26,17 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Transport } from './types.js';
-import { Flag, MAX_MESSAGE, MIN_UDP_SIZE, Rcode, RRType } from './wire/constants.js';
+import {
+  EDNS_UDP_SIZE,
+  EdnsOption,
+  Flag,
+  HEADER_SIZE,
+  MAX_MESSAGE,
+  MIN_UDP_SIZE,
+  Rcode,
+  RRType,
+} from './wire/constants.js';
+import { skipName } from './wire/names.js';
 
 export interface ResponseCacheOptions {
   /** Most messages kept (`-rcache`, ≥ 1); the least recently used goes first. */
@@ -63,17 +73,12 @@ export interface ResponseCacheStats {
 
 /** SERVFAIL is cached for at most this long (RFC 2308 §7.1 allows 5 minutes; we keep it short). */
 export const MAX_SERVFAIL_TTL = 5;
-export const DEFAULT_UDP_SIZE = 1232;
 
-const HEADER = 12;
 const OPT_LEN = 11;
 const TTL_MAX = 0x7fffffff;
 /** Key flag bits. */
 const KEY_DO = 1;
 const KEY_CD = 2;
-const TYPE_TSIG = 250;
-const TYPE_SIG = 24;
-const ECS = 8;
 
 /** One cached reply. */
 class Entry {
@@ -159,32 +164,13 @@ function fold(c: number): number {
 }
 
 /**
- * Offset after the (possibly compressed) name at `p`, or -1 when it runs past `len`, uses a
- * reserved label type, or a pointer that does not point backwards.
- */
-function skipName(b: Uint8Array, p: number, len: number): number {
-  for (let guard = 0; guard < 128; guard++) {
-    if (p >= len) return -1;
-    const l = b[p];
-    if (l === 0) return p + 1;
-    if (l >= 0xc0) {
-      if (p + 2 > len) return -1;
-      return (((l & 0x3f) << 8) | b[p + 1]) < p ? p + 2 : -1;
-    }
-    if (l >= 0x40) return -1;
-    p += l + 1;
-  }
-  return -1;
-}
-
-/**
  * When the name at `p` in `b` spells the question name `b[12, 12 + qlen)` (ASCII
  * case-insensitively), the number of its octets written inline at `p` (up to a pointer or the
  * root octet, which is included); else 0. Pointers followed backwards only.
  */
 function inlineQname(b: Uint8Array, p: number, len: number, qlen: number): number {
   if (p >= len || b[p] === 0 || b[p] >= 0xc0) return 0;
-  let q = HEADER; // position in the question name
+  let q = HEADER_SIZE; // position in the question name
   let inline = -1;
   for (let guard = 0; guard < 128; guard++) {
     if (p >= len) return 0;
@@ -193,13 +179,13 @@ function inlineQname(b: Uint8Array, p: number, len: number, qlen: number): numbe
       if (p + 2 > len) return 0;
       const to = ((l & 0x3f) << 8) | b[p + 1];
       if (to >= p) return 0;
-      if (inline < 0) inline = q - HEADER;
+      if (inline < 0) inline = q - HEADER_SIZE;
       p = to;
       continue;
     }
     if (l >= 0x40) return 0;
-    if (q >= HEADER + qlen || b[q] !== l) return 0;
-    if (l === 0) return inline < 0 ? q + 1 - HEADER : inline;
+    if (q >= HEADER_SIZE + qlen || b[q] !== l) return 0;
+    if (l === 0) return inline < 0 ? q + 1 - HEADER_SIZE : inline;
     for (let i = 1; i <= l; i++) if (p + i >= len || fold(b[p + i]) !== fold(b[q + i])) return 0;
     p += l + 1;
     q += l + 1;
@@ -261,7 +247,7 @@ export class ResponseCache {
       int('servfailTtl', opts.servfailTtl, MAX_SERVFAIL_TTL, 0, MAX_SERVFAIL_TTL),
       this.maxTtl,
     );
-    this.udpSize = int('udpSize', opts.udpSize, DEFAULT_UDP_SIZE, MIN_UDP_SIZE, MAX_MESSAGE);
+    this.udpSize = int('udpSize', opts.udpSize, EDNS_UDP_SIZE, MIN_UDP_SIZE, MAX_MESSAGE);
     this.now = opts.now ?? (() => performance.now());
     this.seed = (opts.seed ?? randomInt(0, 0x7fffffff)) | 0;
     const n = Math.min(1024, 1 << Math.ceil(Math.log2(Math.max(2, this.capacity))));
@@ -350,17 +336,17 @@ export class ResponseCache {
    */
   private readRequest(b: Uint8Array, len: number, r: Req): boolean {
     if (len > b.length) len = b.length;
-    if (len < HEADER + 5) return false;
+    if (len < HEADER_SIZE + 5) return false;
     const flags = u16(b, 2);
     if ((flags & (Flag.QR | 0x7800)) !== 0) return false;
     if (u16(b, 4) !== 1 || u16(b, 6) !== 0 || u16(b, 8) !== 0) return false;
     let h = this.seed ^ 0x811c9dc5;
-    let p = HEADER;
+    let p = HEADER_SIZE;
     for (;;) {
       if (p >= len) return false;
       const l = b[p];
       if (l >= 0x40) return false; // no pointer in a question
-      if (p + 1 + l > len || p + 1 + l - HEADER > 255) return false;
+      if (p + 1 + l > len || p + 1 + l - HEADER_SIZE > 255) return false;
       h = Math.imul(h ^ l, 0x01000193);
       if (l === 0) break;
       const e = p + 1 + l;
@@ -369,7 +355,7 @@ export class ResponseCache {
     }
     p++;
     if (p + 4 > len) return false;
-    r.qlen = p - HEADER;
+    r.qlen = p - HEADER_SIZE;
     r.qtype = u16(b, p);
     r.qclass = u16(b, p + 2);
     p += 4;
@@ -394,7 +380,7 @@ export class ResponseCache {
       r.udpSize = Math.max(MIN_UDP_SIZE, u16(b, p + 2));
       if ((b[p + 6] & 0x80) !== 0) kflags |= KEY_DO;
       for (let o = p + 10; o + 4 <= end; ) {
-        if (u16(b, o) === ECS) r.ecs = true;
+        if (u16(b, o) === EdnsOption.CLIENT_SUBNET) r.ecs = true;
         o += 4 + u16(b, o + 2);
       }
       p = end;
@@ -415,7 +401,7 @@ export class ResponseCache {
       if (e.hash !== r.hash || e.qlen !== qlen || e.qtype !== r.qtype || e.qclass !== r.qclass) continue;
       if (e.flags !== r.flags) continue;
       const m = e.data;
-      for (let i = HEADER; i < HEADER + qlen; i++) if (m[i] !== fold(req[i])) continue outer;
+      for (let i = HEADER_SIZE; i < HEADER_SIZE + qlen; i++) if (m[i] !== fold(req[i])) continue outer;
       return e;
     }
     return null;
@@ -499,9 +485,9 @@ export class ResponseCache {
     if (u16(b, 4) !== 1) return false;
     const qlen = r.qlen;
     // the question name: the query's, ASCII case-insensitively (RFC 4343)
-    if (skipName(b, HEADER, len) !== HEADER + qlen) return false;
-    for (let i = HEADER; i < HEADER + qlen; i++) if (fold(b[i]) !== fold(query[i])) return false;
-    if (u16(b, HEADER + qlen) !== r.qtype || u16(b, HEADER + qlen + 2) !== r.qclass) return false;
+    if (skipName(b, HEADER_SIZE, len) !== HEADER_SIZE + qlen) return false;
+    for (let i = HEADER_SIZE; i < HEADER_SIZE + qlen; i++) if (fold(b[i]) !== fold(query[i])) return false;
+    if (u16(b, HEADER_SIZE + qlen) !== r.qtype || u16(b, HEADER_SIZE + qlen + 2) !== r.qclass) return false;
     const rcode = flags & 0x0f;
     if (rcode !== Rcode.NOERROR && rcode !== Rcode.NXDOMAIN && rcode !== Rcode.SERVFAIL) return false;
     if (rcode === Rcode.SERVFAIL && this.servfailTtl === 0) return false;
@@ -516,7 +502,7 @@ export class ResponseCache {
     let nTtl = 0;
     let nInl = 0;
     let nAdd = 0;
-    let p = HEADER + qlen + 4;
+    let p = HEADER_SIZE + qlen + 4;
     let authEnd = p;
     let cut = -1; // where the kept records end (an OPT and anything after it are dropped)
     let positive = false;
@@ -534,7 +520,7 @@ export class ResponseCache {
       const rdlen = u16(b, p + 8);
       const end = p + 10 + rdlen;
       if (end > len) return false;
-      if (type === TYPE_TSIG || type === TYPE_SIG) return false;
+      if (type === RRType.TSIG || type === RRType.SIG) return false;
       if (type === RRType.OPT) {
         // an OPT outside additional, or an extended rcode: not ours to repeat
         if (i < an + ns || b[ttlAt] !== 0) return false;
@@ -582,7 +568,7 @@ export class ResponseCache {
 
     const data = new Uint8Array(cut + 4 * (3 + nTtl * 2 + nInl * 2 + nAdd));
     data.set(b.subarray(0, cut), 0);
-    for (let i = HEADER; i < HEADER + qlen; i++) data[i] = fold(data[i]);
+    for (let i = HEADER_SIZE; i < HEADER_SIZE + qlen; i++) data[i] = fold(data[i]);
     data[10] = nAdd >> 8;
     data[11] = nAdd & 0xff;
     let m = cut;
@@ -655,12 +641,12 @@ export class ResponseCache {
     out[11] = ar & 0xff;
     // the client's question octets, and the owners spelled out inline that equal it
     const qlen = e.qlen;
-    for (let i = HEADER; i < HEADER + qlen; i++) out[i] = req[i];
+    for (let i = HEADER_SIZE; i < HEADER_SIZE + qlen; i++) out[i] = req[i];
     for (let i = 0; i < nInl; i++) {
       const at = u32(msg, inlAt + 4 + i * 8);
       if (at >= cut) break;
       const n = u32(msg, inlAt + 8 + i * 8);
-      for (let j = 0; j < n; j++) out[at + j] = req[HEADER + j];
+      for (let j = 0; j < n; j++) out[at + j] = req[HEADER_SIZE + j];
     }
     // TTLs counted down by the whole seconds elapsed
     const elapsed = Math.floor((now - e.insertedAt) / 1000);

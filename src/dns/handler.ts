@@ -1,8 +1,9 @@
 /**
- * DnsHandler: the query pipeline behind the transport (types.ts `QueryHandler`). Parses the
- * request into one reused Query, handles the protocol cases (malformed, opcodes, EDNS, classes,
- * CHAOS), finds the zone, and answers from the catalog (answer.ts) into the transport's writer.
- * Synchronous; the common path (A/AAAA for an existing name) allocates nothing of its own.
+ * DnsHandler: the pipeline's first stage (types.ts `QueryHandler`): answers a parsed request
+ * from our own data. The protocol cases (malformed, opcodes, EDNS, classes, CHAOS), the zone
+ * match, then the catalog's answer (answer.ts) into the transport's writer; names in none of our
+ * zones come back as FORWARD. Synchronous; the common path (A/AAAA for an existing name)
+ * allocates nothing of its own.
  */
 import { hostname as osHostname } from 'node:os';
 import type { SelectPolicy } from '../records/types.js';
@@ -12,9 +13,19 @@ import { answerInZone } from './answer.js';
 import { AddressAnswers } from './answer-address.js';
 import { AnswerContext, type AnswerSource, type AnswerStats } from './answer-context.js';
 import { chaosText } from './chaos.js';
-import { makeSelectors, type Selectors } from './select.js';
-import { type ClientInfo, DROP, FORWARD, type QueryHandler } from './types.js';
-import { Flag, MAX_MESSAGE, MIN_UDP_SIZE, Rcode, RRClass, RRType, Section } from './wire/constants.js';
+import { makeSelectors, type PolicySelectors } from './select.js';
+import { type ClientInfo, DROP, FORWARD, type LocalAnswer, type QueryHandler } from './types.js';
+import {
+  EDNS_UDP_SIZE,
+  Flag,
+  MAX_MESSAGE,
+  MIN_UDP_SIZE,
+  Rcode,
+  RRClass,
+  RRType,
+  replyLimit,
+  Section,
+} from './wire/constants.js';
 import { newQuery, ParseStatus, parseQuery, type Query } from './wire/query.js';
 import { QNAME, type ResponseWriter } from './wire/writer.js';
 import { Zones } from './zones.js';
@@ -45,12 +56,11 @@ export interface DnsHandlerOptions {
    */
   trustEcs?: boolean;
   /** Replacement selectors by policy (tests). */
-  selectors?: Partial<Selectors>;
+  selectors?: Partial<PolicySelectors>;
 }
 
 export const DEFAULT_TTL = 3600;
 export const DEFAULT_MIN_TTL = 30;
-export const DEFAULT_MAX_UDP_SIZE = 1232;
 
 function intOption(name: string, v: number | undefined, dflt: number, min: number, max: number): number {
   if (v === undefined) return dflt;
@@ -69,6 +79,7 @@ export class DnsHandler implements QueryHandler {
   readonly hostname: string;
   readonly version: string;
   private readonly q: Query = newQuery();
+  private readonly result: LocalAnswer = { length: 0, externalTarget: '' };
   private readonly ctx: AnswerContext;
   /** A/AAAA answers before selection per name asked, valid for the catalog's generations. */
   private readonly addresses = new AddressAnswers();
@@ -77,13 +88,7 @@ export class DnsHandler implements QueryHandler {
     this.zones = new Zones(opts.zones);
     this.defaultTtl = intOption('defaultTtl', opts.defaultTtl, DEFAULT_TTL, 0, 0x7fffffff);
     this.minTtl = intOption('minTtl', opts.minTtl, DEFAULT_MIN_TTL, 0, 0x7fffffff);
-    this.maxUdpSize = intOption(
-      'maxUdpSize',
-      opts.maxUdpSize,
-      DEFAULT_MAX_UDP_SIZE,
-      MIN_UDP_SIZE,
-      MAX_MESSAGE,
-    );
+    this.maxUdpSize = intOption('maxUdpSize', opts.maxUdpSize, EDNS_UDP_SIZE, MIN_UDP_SIZE, MAX_MESSAGE);
     const select = opts.select ?? 'sticky';
     if (!SELECT_POLICIES.includes(select))
       throw new RangeError(`DnsHandler: select must be one of ${SELECT_POLICIES.join(', ')}, got ${select}`);
@@ -101,49 +106,55 @@ export class DnsHandler implements QueryHandler {
     });
   }
 
-  /** Counters (fail-open answers, internal errors) for the metrics issue. Live object. */
+  /** Counters (fail-open answers, internal errors) for the metrics. Live object. */
   get stats(): Readonly<AnswerStats> {
     return this.ctx.stats;
   }
 
   /**
-   * The out-of-zone name the last answer's CNAME chain ended at ('' when none): the answer
-   * carries the CNAMEs only; the forwarder (issue 4) will resolve this name and append.
+   * Parses and answers one request (`req[0, len)`): the reply's length in `w`, DROP or FORWARD.
+   * The pipeline parses once and calls `answer`; this is for tests and benchmarks. `limit` is
+   * used on TCP; on UDP the client's limit is computed (512 without EDNS, else its size capped
+   * by `maxUdpSize`).
    */
-  get externalTarget(): string {
-    return this.ctx.externalTarget;
-  }
-
-  /** The UDP reply limit for `q`: 512 without EDNS, else the client's size capped by ours. */
-  udpLimit(q: Query): number {
-    if (!q.edns) return MIN_UDP_SIZE;
-    return Math.max(MIN_UDP_SIZE, Math.min(q.udpSize, this.maxUdpSize));
-  }
-
   handle(req: Buffer, len: number, client: ClientInfo, w: ResponseWriter, limit: number): number {
     const q = this.q;
     const st = parseQuery(req, len, q);
     if (st === ParseStatus.DROP) return DROP;
-    const lim = client.transport === 'udp' ? this.udpLimit(q) : limit;
-    switch (st) {
-      case ParseStatus.FORMERR:
-        return this.error(q, w, lim, Rcode.FORMERR);
+    const lim = client.transport === 'udp' ? replyLimit('udp', q.edns, q.udpSize, this.maxUdpSize) : limit;
+    return this.answer(q, st, client, w, lim).length;
+  }
+
+  answer(q: Query, status: ParseStatus, client: ClientInfo, w: ResponseWriter, limit: number): LocalAnswer {
+    const r = this.result;
+    r.externalTarget = '';
+    switch (status) {
+      case ParseStatus.OK:
+        break;
       case ParseStatus.NOTIMP:
-        return this.error(q, w, lim, Rcode.NOTIMP);
+        r.length = w.empty(q, Rcode.NOTIMP, this.maxUdpSize, limit);
+        return r;
       case ParseStatus.BADVERS:
-        return this.error(q, w, lim, Rcode.BADVERS);
+        r.length = w.empty(q, Rcode.BADVERS, this.maxUdpSize, limit);
+        return r;
+      default:
+        r.length = w.empty(q, Rcode.FORMERR, this.maxUdpSize, limit);
+        return r;
     }
     try {
-      return this.answer(q, client, w, lim);
+      r.length = this.inClass(q, client, w, limit);
+      r.externalTarget = this.ctx.externalTarget;
     } catch {
       // a bug or data the writer cannot encode: never take the process down for one query
       this.ctx.stats.errors++;
-      return this.error(q, w, lim, Rcode.SERVFAIL);
+      r.length = w.empty(q, Rcode.SERVFAIL, this.maxUdpSize, limit);
     }
+    return r;
   }
 
-  private answer(q: Query, client: ClientInfo, w: ResponseWriter, lim: number): number {
+  private inClass(q: Query, client: ClientInfo, w: ResponseWriter, lim: number): number {
     this.ctx.identityUsed = false;
+    this.ctx.externalTarget = '';
     if (q.qclass !== RRClass.IN) {
       const text = q.qclass === RRClass.CH ? chaosText(q, this) : undefined;
       if (text === undefined) {
@@ -177,7 +188,6 @@ export class DnsHandler implements QueryHandler {
       q.qname !== zone.name &&
       this.addresses.answer(ctx, q.qname, qt)
     ) {
-      ctx.externalTarget = '';
       this.opt(q, w);
       return w.finish(lim);
     }
@@ -197,12 +207,5 @@ export class DnsHandler implements QueryHandler {
     if (this.trustEcs && q.ecs)
       w.addOPT(this.maxUdpSize, 0, q.do, q, this.ctx.identityUsed ? q.ecsSourcePrefix : 0);
     else w.addOPT(this.maxUdpSize, 0, q.do);
-  }
-
-  /** An empty reply with `rcode` (question echoed when it was readable, OPT when EDNS was used). */
-  private error(q: Query, w: ResponseWriter, lim: number, rcode: number): number {
-    w.start(q, rcode, 0);
-    if (q.edns) w.addOPT(this.maxUdpSize, 0, rcode === Rcode.FORMERR ? false : q.do);
-    return w.finish(lim);
   }
 }

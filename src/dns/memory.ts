@@ -1,6 +1,5 @@
 /**
- * What keeps the `hades` process small (issue 5: 100k records ≤ 150 MB RSS at ready; figures in
- * bench/README.md, memory): the node flags it is started with, and one compacting GC after the
+ * What keeps the `hades` process small (figures in bench/README.md, memory): the node flags it is started with, and one compacting GC after the
  * catalog's first list.
  */
 import { setFlagsFromString } from 'node:v8';

@@ -64,6 +64,8 @@ export const RCODE_LABELS: readonly string[] = Object.freeze([
 
 /** Transport index in the arrays: 0 UDP, 1 TCP. */
 export const TRANSPORT_LABELS: readonly string[] = Object.freeze(['udp', 'tcp']);
+export const TRANSPORT_UDP = 0;
+export const TRANSPORT_TCP = 1;
 
 /**
  * Upper bounds (seconds) of the request duration buckets; one more bucket counts the rest (+Inf).
@@ -72,26 +74,6 @@ export const TRANSPORT_LABELS: readonly string[] = Object.freeze(['udp', 'tcp'])
 export const DURATION_BUCKETS: readonly number[] = Object.freeze([
   0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 ]);
-
-/**
- * The query type of a request, read from the raw message without parsing it (skips the first
- * question's name), or -1 when there is no readable question.
- */
-export function peekQtype(buf: Buffer, len: number): number {
-  if (len < 17 || (buf[4] | buf[5]) === 0) return -1;
-  let off = 12;
-  for (let hops = 0; hops < 128; hops++) {
-    if (off >= len) return -1;
-    const b = buf[off];
-    if (b === 0) {
-      off++;
-      return off + 2 <= len ? (buf[off] << 8) | buf[off + 1] : -1;
-    }
-    if (b > 63) return -1; // compression or an extended label type: not in a question
-    off += b + 1;
-  }
-  return -1;
-}
 
 export class QueryCounters {
   /** The label tables the arrays are indexed by (for the metrics registry). */
@@ -108,10 +90,17 @@ export class QueryCounters {
   durationSum = 0;
   durationCount = 0;
 
-  /** Counts one request on `transport` (0 UDP, 1 TCP). */
-  request(transport: number, buf: Buffer, len: number): void {
-    const t = peekQtype(buf, len);
-    this.requests[transport * QTYPE_LABELS.length + (t < 0 ? QTYPE_OTHER : QTYPE_INDEX[t])]++;
+  /** Counts one request on `transport` (0 UDP, 1 TCP) of type `qtype` (-1: no readable question). */
+  request(transport: number, qtype: number): void {
+    this.requests[transport * QTYPE_LABELS.length + (qtype < 0 ? QTYPE_OTHER : QTYPE_INDEX[qtype])]++;
+  }
+
+  /** Requests counted on `transport`, every type. */
+  requestsOn(transport: number): number {
+    let n = 0;
+    const base = transport * QTYPE_LABELS.length;
+    for (let i = 0; i < QTYPE_LABELS.length; i++) n += this.requests[base + i];
+    return n;
   }
 
   /** Counts one reply (its header's rcode) on `transport`. */

@@ -6,7 +6,7 @@
  *   {"level":30,...,"client":"127.0.0.1","port":40001,"protocol":"udp","qname":"web.hades.local.",
  *    "qtype":"A","rcode":"NOERROR","answers":1,"durationUs":42,"msg":"query"}
  */
-import type { QueryObserver } from './server.js';
+import type { QueryObserver } from './pipeline/pipeline.js';
 import { rcodeName, typeName } from './wire/constants.js';
 import { labelToPresentation } from './wire/names.js';
 

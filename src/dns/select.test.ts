@@ -12,7 +12,6 @@ import {
   fnv64Bytes,
   fnv64Init,
   fnv64String,
-  IMPLEMENTED_POLICIES,
   makeSelectors,
   policyFor,
   Rng,
@@ -507,9 +506,11 @@ describe('select: policies', () => {
     assert.equal(policyFor(mixed, 0, 'sticky'), 'sticky');
   });
 
-  it('makeSelectors: every policy implemented; overrides replace entries', () => {
-    assert.deepEqual([...IMPLEMENTED_POLICIES].sort(), ['all', 'random-one', 'sticky']);
+  it('makeSelectors: every policy implemented; overrides replace entries and a replaced sticky has no keyed pick', () => {
+    assert.deepEqual(Object.keys(makeSelectors()).sort(), ['all', 'pickKeyed', 'random-one', 'sticky']);
+    assert.equal(typeof makeSelectors().pickKeyed, 'function');
     const one = () => 1;
+    assert.equal(makeSelectors({}, { sticky: one }).pickKeyed, null);
     const s = makeSelectors({ seed: 3 }, { all: one });
     assert.equal(s.all, one);
     assert.equal(s.sticky([...FOUR], 4, CLIENT, 'x.'), 1);

@@ -1,5 +1,5 @@
 /**
- * Answer selection (DESIGN.md "Answer selection"): which of a name's healthy addresses an A/AAAA
+ * Answer selection (docs/dns.md, "Answer selection"): which of a name's healthy addresses an A/AAAA
  * answer carries. A Selector reorders the candidates in place so that the chosen ones come
  * first and returns how many to emit; it allocates nothing.
  *
@@ -25,7 +25,6 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Record, SelectPolicy } from '../records/types.js';
-import { SELECT_POLICIES } from '../records/types.js';
 import type { ClientInfo } from './types.js';
 import type { EcsSource } from './wire/writer.js';
 
@@ -73,9 +72,6 @@ export class Rng {
     return (x >>> 1) % n;
   }
 }
-
-/** Every policy has its own implementation (kept for callers that warned about missing ones). */
-export const IMPLEMENTED_POLICIES: readonly SelectPolicy[] = SELECT_POLICIES;
 
 /** The selection weight of an address record: its `weight` when positive, else 1. */
 export function weightOf(r: Record): number {
@@ -491,15 +487,27 @@ export function stickyHrw(trustEcs = false): StickySelector {
   return sel;
 }
 
-export type Selectors = { readonly [P in SelectPolicy]: Selector };
+/** One selector per policy. */
+export type PolicySelectors = { readonly [P in SelectPolicy]: Selector };
+
+/**
+ * The selectors, and the sticky selector's pick over precomputed keys when sticky is the
+ * built-in one (null when a test replaced it: answers then take the general path).
+ */
+export type Selectors = PolicySelectors & { readonly pickKeyed: StickySelector['pickKeyed'] | null };
 
 /** One selector per policy. `overrides` replace entries (tests). */
-export function makeSelectors(opts: SelectorOptions = {}, overrides: Partial<Selectors> = {}): Selectors {
+export function makeSelectors(
+  opts: SelectorOptions = {},
+  overrides: Partial<PolicySelectors> = {},
+): Selectors {
   const rng = new Rng(opts.seed);
+  const sticky = stickyHrw(opts.trustEcs === true);
   return {
     all: overrides.all ?? shuffleAll(rng),
-    sticky: overrides.sticky ?? stickyHrw(opts.trustEcs === true),
+    sticky: overrides.sticky ?? sticky,
     'random-one': overrides['random-one'] ?? randomOne(rng),
+    pickKeyed: overrides.sticky === undefined ? sticky.pickKeyed : null,
   };
 }
 

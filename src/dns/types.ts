@@ -1,16 +1,16 @@
 /**
- * The seam between the DNS transport (server.ts: sockets, framing, limits) and the query
- * pipeline (the handler: parse, answer from the catalog, select). Synchronous on purpose: the
- * hot path has no promises. Names the catalog does not serve go to the forwarder (issue 4)
- * through the FORWARD return value.
+ * The seams of the DNS server: transports (src/dns/transport) hand requests to the query
+ * pipeline (src/dns/pipeline), which asks the handler (the answers from the catalog) first.
+ * Synchronous on purpose: the hot path has no promises.
  */
+import type { ParseStatus, Query } from './wire/query.js';
 import type { ResponseWriter } from './wire/writer.js';
 
 export type Transport = 'udp' | 'tcp';
 
 /**
- * Who asked. The server owns one ClientInfo per socket/connection and overwrites it before each
- * call: handlers must not keep a reference to it past the call.
+ * Who asked. A transport owns one ClientInfo per socket/connection and overwrites it before each
+ * request: nothing may keep a reference to it past the call.
  */
 export interface ClientInfo {
   address: string;
@@ -19,17 +19,38 @@ export interface ClientInfo {
   transport: Transport;
 }
 
-/** `handle` result: send nothing. */
+/** A reply length meaning: send nothing. */
 export const DROP = 0;
-/** `handle` result: the name is not ours; the server passes the request to the forwarder. */
+/** The handler's length for a name in none of our zones: the pipeline forwards it. */
 export const FORWARD = -1;
+/** The pipeline's result when the reply comes later, through the transport's `LateReplies`. */
+export const PENDING = -2;
 
+/** What the handler answered: reused by the handler, valid until its next call. */
+export interface LocalAnswer {
+  /** The reply's length in the writer, DROP, or FORWARD (nothing written). */
+  length: number;
+  /** The out-of-zone name the answer's CNAME chain ends at ('' when none): completed upstream. */
+  externalTarget: string;
+}
+
+/** Answers from our own data (src/dns/handler.ts `DnsHandler`). */
 export interface QueryHandler {
   /**
-   * Answers one request (`req[0, len)`), writing the reply into `w`.
-   * `limit` is what the transport can carry: 512 for UDP without EDNS (the handler raises it to the
-   * client's EDNS size, capped by its own maximum), 65535 for TCP.
-   * Returns the reply length (> 0), DROP, or FORWARD.
+   * Answers the request `q` (parsed, `status` from parseQuery, never DROP) into `w`, within
+   * `limit` octets (the client's UDP limit, or 65535 on TCP). Never throws for any input it can
+   * be given; an exception is a bug, answered SERVFAIL by the pipeline.
    */
-  handle(req: Buffer, len: number, client: ClientInfo, w: ResponseWriter, limit: number): number;
+  answer(q: Query, status: ParseStatus, client: ClientInfo, w: ResponseWriter, limit: number): LocalAnswer;
+}
+
+/** A transport's way to send a reply after its request's turn (forwarded, completed upstream). */
+export interface LateReplies {
+  /**
+   * Sends `reply[0, length)` to `client` (a copy the pipeline made: it may be kept), or only
+   * ends the wait when `reply` is null. Returns false when the reply could not be sent (the
+   * socket or connection is closed). Called exactly once per request the pipeline returned
+   * PENDING for, always after that return.
+   */
+  later(client: Readonly<ClientInfo>, reply: Buffer | null, length: number): boolean;
 }

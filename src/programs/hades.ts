@@ -241,21 +241,14 @@ export async function main(): Promise<void> {
       fatal(`-nameservers: ${(err as Error).message}`);
     }
     const fwd = forwarder;
-    const seam = fwd?.serverSeam();
     if (c.udpBatch && udpBatchNative() === null)
       log.warn({ reason: udpBatchUnavailable() }, 'dns: batched UDP unavailable; using node:dgram (slower)');
     server = new DnsServer({
       handler,
       host: c.listen.host,
       port: c.listen.port,
-      forwarder:
-        fwd && seam
-          ? {
-              forward: seam.forward,
-              completeExternal: (req, reqLen, reply, replyLen, target, transport, done) =>
-                fwd.completeExternal(req, reqLen, reply, replyLen, target, transport, done),
-            }
-          : undefined,
+      udpSize: handler.maxUdpSize,
+      forwarder: fwd,
       tcpIdleTimeoutMs: c.readTimeoutMs,
       maxTcpConnections: c.maxTcpConnections,
       // the addon missing: node:dgram (said once at start, below)

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { canonicalIP, formatIPv6, parseIP, parseIPv4Lenient, parseIPv6 } from './ip.js';
+import {
+  canonicalIP,
+  formatIPv6,
+  parseIP,
+  parseIPv4Into,
+  parseIPv4Lenient,
+  parseIPv6,
+  parseIPv6Into,
+} from './ip.js';
 import { forAll, randomIPv6Bytes, variantIPv6 } from './test-gen.js';
 
 describe('canonicalIP', () => {
@@ -81,4 +89,69 @@ describe('canonicalIP', () => {
       assert.equal(new URL(`http://[${c}]/`).hostname, `[${c}]`);
     });
   });
+});
+
+describe('parseIPv4Into, parseIPv6Into, formatIPv6 (the allocation-free forms)', () => {
+  const v4: [string, string | null][] = [
+    ['0.0.0.0', '00000000'],
+    ['192.168.10.1', 'c0a80a01'],
+    ['255.255.255.255', 'ffffffff'],
+    ['256.1.1.1', null],
+    ['1.2.3', null],
+    ['1.2.3.4.5', null],
+    ['01.2.3.4', null],
+    ['1..2.3', null],
+    ['1.2.3.', null],
+    ['a.b.c.d', null],
+    ['', null],
+  ];
+  for (const [s, hex] of v4) {
+    it(`IPv4 ${JSON.stringify(s)}`, () => {
+      const b = Buffer.alloc(4);
+      assert.equal(parseIPv4Into(s, b, 0), hex !== null);
+      if (hex) assert.equal(b.toString('hex'), hex);
+    });
+  }
+  const v6: [string, string | null][] = [
+    ['::', '0'.repeat(32)],
+    ['::1', `${'0'.repeat(30)}01`],
+    ['1::', `0001${'0'.repeat(28)}`],
+    ['2001:db8::42', '20010db8000000000000000000000042'],
+    ['2001:DB8:0:0:1:0:0:1', '20010db8000000000001000000000001'],
+    ['1:2:3:4:5:6:7:8', '00010002000300040005000600070008'],
+    ['1:2:3:4:5:6:7::', '00010002000300040005000600070000'],
+    ['::ffff:192.0.2.1', '00000000000000000000ffffc0000201'],
+    ['1:2:3:4:5:6:1.2.3.4', '00010002000300040005000601020304'],
+    ['1:2:3:4:5:6:7:8:9', null],
+    ['1::2::3', null],
+    [':1', null],
+    ['1:', null],
+    ['1:::2', null],
+    ['12345::', null],
+    ['g::', null],
+    ['::1.2.3', null],
+    ['1:2:3:4:5:6:7:1.2.3.4', null],
+    ['fe80::1%eth0', null],
+    [':', null],
+    ['', null],
+  ];
+  for (const [s, hex] of v6) {
+    it(`IPv6 ${JSON.stringify(s)}`, () => {
+      const b = Buffer.alloc(16);
+      assert.equal(parseIPv6Into(s, b, 0), hex !== null);
+      if (hex) assert.equal(b.toString('hex'), hex);
+    });
+  }
+  const fmt: [string, string][] = [
+    ['20010db8000000000000000000000001', '2001:db8::1'],
+    ['20010db8000000010000000000000001', '2001:db8:0:1::1'],
+    ['20010db8000000000001000000000001', '2001:db8::1:0:0:1'],
+    ['20010db8000100010001000100010001', '2001:db8:1:1:1:1:1:1'],
+    ['20010db8000000010001000100010001', '2001:db8:0:1:1:1:1:1'],
+    ['00000000000000000000000000000000', '::'],
+    ['00010000000000000000000000000000', '1::'],
+  ];
+  for (const [hex, s] of fmt) {
+    it(`RFC 5952 text ${s}`, () => assert.equal(formatIPv6(Buffer.from(hex, 'hex'), 0), s));
+  }
 });

@@ -8,7 +8,6 @@
  *   notation (`::ffff:192.0.2.1`). Zone ids (`fe80::1%eth0`) are not addresses a DNS record can
  *   carry and are rejected.
  */
-import { isIP } from 'node:net';
 
 export type IPKind = 'ipv4' | 'ipv6';
 
@@ -20,13 +19,110 @@ export interface ParsedIP {
   text: string;
 }
 
-/** Strict dotted quad (what `node:net` accepts): 4 or undefined. */
+/**
+ * Parses dotted-quad IPv4 text in s[start, end) into out[off..off+4). Returns false (out
+ * unspecified) unless it is exactly four decimal octets 0..255 without leading zeros.
+ */
+export function parseIPv4Range(s: string, start: number, end: number, out: Uint8Array, off: number): boolean {
+  let part = 0;
+  let val = 0;
+  let digits = 0;
+  let first = 0;
+  for (let i = start; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) {
+      if (digits === 0) first = c;
+      else if (first === 0x30) return false; // leading zero
+      val = val * 10 + (c - 0x30);
+      if (++digits > 3 || val > 255) return false;
+    } else if (c === 0x2e) {
+      if (digits === 0 || part === 3) return false;
+      out[off + part++] = val;
+      val = 0;
+      digits = 0;
+    } else return false;
+  }
+  if (digits === 0 || part !== 3) return false;
+  out[off + 3] = val;
+  return true;
+}
+
+/** Parses IPv4 text into out[off..off+4); false when invalid. Allocates nothing (the DNS writer's path). */
+export function parseIPv4Into(s: string, out: Uint8Array, off: number): boolean {
+  return parseIPv4Range(s, 0, s.length, out, off);
+}
+
+const WORDS = new Uint16Array(8);
+
+function hexVal(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  c |= 0x20;
+  if (c >= 0x61 && c <= 0x66) return c - 0x61 + 10;
+  return -1;
+}
+
+/**
+ * Parses IPv6 text (RFC 4291 §2.2: hex groups, one `::`, an optional dotted-quad tail) into
+ * out[off..off+16). No zone index (`%eth0`), no brackets. Returns false when invalid. Allocates nothing.
+ */
+export function parseIPv6Into(s: string, out: Uint8Array, off: number): boolean {
+  const len = s.length;
+  if (len < 2) return false;
+  const w = WORDS;
+  let n = 0;
+  let dc = -1;
+  let i = 0;
+  if (s.charCodeAt(0) === 0x3a) {
+    if (s.charCodeAt(1) !== 0x3a) return false;
+    dc = 0;
+    i = 2;
+  }
+  while (i < len) {
+    const start = i;
+    let val = 0;
+    let digits = 0;
+    for (; i < len; i++) {
+      const h = hexVal(s.charCodeAt(i));
+      if (h < 0) break;
+      val = (val << 4) | h;
+      digits++;
+    }
+    if (i < len && s.charCodeAt(i) === 0x2e) {
+      // dotted-quad tail: must end the string and take the last two groups
+      if (n > 6 || (dc < 0 && n !== 6)) return false;
+      if (!parseIPv4Range(s, start, len, out, off + 12)) return false;
+      w[n++] = (out[off + 12] << 8) | out[off + 13];
+      w[n++] = (out[off + 14] << 8) | out[off + 15];
+      i = len;
+      break;
+    }
+    if (digits === 0 || digits > 4 || n === 8) return false;
+    w[n++] = val;
+    if (i === len) break;
+    if (s.charCodeAt(i) !== 0x3a) return false;
+    i++;
+    if (i < len && s.charCodeAt(i) === 0x3a) {
+      if (dc >= 0) return false;
+      dc = n;
+      i++;
+    } else if (i === len) return false; // a single trailing colon
+  }
+  if (dc < 0 ? n !== 8 : n > 7) return false;
+  const gap = 8 - n;
+  let o = off;
+  for (let k = 0; k < n; k++) {
+    if (k === dc) for (let z = 0; z < gap; z++, o += 2) out[o] = out[o + 1] = 0;
+    out[o++] = w[k] >> 8;
+    out[o++] = w[k] & 0xff;
+  }
+  if (dc === n) for (let z = 0; z < gap; z++, o += 2) out[o] = out[o + 1] = 0;
+  return true;
+}
+
+/** Strict dotted quad (no leading zeros): 4 bytes or undefined. */
 export function parseIPv4(s: string): Uint8Array | undefined {
-  if (isIP(s) !== 4) return undefined;
-  const parts = s.split('.');
   const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) out[i] = Number(parts[i]);
-  return out;
+  return parseIPv4Into(s, out, 0) ? out : undefined;
 }
 
 /**
@@ -48,56 +144,25 @@ export function parseIPv4Lenient(s: string): Uint8Array | undefined {
 
 /** Any RFC 4291 text form (incl. `::`, mixed `::ffff:1.2.3.4`), no zone id; 16 bytes or undefined. */
 export function parseIPv6(s: string): Uint8Array | undefined {
-  if (s.includes('%') || isIP(s) !== 6) return undefined;
   const out = new Uint8Array(16);
-  let text = s;
-  let tailBytes: number[] = [];
-  // Trailing dotted quad → two groups.
-  const lastColon = text.lastIndexOf(':');
-  if (text.indexOf('.', lastColon) !== -1) {
-    const v4 = parseIPv4(text.slice(lastColon + 1));
-    if (v4 === undefined) return undefined;
-    tailBytes = [...v4];
-    text = text.slice(0, lastColon + 1);
-    // `::1.2.3.4` leaves `::`, `1::1.2.3.4` leaves `1::`, `1:2:3:4:5:6:1.2.3.4` leaves `...:6:`.
-    if (text.endsWith(':') && !text.endsWith('::')) text = text.slice(0, -1);
-  }
-  const dbl = text.indexOf('::');
-  const head = dbl === -1 ? text : text.slice(0, dbl);
-  const tail = dbl === -1 ? '' : text.slice(dbl + 2);
-  const headGroups = head === '' ? [] : head.split(':');
-  const tailGroups = tail === '' ? [] : tail.split(':');
-  const groupBytes = (groups: string[]): number[] => {
-    const b: number[] = [];
-    for (const g of groups) {
-      const n = Number.parseInt(g, 16);
-      b.push(n >> 8, n & 0xff);
-    }
-    return b;
-  };
-  const front = groupBytes(headGroups);
-  const back = [...groupBytes(tailGroups), ...tailBytes];
-  if (front.length + back.length > 16) return undefined;
-  if (dbl === -1 && front.length + back.length !== 16) return undefined;
-  out.set(front, 0);
-  out.set(back, 16 - back.length);
-  return out;
+  return parseIPv6Into(s, out, 0) ? out : undefined;
 }
 
-export function formatIPv4(b: Uint8Array): string {
-  return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+/** `a.b.c.d` from four octets at `off`. */
+export function formatIPv4(b: Uint8Array, off = 0): string {
+  return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
 }
 
-function isV4Mapped(b: Uint8Array): boolean {
-  for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;
-  return b[10] === 0xff && b[11] === 0xff;
+function isV4Mapped(b: Uint8Array, off: number): boolean {
+  for (let i = 0; i < 10; i++) if (b[off + i] !== 0) return false;
+  return b[off + 10] === 0xff && b[off + 11] === 0xff;
 }
 
-/** RFC 5952 text of 16 bytes. */
-export function formatIPv6(b: Uint8Array): string {
-  if (isV4Mapped(b)) return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+/** RFC 5952 text of the 16 octets at `off` (IPv4-mapped in mixed notation). */
+export function formatIPv6(b: Uint8Array, off = 0): string {
+  if (isV4Mapped(b, off)) return `::ffff:${formatIPv4(b, off + 12)}`;
   const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((b[i] << 8) | b[i + 1]);
+  for (let i = 0; i < 16; i += 2) groups.push((b[off + i] << 8) | b[off + i + 1]);
   // Longest run of >= 2 zero groups; first one wins a tie.
   let bestStart = -1;
   let bestLen = 1;

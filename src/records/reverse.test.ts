@@ -25,7 +25,7 @@ describe('reverseName', () => {
     });
   }
 
-  it('PTR keys sit where DESIGN.md says', () => {
+  it('PTR keys sit under the reversed in-addr.arpa name (docs/data-model.md)', () => {
     assert.equal(nameToKey(reverseName('192.168.10.3')), '/hades/arpa/in-addr/192/168/10/3');
   });
 

@@ -6,7 +6,7 @@
  * derived once at parse time so the DNS path never re-parses.
  */
 
-/** Answer selection policy for a name with several addresses (DESIGN.md "Answer selection"). */
+/** Answer selection policy for a name with several addresses (docs/dns.md, "Answer selection"). */
 export type SelectPolicy = 'sticky' | 'random-one' | 'all';
 export const SELECT_POLICIES: readonly SelectPolicy[] = ['sticky', 'random-one', 'all'];
 

@@ -5,9 +5,9 @@
 import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { type ClientInfo, DROP, FORWARD, type QueryHandler } from '../../src/dns/types.js';
-import { MIN_UDP_SIZE, Rcode, RRType, Section } from '../../src/dns/wire/constants.js';
-import { newQuery, ParseStatus, parseQuery } from '../../src/dns/wire/query.js';
+import { type ClientInfo, DROP, FORWARD, type LocalAnswer, type QueryHandler } from '../../src/dns/types.js';
+import { Rcode, RRType, Section } from '../../src/dns/wire/constants.js';
+import { ParseStatus, type Query } from '../../src/dns/wire/query.js';
 import { QNAME, type ResponseWriter } from '../../src/dns/wire/writer.js';
 
 export { sleep, waitFor } from '../lib/wait.js';
@@ -216,44 +216,44 @@ export function digRecords(out: string): string[][] {
 /**
  * A small handler for transport tests. Names (first label decides):
  * `drop.` → DROP, `throw.` → throws, `fwd.` → FORWARD, `big<N>.` → N TXT records of 200 octets
- * (to force truncation), anything else → one A 192.0.2.1; FORMERR/NOTIMP/BADVERS as the parser
- * says. Honours the client's EDNS size up to 4096 on UDP.
+ * (to force truncation), `ext.` → a CNAME to `www.example.net.` with that name as the external
+ * target, anything else → one A 192.0.2.1; FORMERR/NOTIMP/BADVERS as the parser says.
  */
 export function testHandler(): QueryHandler & { seen: ClientInfo[] } {
-  const q = newQuery();
   const seen: ClientInfo[] = [];
   const txt = 'x'.repeat(200);
+  const result: LocalAnswer = { length: 0, externalTarget: '' };
   return {
     seen,
-    handle(req: Buffer, len: number, client: ClientInfo, w: ResponseWriter, limit: number): number {
+    answer(q: Query, st: ParseStatus, client: ClientInfo, w: ResponseWriter, limit: number): LocalAnswer {
       if (seen.length < 100) seen.push({ ...client });
-      const st = parseQuery(req, len, q);
-      if (st === ParseStatus.DROP) return DROP;
-      const lim =
-        client.transport === 'udp' && q.edns ? Math.max(MIN_UDP_SIZE, Math.min(q.udpSize, 4096)) : limit;
+      result.externalTarget = '';
       if (st !== ParseStatus.OK) {
-        w.start(
-          q,
+        const rcode =
           st === ParseStatus.FORMERR
             ? Rcode.FORMERR
             : st === ParseStatus.NOTIMP
               ? Rcode.NOTIMP
-              : Rcode.BADVERS,
-          0,
-        );
-        if (q.edns) w.addOPT(4096, 0, false);
-        return w.finish(lim);
+              : Rcode.BADVERS;
+        result.length = w.empty(q, rcode, 4096, limit);
+        return result;
       }
       const first = q.qname.split('.')[0];
-      if (first === 'drop') return DROP;
       if (first === 'throw') throw new Error('test handler throws');
-      if (first === 'fwd') return FORWARD;
+      if (first === 'drop' || first === 'fwd') {
+        result.length = first === 'drop' ? DROP : FORWARD;
+        return result;
+      }
       w.start(q, Rcode.NOERROR, 0x0400);
       const big = /^big(\d+)$/.exec(first);
       if (big) for (let i = 0; i < Number(big[1]); i++) w.addTXT(Section.ANSWER, QNAME, 60, `${i} ${txt}`);
-      else if (q.qtype === RRType.A) w.addA(Section.ANSWER, QNAME, 60, '192.0.2.1');
+      else if (first === 'ext') {
+        w.addCNAME(Section.ANSWER, QNAME, 60, 'www.example.net.');
+        result.externalTarget = 'www.example.net.';
+      } else if (q.qtype === RRType.A) w.addA(Section.ANSWER, QNAME, 60, '192.0.2.1');
       if (q.edns) w.addOPT(4096, 0, q.do);
-      return w.finish(lim);
+      result.length = w.finish(limit);
+      return result;
     },
   };
 }

@@ -51,6 +51,8 @@ export interface SpawnOptions {
   nodeFlags?: readonly string[];
   /** Runs this file (an executable link to the bin) itself, through its shebang, as npm's bin link does. */
   viaShebang?: string;
+  /** Another build's hades.js instead of this one's (bench/qps --baseline). */
+  bin?: string;
 }
 
 /** A dead upstream for -nameservers: a loopback port nothing listens on (discard), so tries fail at once. */
@@ -75,7 +77,7 @@ export function spawnHades(args: string[], opts: SpawnOptions = {}): HadesProc {
   Object.assign(env, opts.env ?? {});
   const argv = opts.viaShebang
     ? [opts.viaShebang, ...args]
-    : [process.execPath, ...(opts.nodeFlags ?? HADES_NODE_FLAGS), HADES_BIN, ...args];
+    : [process.execPath, ...(opts.nodeFlags ?? HADES_NODE_FLAGS), opts.bin ?? HADES_BIN, ...args];
   const cmd = opts.wrap ? [...opts.wrap, ...argv] : argv;
   const child = spawn(cmd[0], cmd.slice(1), { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);

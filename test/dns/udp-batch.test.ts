@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
+import { TRANSPORT_UDP } from '../../src/dns/query-counters.js';
 import { DnsServer } from '../../src/dns/server.js';
 import { BATCH, udpBatchUnavailable } from '../../src/dns/udp-batch.js';
 import { RRType } from '../../src/dns/wire/constants.js';
@@ -144,10 +145,10 @@ describe('batched UDP', () => {
 
   it('answers dig, and the metrics-facing stats count the queries', async (t) => {
     if (!linux) return t.skip('Linux only');
-    const before = server.stats.udpQueries;
+    const before = server.counters.requestsOn(TRANSPORT_UDP);
     const r = await dig(server.port, ['www.example.', 'A']);
     assert.equal(digStatus(r.stdout), 'NOERROR', r.stdout);
-    assert.ok(server.stats.udpQueries > before);
+    assert.ok(server.counters.requestsOn(TRANSPORT_UDP) > before);
     assert.equal(server.stats.udpSendErrors, 0);
   });
 });

@@ -5,8 +5,7 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { isUnspecified, splitHostPort } from '../../records/ip.js';
-import { formatIPv6, parseIPv4, parseIPv6 } from '../wire/addr.js';
+import { formatIPv6, isUnspecified, parseIPv4Into, parseIPv6Into, splitHostPort } from '../../records/ip.js';
 
 /** An upstream (or listen) address: an IP literal and a port. `host` is canonical, without brackets. */
 export interface UpstreamAddress {
@@ -58,7 +57,7 @@ export function canonicalHost(text: string): { host: string; family: 4 | 6 } | u
   if (!net.isIPv6(text)) return undefined;
   const pct = text.indexOf('%');
   const bare = pct === -1 ? text : text.slice(0, pct);
-  if (!parseIPv6(bare, V6, 0)) return { host: text.toLowerCase(), family: 6 };
+  if (!parseIPv6Into(bare, V6, 0)) return { host: text.toLowerCase(), family: 6 };
   return { host: formatIPv6(V6, 0) + (pct === -1 ? '' : text.slice(pct)), family: 6 };
 }
 
@@ -206,10 +205,10 @@ const B4 = Buffer.alloc(4);
 
 /** IPv4 octets of an IPv4 or IPv4-mapped IPv6 host, or undefined. */
 function v4Octets(host: string): Buffer | undefined {
-  if (parseIPv4(host, B4, 0)) return B4;
+  if (parseIPv4Into(host, B4, 0)) return B4;
   const pct = host.indexOf('%');
   const bare = pct === -1 ? host : host.slice(0, pct);
-  if (parseIPv6(bare, V6, 0)) {
+  if (parseIPv6Into(bare, V6, 0)) {
     for (let i = 0; i < 10; i++) if (V6[i] !== 0) return undefined;
     if (V6[10] === 0xff && V6[11] === 0xff) return V6.subarray(12, 16);
   }

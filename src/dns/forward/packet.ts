@@ -5,6 +5,7 @@
  * themselves; every loop is bounded by the message length.
  */
 import { Flag, HEADER_SIZE, RRType } from '../wire/constants.js';
+import { skipName } from '../wire/names.js';
 
 /** Offsets found by walkMessage (one reused instance: walkMessage is synchronous). */
 export interface Walk {
@@ -21,19 +22,6 @@ export interface Walk {
 
 export function newWalk(): Walk {
   return { questionEnd: 0, authEnd: 0, optStart: -1, optEnd: -1, end: 0 };
-}
-
-/** Offset after the (possibly compressed) name at `p`, or -1 when it runs past `len` or is malformed. */
-export function skipName(buf: Uint8Array, p: number, len: number): number {
-  for (let guard = 0; guard < 128; guard++) {
-    if (p >= len) return -1;
-    const l = buf[p];
-    if (l === 0) return p + 1;
-    if ((l & 0xc0) === 0xc0) return p + 2 <= len ? p + 2 : -1;
-    if ((l & 0xc0) !== 0) return -1;
-    p += l + 1;
-  }
-  return -1;
 }
 
 /**

@@ -14,6 +14,7 @@ export const RRType = Object.freeze({
   MX: 15,
   TXT: 16,
   RP: 17,
+  SIG: 24,
   AAAA: 28,
   LOC: 29,
   SRV: 33,
@@ -127,6 +128,26 @@ export const MAX_LABEL_OCTETS = 63;
 export const MAX_MESSAGE = 65535;
 /** RFC 1035 §4.2.1: UDP payloads without EDNS are at most 512 octets. */
 export const MIN_UDP_SIZE = 512;
+/**
+ * The EDNS UDP payload size Hades advertises and the most it sends over UDP (DNS Flag Day 2020:
+ * fits every path's MTU without fragmentation).
+ */
+export const EDNS_UDP_SIZE = 1232;
+
+/**
+ * The largest reply a client takes: 65535 over TCP; over UDP 512 without EDNS, else its EDNS size
+ * capped by ours (`ourSize`), never below 512.
+ */
+export function replyLimit(
+  transport: 'udp' | 'tcp',
+  edns: boolean,
+  clientSize: number,
+  ourSize: number,
+): number {
+  if (transport === 'tcp') return MAX_MESSAGE;
+  if (!edns) return MIN_UDP_SIZE;
+  return Math.max(MIN_UDP_SIZE, Math.min(clientSize, ourSize));
+}
 
 const TYPE_NAMES: Map<number, string> = new Map(Object.entries(RRType).map(([k, v]) => [v, k]));
 const CLASS_NAMES: Map<number, string> = new Map(Object.entries(RRClass).map(([k, v]) => [v, k]));

@@ -5,7 +5,7 @@
  * so a pointer loop is impossible).
  */
 
-import { formatIPv4, formatIPv6 } from './addr.js';
+import { formatIPv4, formatIPv6 } from '../../records/ip.js';
 import { EcsFamily, EdnsOption, MAX_NAME_OCTETS, OPCODE_SHIFT, RRClass, RRType } from './constants.js';
 import { WireError } from './errors.js';
 import { labelToPresentation } from './names.js';

@@ -4,7 +4,7 @@
  * for values that do not fit their wire fields.
  */
 
-import { parseIPv4, parseIPv6 } from './addr.js';
+import { parseIPv4Into, parseIPv6Into } from '../../records/ip.js';
 import { EcsFamily, EdnsOption, MAX_MESSAGE, OPCODE_SHIFT, RRClass, RRType } from './constants.js';
 import type { EdnsOptionData, MxData, OptData, Question, SoaData, SrvData } from './decode.js';
 import { WireError } from './errors.js';
@@ -213,8 +213,8 @@ export function optRecord(edns: EdnsInput, extRcode = 0): RRInput {
 export function ecsOption(ecs: ClientSubnetInput): Buffer {
   const a = Buffer.alloc(16);
   let family = ecs.family;
-  if (parseIPv4(ecs.address, a, 0)) family ??= EcsFamily.IPV4;
-  else if (parseIPv6(ecs.address, a, 0)) family ??= EcsFamily.IPV6;
+  if (parseIPv4Into(ecs.address, a, 0)) family ??= EcsFamily.IPV4;
+  else if (parseIPv6Into(ecs.address, a, 0)) family ??= EcsFamily.IPV6;
   else throw new WireError('BADADDR', `ECS address "${ecs.address}" is not an IP address`);
   const max = family === EcsFamily.IPV4 ? 32 : 128;
   const src = ecs.sourcePrefix;
@@ -283,7 +283,7 @@ function writeRData(e: Encoder, rr: RRInput): void {
       }
       if (typeof d !== 'string') badData(rr, 'an address');
       const b = Buffer.alloc(16);
-      if (rr.type === RRType.A ? !parseIPv4(d, b, 0) : !parseIPv6(d, b, 0))
+      if (rr.type === RRType.A ? !parseIPv4Into(d, b, 0) : !parseIPv6Into(d, b, 0))
         throw new WireError('BADADDR', `"${d}" is not an ${rr.type === RRType.A ? 'IPv4' : 'IPv6'} address`);
       e.raw(b.subarray(0, rr.type === RRType.A ? 4 : 16));
       return;

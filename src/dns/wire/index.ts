@@ -1,5 +1,4 @@
 /** The DNS wire codec: hot-path query parser and response writer, general decoder/encoder. */
-export * from './addr.js';
 export * from './constants.js';
 export * from './decode.js';
 export * from './encode.js';

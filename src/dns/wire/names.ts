@@ -124,3 +124,30 @@ function withoutRootDot(s: string): number {
   while (k < n - 1 && s.charCodeAt(n - 2 - k) === BACKSLASH) k++;
   return k % 2 === 0 ? n - 1 : n;
 }
+
+/** skipName: the name runs past the end of the message, or past 255 octets. */
+export const SKIP_TRUNCATED = -1;
+/** skipName: a compression pointer that does not point backwards (RFC 1035 §4.1.4: to a prior name). */
+export const SKIP_BAD_POINTER = -2;
+/** skipName: a reserved label type (0x40, 0x80). */
+export const SKIP_BAD_LABEL = -3;
+
+/**
+ * Offset after the possibly compressed name at `p` in `buf[0, len)`, or a negative SKIP_* code.
+ * Pointers are not followed: a backward pointer ends the name.
+ */
+export function skipName(buf: Uint8Array, p: number, len: number): number {
+  const start = p;
+  for (;;) {
+    if (p >= len) return SKIP_TRUNCATED;
+    const l = buf[p];
+    if (l === 0) return p + 1;
+    if (l >= 0xc0) {
+      if (p + 2 > len) return SKIP_TRUNCATED;
+      return (((l & 0x3f) << 8) | buf[p + 1]) < p ? p + 2 : SKIP_BAD_POINTER;
+    }
+    if (l >= 0x40) return SKIP_BAD_LABEL;
+    p += 1 + l;
+    if (p - start > MAX_NAME_OCTETS - 1) return SKIP_TRUNCATED;
+  }
+}

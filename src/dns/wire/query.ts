@@ -5,6 +5,7 @@
  */
 
 import { EcsFamily, EdnsOption, Flag, MIN_UDP_SIZE, OPCODE_MASK, OPCODE_SHIFT, RRType } from './constants.js';
+import { SKIP_BAD_LABEL, SKIP_BAD_POINTER, skipName } from './names.js';
 
 /** Result of parseQuery. */
 export const ParseStatus = Object.freeze({
@@ -198,7 +199,11 @@ function parseBody(buf: Buffer, len: number, q: Query): ParseStatus {
   const skip = q.ancount + q.nscount;
   for (let i = 0; i < skip; i++) {
     p = skipName(buf, p, len);
-    if (p < 0) return formerr(q, p === -2 ? 'bad pointer' : p === -3 ? 'bad label type' : 'truncated record');
+    if (p < 0)
+      return formerr(
+        q,
+        p === SKIP_BAD_POINTER ? 'bad pointer' : p === SKIP_BAD_LABEL ? 'bad label type' : 'truncated record',
+      );
     if (p + 10 > len) return formerr(q, 'truncated record');
     if (((buf[p] << 8) | buf[p + 1]) === OPT) return formerr(q, 'OPT outside additional');
     p += 10 + ((buf[p + 8] << 8) | buf[p + 9]);
@@ -208,7 +213,11 @@ function parseBody(buf: Buffer, len: number, q: Query): ParseStatus {
   for (let i = 0; i < q.arcount; i++) {
     const owner = p;
     p = skipName(buf, p, len);
-    if (p < 0) return formerr(q, p === -2 ? 'bad pointer' : p === -3 ? 'bad label type' : 'truncated record');
+    if (p < 0)
+      return formerr(
+        q,
+        p === SKIP_BAD_POINTER ? 'bad pointer' : p === SKIP_BAD_LABEL ? 'bad label type' : 'truncated record',
+      );
     if (p + 10 > len) return formerr(q, 'truncated record');
     const rdlen = (buf[p + 8] << 8) | buf[p + 9];
     const rdata = p + 10;
@@ -314,28 +323,6 @@ function badName(q: Query, reason: ParseReason): number {
   q.qnameLength = 0;
   q.reason = reason;
   return -1;
-}
-
-/**
- * Skips a possibly compressed name. Returns the offset after it, -1 when truncated or too
- * long, -2 for a pointer that does not point backwards, -3 for a reserved label type.
- */
-function skipName(buf: Buffer, p: number, len: number): number {
-  const start = p;
-  for (;;) {
-    if (p >= len) return -1;
-    const l = buf[p];
-    if (l === 0) return p + 1;
-    if (l >= 0xc0) {
-      if (p + 2 > len) return -1;
-      const target = ((l & 0x3f) << 8) | buf[p + 1];
-      if (target >= p) return -2;
-      return p + 2;
-    }
-    if (l >= 0x40) return -3;
-    p += 1 + l;
-    if (p - start > 254) return -1;
-  }
 }
 
 /** Walks the OPT RDATA options in [p, end). */

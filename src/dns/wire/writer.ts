@@ -5,13 +5,14 @@
  * invalidated by bumping a generation number.
  */
 
-import { parseIPv4, parseIPv6 } from './addr.js';
+import { parseIPv4Into, parseIPv6Into } from '../../records/ip.js';
 import {
   Flag,
   HEADER_SIZE,
   MAX_MESSAGE,
   MIN_UDP_SIZE,
   OPCODE_SHIFT,
+  Rcode,
   RRClass,
   RRType,
   Section,
@@ -145,6 +146,17 @@ export class ResponseWriter {
     this.questionEnd = this.pos;
   }
 
+  /**
+   * A whole reply without records: `rcode`, the question echoed when it was readable, and an OPT
+   * with `udpSize` when the request had one (DO copied, except on FORMERR: the request's flags
+   * may be what was malformed). Returns its length for `limit`.
+   */
+  empty(q: Query, rcode: number, udpSize: number, limit: number): number {
+    this.start(q, rcode, 0);
+    if (q.edns) this.addOPT(udpSize, 0, rcode === Rcode.FORMERR ? false : q.do);
+    return this.finish(limit);
+  }
+
   /** Replaces the rcode given to start() (e.g. NXDOMAIN once the lookup is done). */
   setRcode(rcode: number): void {
     this.rcode = rcode & 0xfff;
@@ -172,7 +184,7 @@ export class ResponseWriter {
       b[p + 2] = (addr >>> 8) & 0xff;
       b[p + 3] = addr & 0xff;
     } else if (typeof addr === 'string') {
-      if (!parseIPv4(addr, b, p)) this.fail('BADADDR', `not an IPv4 address: "${addr}"`);
+      if (!parseIPv4Into(addr, b, p)) this.fail('BADADDR', `not an IPv4 address: "${addr}"`);
     } else {
       if (addr.length !== 4) this.fail('BADADDR', `IPv4 address must be 4 octets, got ${addr.length}`);
       b[p] = addr[0];
@@ -190,7 +202,7 @@ export class ResponseWriter {
     const b = this.buf;
     const p = this.pos;
     if (typeof addr === 'string') {
-      if (!parseIPv6(addr, b, p)) this.fail('BADADDR', `not an IPv6 address: "${addr}"`);
+      if (!parseIPv6Into(addr, b, p)) this.fail('BADADDR', `not an IPv6 address: "${addr}"`);
     } else {
       if (addr.length !== 16) this.fail('BADADDR', `IPv6 address must be 16 octets, got ${addr.length}`);
       for (let i = 0; i < 16; i++) b[p + i] = addr[i];
