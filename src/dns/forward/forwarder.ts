@@ -19,9 +19,10 @@
 import { randomFillSync } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { asciiLower, canonicalName } from '../../records/names.js';
 import { literalLookup } from '../literal-lookup.js';
 import type { ClientInfo, Transport } from '../types.js';
-import { MIN_UDP_SIZE, Rcode, RRClass, RRType } from '../wire/constants.js';
+import { MAX_MESSAGE, MIN_UDP_SIZE, Rcode, RRClass, RRType } from '../wire/constants.js';
 import { decode, type Message } from '../wire/decode.js';
 import { encodeQuery } from '../wire/encode.js';
 import { newQuery, ParseStatus, parseQuery } from '../wire/query.js';
@@ -34,9 +35,17 @@ import {
   formatAddress,
   parseAddress,
 } from './config.js';
-import { type ExternalAnswer, externalAnswer, mergeExternal } from './external.js';
-import { newWalk, plainNameLength, questionMatches, RelayShape, relayReply, walkMessage } from './packet.js';
-import { Upstream, UpstreamList } from './upstream.js';
+import { type ExternalAnswer, externalFrom, mergeExternal } from './external.js';
+import {
+  clientLimit,
+  newWalk,
+  plainNameLength,
+  questionMatches,
+  RelayShape,
+  relayReply,
+  walkMessage,
+} from './packet.js';
+import { listFor, Upstream, UpstreamList } from './upstream.js';
 
 /**
  * Called exactly once per `forward()`: `reply` is the message for the client (ownership passes to
@@ -146,8 +155,6 @@ const KIND_PROBE = 2;
 /** Errors of our own host, not the upstream's: they do not count against its health. */
 const LOCAL_ERRORS = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM']);
 
-const MAX_TCP = 65535;
-
 /** One forwarded query (or probe), across its tries. */
 class Job {
   done: ForwardCallback | null = null;
@@ -192,27 +199,6 @@ class Job {
   ) {
     this.onTimeout = () => fwd._timeout(this);
   }
-}
-
-function asciiLower(s: string): string {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x41 && c <= 0x5a) return s.replace(/[A-Z]/g, (x) => x.toLowerCase());
-  }
-  return s;
-}
-
-/** The ExternalAnswer in an upstream (or cached) reply: null unless NOERROR/NXDOMAIN and whole. */
-function externalFrom(buf: Buffer, len: number, name: string, qtype: number): ExternalAnswer | null {
-  try {
-    const msg = decode(buf, len);
-    const rcode = ((msg.edns?.extRcode ?? 0) << 4) | msg.rcode;
-    if (!msg.tc && (rcode === Rcode.NOERROR || rcode === Rcode.NXDOMAIN))
-      return externalAnswer(name, qtype, rcode, msg);
-  } catch {
-    // malformed: no answer
-  }
-  return null;
 }
 
 function sameSource(address: string, host: string): boolean {
@@ -333,7 +319,7 @@ export class Forwarder {
       done(null, Rcode.REFUSED);
       return;
     }
-    const list = this.listFor(q.qname);
+    const list = listFor(this.stubLists, this.defaultList, q.qname);
     if (list === null) {
       s.noUpstream++;
       done(null, Rcode.REFUSED);
@@ -355,7 +341,7 @@ export class Forwarder {
     job.qtype = q.qtype;
     job.qclass = q.qclass;
     job.clientEdns = q.edns;
-    job.limit = this.clientLimit(transport, q.edns, q.udpSize);
+    job.limit = clientLimit(transport, q.edns, q.udpSize, this.udpSize);
     this.begin(job);
   }
 
@@ -380,11 +366,10 @@ export class Forwarder {
       done(null);
       return;
     }
-    let lname = asciiLower(name);
-    if (!lname.endsWith('.')) lname += '.';
+    const lname = canonicalName(name);
     if (this.cache !== undefined) {
       // answered before from upstream (by this path or a client's query for the name): no trip
-      this.cacheOut ??= Buffer.allocUnsafe(MAX_TCP);
+      this.cacheOut ??= Buffer.allocUnsafe(MAX_MESSAGE);
       const n = this.cache.serve(query, query.length, 'tcp', this.cacheOut);
       if (n > 0) {
         done(externalFrom(this.cacheOut, n, lname, qtype));
@@ -396,7 +381,7 @@ export class Forwarder {
       done(null);
       return;
     }
-    const list = this.listFor(lname);
+    const list = listFor(this.stubLists, this.defaultList, lname);
     if (list === null) {
       this.stats.noUpstream++;
       done(null);
@@ -410,7 +395,7 @@ export class Forwarder {
     job.qtype = qtype;
     job.qclass = RRClass.IN;
     job.clientEdns = true;
-    job.limit = MAX_TCP;
+    job.limit = MAX_MESSAGE;
     this.begin(job);
   }
 
@@ -447,7 +432,7 @@ export class Forwarder {
     const last = msg.answers[msg.answers.length - 1];
     if (last === undefined || last.type !== RRType.CNAME || typeof last.data !== 'string') return false;
     if (asciiLower(last.data) !== asciiLower(target)) return false;
-    const limit = this.clientLimit(transport, q.edns, q.udpSize);
+    const limit = clientLimit(transport, q.edns, q.udpSize, this.udpSize);
     const original = Buffer.from(reply.subarray(0, replyLen));
     this.resolveExternal(target, q.qtype, (ans) => {
       let out: Buffer = original;
@@ -476,7 +461,7 @@ export class Forwarder {
     try {
       w.start(q, rcode, 0);
       if (q.edns) w.addOPT(this.udpSize, 0, rcode === Rcode.FORMERR ? false : q.do);
-      const n = w.finish(this.clientLimit(transport, q.edns, q.udpSize));
+      const n = w.finish(clientLimit(transport, q.edns, q.udpSize, this.udpSize));
       return Buffer.from(w.buf.subarray(0, n));
     } catch {
       return null;
@@ -556,36 +541,6 @@ export class Forwarder {
       this.all.set(key, u);
     }
     return u;
-  }
-
-  private clientLimit(transport: Transport, edns: boolean, udpSize: number): number {
-    if (transport === 'tcp') return MAX_TCP;
-    if (!edns) return MIN_UDP_SIZE;
-    return Math.max(MIN_UDP_SIZE, Math.min(udpSize, this.udpSize));
-  }
-
-  /** The stub list of the longest zone containing `qname` (lower case), else the default list. */
-  private listFor(qname: string): UpstreamList | null {
-    const stubs = this.stubLists;
-    if (stubs.size > 0) {
-      const n = qname.length;
-      let i = 0;
-      while (i < n) {
-        const l = stubs.get(i === 0 ? qname : qname.slice(i));
-        if (l !== undefined) return l;
-        // past the next unescaped dot (`\.` and `\DDD` are inside a label)
-        while (i < n) {
-          const c = qname.charCodeAt(i);
-          if (c === 0x5c) {
-            i += 2;
-            continue;
-          }
-          i++;
-          if (c === 0x2e) break;
-        }
-      }
-    }
-    return this.defaultList;
   }
 
   private randomId(): number {

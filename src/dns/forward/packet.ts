@@ -4,7 +4,8 @@
  * RA, OPT size, truncation), and the small error replies. No allocation except the reply buffers
  * themselves; every loop is bounded by the message length.
  */
-import { Flag, HEADER_SIZE, RRType } from '../wire/constants.js';
+import type { Transport } from '../types.js';
+import { Flag, HEADER_SIZE, MAX_MESSAGE, MIN_UDP_SIZE, RRType } from '../wire/constants.js';
 
 /** Offsets found by walkMessage (one reused instance: walkMessage is synchronous). */
 export interface Walk {
@@ -116,6 +117,21 @@ export function plainNameLength(buf: Uint8Array, p: number, len: number): number
     p += l + 1;
   }
   return -1;
+}
+
+/**
+ * The largest reply a client takes (as the handler's `udpLimit`): 65535 over TCP; over UDP 512
+ * without EDNS, else its EDNS size capped by ours (`udpSize`), at least 512.
+ */
+export function clientLimit(
+  transport: Transport,
+  edns: boolean,
+  clientSize: number,
+  udpSize: number,
+): number {
+  if (transport === 'tcp') return MAX_MESSAGE;
+  if (!edns) return MIN_UDP_SIZE;
+  return Math.max(MIN_UDP_SIZE, Math.min(clientSize, udpSize));
 }
 
 /** The result of relayReply, for counters. */
