@@ -1,24 +1,21 @@
 /**
  * The forwarder's facade: options, the upstream lists, `forward()` (a client's query to its
- * upstreams, the reply back), out-of-zone CNAME completion, `close()` and the
+ * upstreams, the reply back), out-of-zone CNAME completion (complete.ts), `close()` and the
  * counters. The work is done by tries.ts (a query across its tries), exchange.ts (one try's
  * sockets), health.ts (down upstreams and their probes). Callback style throughout: no promise per
  * query. Nothing here throws out to the caller for network input.
  */
-
-import { asciiLower, canonicalName } from '../../records/names.js';
 import type { ClientInfo, Transport } from '../types.js';
-import { MAX_MESSAGE, MIN_UDP_SIZE, Rcode, RRClass, RRType } from '../wire/constants.js';
-import { decode, type Message } from '../wire/decode.js';
-import { encodeQuery } from '../wire/encode.js';
+import { MIN_UDP_SIZE, Rcode, RRType } from '../wire/constants.js';
 import { newQuery, ParseStatus, parseQuery } from '../wire/query.js';
 import { ResponseWriter } from '../wire/writer.js';
+import { Completion } from './complete.js';
 import { type AddressInput, assertNoLoop, canonicalZone, formatAddress, parseAddress } from './config.js';
 import { RandomIds } from './exchange.js';
-import { type ExternalAnswer, externalFrom, mergeExternal } from './external.js';
+import type { ExternalAnswer } from './external.js';
 import { Health } from './health.js';
-import { clientLimit, newWalk, plainNameLength, walkMessage } from './packet.js';
-import { Job, KIND_EXTERNAL, KIND_FORWARD, Tries } from './tries.js';
+import { clientLimit, newWalk, walkMessage } from './packet.js';
+import { Job, KIND_FORWARD, Tries } from './tries.js';
 import { listFor, Upstream, UpstreamList } from './upstream.js';
 
 /**
@@ -135,9 +132,7 @@ export class Forwarder {
   private readonly stubLists = new Map<string, UpstreamList>();
   private readonly health: Health;
   private readonly tries: Tries;
-  private readonly cache: ForwardCache | undefined;
-  /** resolveExternal's buffer for cached replies. */
-  private cacheOut: Buffer | null = null;
+  private readonly completion: Completion;
   private readonly q = newQuery();
   private readonly walk = newWalk();
   private writer: ResponseWriter | null = null;
@@ -189,7 +184,14 @@ export class Forwarder {
       health: this.health,
       ids,
     });
-    this.cache = opts.cache;
+    this.completion = new Completion({
+      tries: this.tries,
+      stats: this.stats,
+      udpSize: this.udpSize,
+      cache: opts.cache,
+      stubs: this.stubLists,
+      nameservers: this.defaultList,
+    });
   }
 
   /** Every distinct upstream (default list and stubs), with `address`, `down` and `stats`. */
@@ -279,50 +281,7 @@ export class Forwarder {
    * `done` may run before this returns (null at once).
    */
   resolveExternal(name: string, qtype: number, done: ExternalCallback): void {
-    this.stats.external++;
-    if (this.tries.closed) {
-      done(null);
-      return;
-    }
-    let query: Buffer;
-    try {
-      query = encodeQuery({ id: 0, name, type: qtype, rd: true, edns: { udpSize: this.udpSize } });
-    } catch {
-      this.stats.malformed++;
-      done(null);
-      return;
-    }
-    const lname = canonicalName(name);
-    if (this.cache !== undefined) {
-      // answered before from upstream (by this path or a client's query for the name): no trip
-      this.cacheOut ??= Buffer.allocUnsafe(MAX_MESSAGE);
-      const n = this.cache.serve(query, query.length, 'tcp', this.cacheOut);
-      if (n > 0) {
-        done(externalFrom(this.cacheOut, n, lname, qtype));
-        return;
-      }
-    }
-    if (this.tries.full) {
-      this.stats.refusedInflight++;
-      done(null);
-      return;
-    }
-    const list = listFor(this.stubLists, this.defaultList, lname);
-    if (list === null) {
-      this.stats.noUpstream++;
-      done(null);
-      return;
-    }
-    const job = new Job(this.tries, KIND_EXTERNAL, false, list);
-    job.extDone = done;
-    job.name = lname;
-    job.query = query;
-    job.qnameLen = plainNameLength(query, 12, query.length);
-    job.qtype = qtype;
-    job.qclass = RRClass.IN;
-    job.clientEdns = true;
-    job.limit = MAX_MESSAGE;
-    this.tries.begin(job);
+    this.completion.resolve(name, qtype, done);
   }
 
   /**
@@ -344,34 +303,7 @@ export class Forwarder {
     transport: Transport,
     done: (reply: Buffer) => void,
   ): boolean {
-    if (target === '' || this.tries.closed || replyLen < 12) return false;
-    if ((reply[2] & 0x02) !== 0 || (reply[3] & 0x0f) !== Rcode.NOERROR) return false;
-    const q = this.q;
-    if (parseQuery(req, reqLen, q) !== ParseStatus.OK || !q.hasQuestion) return false;
-    if (q.qtype === RRType.CNAME || q.qclass !== RRClass.IN) return false;
-    let msg: Message;
-    try {
-      msg = decode(reply, replyLen);
-    } catch {
-      return false;
-    }
-    const last = msg.answers[msg.answers.length - 1];
-    if (last === undefined || last.type !== RRType.CNAME || typeof last.data !== 'string') return false;
-    if (asciiLower(last.data) !== asciiLower(target)) return false;
-    const limit = clientLimit(transport, q.edns, q.udpSize, this.udpSize);
-    const original = Buffer.from(reply.subarray(0, replyLen));
-    this.resolveExternal(target, q.qtype, (ans) => {
-      let out: Buffer = original;
-      if (ans !== null) {
-        try {
-          out = mergeExternal(msg, ans, limit);
-        } catch {
-          out = original;
-        }
-      }
-      done(out);
-    });
-    return true;
+    return this.completion.complete(req, reqLen, reply, replyLen, target, transport, done);
   }
 
   /**
