@@ -17,6 +17,9 @@ COPY src ./src
 COPY test ./test
 COPY bench ./bench
 RUN npx tsc -p tsconfig.json
+# the web UI: app.ts compiled with the DOM lib, the page's static files beside it in dist
+COPY scripts/build-ui.mjs ./scripts/
+RUN node scripts/build-ui.mjs
 # the batched UDP socket (native/README.md): a plain C build against the image's Node headers
 COPY native ./native
 COPY scripts/build-native.mjs ./scripts/

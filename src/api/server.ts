@@ -16,7 +16,7 @@ import { zoneOf } from './names.js';
 import { openApiDocument } from './openapi.js';
 import { DEFAULT_MONITOR_PATHS, type MonitorPaths, type ScannersView, scannersView } from './scanners.js';
 import type { RecordService } from './service.js';
-import { UI_CSS, UI_HTML, UI_JS } from './ui/assets.js';
+import { loadUiFiles } from './ui/files.js';
 import { V1Api } from './v1.js';
 
 /** Largest request body accepted; more is 413. */
@@ -92,6 +92,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
   const legacy = new LegacyApi(o.service, zone);
   const v1 = new V1Api(o.service, zone);
   const openapi = JSON.stringify(openApiDocument());
+  const ui = loadUiFiles();
 
   const authorize = (h: Headers, need: Scope): void => {
     const tok = presentedToken(h);
@@ -130,10 +131,8 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
     }
     if (path === '/v1/openapi.json') return { status: 200, body: openapi, type: 'application/json' };
     // the web UI's static assets need no token: the page asks for one and sends it to /v1
-    if (path === '/ui' || path === '/ui/' || path === '/ui/index.html')
-      return { status: 200, body: UI_HTML, type: 'text/html; charset=utf-8' };
-    if (path === '/ui/app.js') return { status: 200, body: UI_JS, type: 'text/javascript; charset=utf-8' };
-    if (path === '/ui/app.css') return { status: 200, body: UI_CSS, type: 'text/css; charset=utf-8' };
+    const file = ui.get(path);
+    if (file) return { status: 200, ...file };
     const write = method !== 'GET' && method !== 'HEAD';
     if (path === '/hades' || path === '/hades/') {
       if (!['GET', 'HEAD', 'POST', 'PUT', 'DELETE'].includes(method))

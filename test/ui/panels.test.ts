@@ -3,7 +3,8 @@
  * -dns-metrics naming a real `hades` child's metrics port and a port nobody listens on), a real
  * hades-scanner and hades-schedule, and `hades` answering dig. The scanners table shows the
  * scanner with its assigned count and the active scheduler; an address whose port is closed goes
- * DOWN (the scanner's write) and shows its last change; the metrics panel counts dig's queries
+ * DOWN (the scanner's write) and shows its last change, and back UP (a confirmed UP, apart from the
+ * API's never-probed UP); the metrics panel counts dig's queries
  * and shows the dead server as down; names are grouped by zone (a PTR record in the reverse
  * tree). `HADES_UPDATE_SCREENSHOT=1 npm test -- ui/panels` saves docs/ui-down.png (a plain test
  * run leaves the tree clean). All traffic stays on 127.0.0.1 (and 127.0.1.x, loopback).
@@ -43,6 +44,8 @@ describe('web UI panels: scanners, scheduler, live DNS metrics, last change, zon
   let scanner: Proc;
   let scheduler: Proc;
   let listener: net.Server;
+  /** The port the scanner checks (-scann-ports): the UP address listens on it. */
+  let port: number;
   let upstream: FakeUpstream;
   let dnsPort: number;
   let metricsPort: number;
@@ -60,7 +63,7 @@ describe('web UI panels: scanners, scheduler, live DNS metrics, last change, zon
     // the UP address has a listener; the DOWN one the same port closed
     listener = net.createServer((s) => s.destroy());
     await new Promise<void>((r) => listener.listen(0, UP_IP, r));
-    const port = (listener.address() as net.AddressInfo).port;
+    port = (listener.address() as net.AddressInfo).port;
 
     // a loopback upstream for a name outside the zone: its answers go through the response cache
     upstream = await startUpstream({
@@ -220,8 +223,9 @@ describe('web UI panels: scanners, scheduler, live DNS metrics, last change, zon
       shown.startsWith(`${stored.changed.slice(0, 10)} ${stored.changed.slice(11, 19)} UTC (`),
       shown,
     );
-    // the UP one never changed: its status is still the API's {"status":"UP"}, no time
-    assert.equal(await page.getAttribute(`.addr[data-ip="${UP_IP}"]`, 'data-health'), 'up');
+    // the UP one never changed: its status is still the API's {"status":"UP"}, no time, so it
+    // shows as assumed up, not as a scanner's UP
+    assert.equal(await page.getAttribute(`.addr[data-ip="${UP_IP}"]`, 'data-health'), 'assumed');
     assert.equal(await page.textContent(`.changed[data-ip="${UP_IP}"]`), '—');
   });
 
@@ -264,6 +268,29 @@ describe('web UI panels: scanners, scheduler, live DNS metrics, last change, zon
     if (process.env.HADES_UPDATE_SCREENSHOT === '1') {
       await mkdir(path.join(REPO, 'docs'), { recursive: true });
       await page.screenshot({ path: path.join(REPO, 'docs', 'ui-down.png'), fullPage: true });
+    }
+  });
+
+  it('the DOWN address comes back: the scanner writes UP with `changed` and the page shows a confirmed UP', async () => {
+    const back = net.createServer((s) => s.destroy());
+    await new Promise<void>((r) => back.listen(port, DOWN_IP, r));
+    try {
+      await page
+        .waitForSelector(`.addr[data-ip="${DOWN_IP}"][data-health="up"]`, { timeout: 30_000 })
+        .catch((e) => {
+          throw new Error(`${(e as Error).message}\n${diag()}`);
+        });
+      const stored = JSON.parse((await store.get(STATUS + DOWN_IP))?.value ?? '{}') as {
+        status?: string;
+        changed?: string;
+      };
+      assert.equal(stored.status, 'UP');
+      assert.ok(stored.changed);
+      const badges = await page.locator('.name[data-name="web.hades.local"] .health').allTextContents();
+      assert.deepEqual(badges.sort(), ['UP', 'assumed up (never probed)']);
+      await page.waitForSelector(`.changed[data-ip="${DOWN_IP}"][data-changed="${stored.changed}"]`);
+    } finally {
+      await new Promise((r) => back.close(r));
     }
   });
 

@@ -1,15 +1,18 @@
 /**
- * The web UI at /ui in headless Chromium (Debian `chromium`, driven by playwright-core): log in
- * with the token, add an A record through the form, see it resolve through `hades standalone`,
- * mark its address DOWN in the embedded store and see the address turn red; a bad address shows
- * the API's validation message (test/ui/panels.test.ts covers the panels and, with HADES_UPDATE_SCREENSHOT=1, saves docs/ui-down.png).
- * All traffic stays on 127.0.0.1.
+ * The web UI at /ui in headless Chromium (Debian `chromium`, driven by playwright-core): the
+ * served files are the built ones in dist; the login page says where the token is; log in with
+ * the token, add an A record through the form (confirming in the page's dialog), see it resolve
+ * through `hades standalone` and shown as "assumed up (never probed)"; a scanner-style UP (with
+ * `changed`) shows as UP, a DOWN turns the address red; names sorted within the zone; a bad
+ * address shows the API's validation message (test/ui/panels.test.ts covers the panels and, with
+ * HADES_UPDATE_SCREENSHOT=1, saves docs/ui-down.png). All traffic stays on 127.0.0.1.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import { healthKey } from '../../src/records/health.js';
 import { openEmbeddedStore } from '../../src/store/embedded/embedded.js';
@@ -18,6 +21,9 @@ import { freeDnsPort, type HadesProc, spawnHades } from '../dns/hades-proc.js';
 import { launchBrowser } from './browser.js';
 
 const TOKEN = 'ui-test-token-0123456789abcdef';
+/** Where `npm run build` puts the UI (this file runs from dist/test/ui). */
+const BUILT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/api/ui');
+const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../src/api/ui');
 
 describe('web UI (/ui) in headless Chromium', () => {
   let dir: string;
@@ -26,6 +32,24 @@ describe('web UI (/ui) in headless Chromium', () => {
   let apiPort: number;
   let browser: BrowserContext;
   let page: Page;
+  const api = (p: string, init: RequestInit = {}) =>
+    fetch(`http://127.0.0.1:${apiPort}${p}`, {
+      ...init,
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    });
+  /** A computed style property of the first element `sel` matches. */
+  const style = (sel: string, prop: string) =>
+    page.evaluate(`getComputedStyle(document.querySelector(${JSON.stringify(sel)})).${prop}`);
+  /** Writes (or with no value deletes) an address's health key, as a scanner or a person would. */
+  const setHealth = async (ip: string, value?: string) => {
+    const store = await openEmbeddedStore({ dir: path.join(dir, 'data') });
+    const key = healthKey('/hades/monitor/status/', ip);
+    try {
+      await (value === undefined ? store.delete(key) : store.put(key, value));
+    } finally {
+      await store.close();
+    }
+  };
 
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'hades-ui-'));
@@ -59,21 +83,55 @@ describe('web UI (/ui) in headless Chromium', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('serves the page, its module and stylesheet without a token; /v1 still needs one', async () => {
-    for (const [p, type] of [
-      ['/ui', 'text/html'],
-      ['/ui/app.js', 'text/javascript'],
-      ['/ui/app.css', 'text/css'],
+  it('serves the built page, module, stylesheet and icon without a token; /v1 still needs one', async () => {
+    for (const [p, file, type] of [
+      ['/ui', 'index.html', 'text/html'],
+      ['/ui/', 'index.html', 'text/html'],
+      ['/ui/index.html', 'index.html', 'text/html'],
+      ['/ui/app.js', 'app.js', 'text/javascript'],
+      ['/ui/app.css', 'app.css', 'text/css'],
+      ['/ui/favicon.svg', 'favicon.svg', 'image/svg+xml'],
     ]) {
       const res = await fetch(`http://127.0.0.1:${apiPort}${p}`);
       assert.equal(res.status, 200, p);
-      assert.match(res.headers.get('content-type') ?? '', new RegExp(`^${type}`), p);
+      assert.ok(
+        res.headers.get('content-type')?.startsWith(type),
+        `${p}: ${res.headers.get('content-type')}`,
+      );
+      assert.equal(res.headers.get('cache-control'), 'no-store', p);
+      assert.equal(
+        await res.text(),
+        await readFile(path.join(BUILT, file), 'utf8'),
+        `${p} is dist's ${file}`,
+      );
     }
+    // the module is tsc's output, not the TypeScript source
+    const js = await readFile(path.join(BUILT, 'app.js'), 'utf8');
+    assert.notEqual(js, await readFile(path.join(SRC, 'app.ts'), 'utf8'));
+    assert.doesNotMatch(js, /^interface /m);
     assert.equal((await fetch(`http://127.0.0.1:${apiPort}/v1/health`)).status, 401);
   });
 
-  it('rejects a wrong token with the API message', async () => {
+  it('the login page links the icon, loads without a 404 and says where the token is', async () => {
+    const failed: string[] = [];
+    page.on('response', (r) => {
+      if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`);
+    });
     await page.goto(`http://127.0.0.1:${apiPort}/ui`);
+    await page.waitForSelector('#login-view', { state: 'visible' });
+    assert.equal(await page.getAttribute('link[rel=icon]', 'href'), '/ui/favicon.svg');
+    const icon = await page.evaluate(
+      "fetch(document.querySelector('link[rel=icon]').href).then((r) => [r.status, r.headers.get('content-type')])",
+    );
+    assert.deepEqual(icon, [200, 'image/svg+xml']);
+    const hint = (await page.textContent('#login-hint')) ?? '';
+    assert.match(hint, /hades standalone.*<data-dir>\/api-token/s);
+    assert.ok(hint.includes('HADES_API_TOKEN=$(cat ./hades-data/api-token)'), hint);
+    assert.match(hint, /hades-kubeapi.*-hades-auth.*\[HadesApi\] hades-auth/s);
+    assert.deepEqual(failed, []);
+  });
+
+  it('rejects a wrong token with the API message', async () => {
     await page.fill('#token', 'not-the-token');
     await page.click('#login-form button[type=submit]');
     await page.waitForSelector('#login-error:text("token not accepted")');
@@ -90,11 +148,25 @@ describe('web UI (/ui) in headless Chromium', () => {
     await page.selectOption('#f-type', 'A');
     await page.fill('#f-address', '10.0.0.7');
     await page.fill('#f-ttl', '30');
+    // the confirmation step: Cancel writes nothing, OK adds
     await page.click('#f-submit');
+    await page.waitForSelector('#confirm[open]');
+    assert.equal(await page.textContent('#confirm-text'), 'Add A 10.0.0.7 to web.hades.local?');
+    await page.click('#confirm-cancel');
+    await page.waitForSelector('#confirm', { state: 'hidden' });
+    assert.equal((await api('/v1/records/web.hades.local')).status, 404);
+    await page.click('#f-submit');
+    await page.click('#confirm[open] #confirm-ok');
     const addr = page.locator('.name[data-name="web.hades.local"] .addr[data-ip="10.0.0.7"]');
     await addr.waitFor();
-    // the API writes {"status":"UP"} for a new address
-    assert.equal(await addr.getAttribute('data-health'), 'up');
+    // the API writes {"status":"UP"} for a new address: no scanner has said so yet
+    assert.equal(await addr.getAttribute('data-health'), 'assumed');
+    assert.equal(
+      await page.textContent('.name[data-name="web.hades.local"] .health'),
+      'assumed up (never probed)',
+    );
+    assert.equal(await style('.addr[data-ip="10.0.0.7"]', 'fontStyle'), 'italic');
+    assert.equal(await style('.addr[data-ip="10.0.0.7"]', 'color'), 'rgb(75, 85, 99)');
 
     await waitFor('web.hades.local A through hades', async () => {
       const r = await dig(dnsPort, ['web.hades.local', 'A']);
@@ -102,23 +174,48 @@ describe('web UI (/ui) in headless Chromium', () => {
     });
   });
 
-  it('turns the address red when the store marks it DOWN', async () => {
-    const store = await openEmbeddedStore({ dir: path.join(dir, 'data') });
-    try {
-      await store.put(healthKey('/hades/monitor/status/', '10.0.0.7'), '{"status":"DOWN"}');
-    } finally {
-      await store.close();
-    }
-    const addr = page.locator('.addr[data-ip="10.0.0.7"]');
+  it('shows a scanner-confirmed UP (a status with `changed`) apart from an assumed one', async () => {
+    const changed = new Date().toISOString();
+    await setHealth('10.0.0.7', JSON.stringify({ status: 'UP', changed }));
     // the page polls /v1/health every 3 s
+    await page.waitForSelector('.addr[data-ip="10.0.0.7"][data-health="up"]', { timeout: 20_000 });
+    assert.equal(await page.textContent('.name[data-name="web.hades.local"] .health'), 'UP');
+    assert.equal(await style('.addr[data-ip="10.0.0.7"]', 'color'), 'rgb(21, 128, 61)');
+    assert.equal(await style('.addr[data-ip="10.0.0.7"]', 'fontStyle'), 'normal');
+    assert.equal(await page.getAttribute('.changed[data-ip="10.0.0.7"]', 'data-changed'), changed);
+  });
+
+  it('turns the address red when the store marks it DOWN', async () => {
+    await setHealth('10.0.0.7', '{"status":"DOWN"}');
+    const addr = page.locator('.addr[data-ip="10.0.0.7"]');
     await page.waitForSelector('.addr[data-ip="10.0.0.7"][data-health="down"]', { timeout: 20_000 });
     assert.match((await addr.getAttribute('class')) ?? '', /\bdown\b/);
-    const color = await page.evaluate(
-      `getComputedStyle(document.querySelector('.addr[data-ip="10.0.0.7"]')).color`,
-    );
-    assert.equal(color, 'rgb(220, 38, 38)');
+    assert.equal(await style('.addr[data-ip="10.0.0.7"]', 'color'), 'rgb(220, 38, 38)');
     // written by hand without "changed": the last change shows as "—"
     assert.equal(await page.textContent('.changed[data-ip="10.0.0.7"]'), '—');
+  });
+
+  it('shows an address without a health key as assumed up, too', async () => {
+    await setHealth('10.0.0.7');
+    await page.waitForSelector('.addr[data-ip="10.0.0.7"][data-health="assumed"]', { timeout: 20_000 });
+    const badge = page.locator('.name[data-name="web.hades.local"] .health');
+    assert.equal(await badge.textContent(), 'assumed up (never probed)');
+    assert.match((await badge.getAttribute('title')) ?? '', /^no health key/);
+    assert.equal(await page.textContent('.changed[data-ip="10.0.0.7"]'), '');
+  });
+
+  it('lists the names of a zone alphabetically', async () => {
+    for (const name of ['zulu.hades.local', 'alpha.hades.local', 'mike.hades.local']) {
+      const res = await api('/v1/records', {
+        method: 'POST',
+        body: JSON.stringify({ name, type: 'TXT', text: 'x' }),
+      });
+      assert.equal(res.status, 201, await res.text());
+    }
+    await page.click('#refresh');
+    await page.locator('.name[data-name="mike.hades.local"]').waitFor();
+    const names = await page.locator('.zone[data-zone="hades.local."] .name h3').allTextContents();
+    assert.deepEqual(names, ['alpha.hades.local', 'mike.hades.local', 'web.hades.local', 'zulu.hades.local']);
   });
 
   it('shows the API validation message for a bad address', async () => {
@@ -126,19 +223,35 @@ describe('web UI (/ui) in headless Chromium', () => {
     await page.selectOption('#f-type', 'A');
     await page.fill('#f-address', '10.0.0.300');
     await page.click('#f-submit');
+    await page.click('#confirm[open] #confirm-ok');
     await page.waitForSelector('#form-error:has-text("field: address")');
     const msg = (await page.textContent('#form-error')) ?? '';
     assert.match(msg, /10\.0\.0\.300/);
   });
 
-  it('edits and deletes the record through the form', async () => {
+  it('edits and deletes the record through the form, each after the confirmation step', async () => {
     await page.click('.name[data-name="web.hades.local"] button.edit');
     await page.fill('#f-address', '10.0.0.8');
     await page.click('#f-submit');
+    await page.waitForSelector('#confirm[open]');
+    assert.equal(
+      await page.textContent('#confirm-text'),
+      'Change A 10.0.0.7 of web.hades.local to 10.0.0.8?',
+    );
+    await page.click('#confirm-ok');
     await page.locator('.addr[data-ip="10.0.0.8"]').waitFor();
     assert.equal(await page.locator('.addr[data-ip="10.0.0.7"]').count(), 0);
-    page.once('dialog', (d) => void d.accept());
+
+    // Cancel keeps the record; OK deletes it
     await page.click('.name[data-name="web.hades.local"] button.delete');
+    await page.waitForSelector('#confirm[open]');
+    assert.equal(await page.textContent('#confirm-text'), 'Delete A 10.0.0.8 of web.hades.local?');
+    await page.click('#confirm-cancel');
+    await page.waitForSelector('#confirm', { state: 'hidden' });
+    assert.equal((await api('/v1/records/web.hades.local')).status, 200);
+    await page.click('.name[data-name="web.hades.local"] button.delete');
+    await page.click('#confirm[open] #confirm-ok');
     await page.locator('.name[data-name="web.hades.local"]').waitFor({ state: 'detached' });
+    assert.equal((await api('/v1/records/web.hades.local')).status, 404);
   });
 });

@@ -3,8 +3,9 @@
  * and appending them to our own CNAME reply. Slow path (decode/encode); only names whose CNAME
  * leaves our zones come here.
  */
-import { RRClass, RRType } from '../wire/constants.js';
-import type { Message, ResourceRecord } from '../wire/decode.js';
+import { asciiLower } from '../../records/names.js';
+import { Rcode, RRClass, RRType } from '../wire/constants.js';
+import { decode, type Message, type ResourceRecord } from '../wire/decode.js';
 import { encode, type MessageInput } from '../wire/encode.js';
 
 /**
@@ -24,14 +25,10 @@ export interface ExternalAnswer {
   authorities: ResourceRecord[];
 }
 
-function lower(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => c.toLowerCase());
-}
-
 /** The ExternalAnswer for `name`/`qtype` from a decoded upstream reply with `rcode`. */
 export function externalAnswer(name: string, qtype: number, rcode: number, msg: Message): ExternalAnswer {
   const answers = msg.answers;
-  const names = new Set<string>([lower(name)]);
+  const names = new Set<string>([asciiLower(name)]);
   const keep = new Array<boolean>(answers.length).fill(false);
   let changed = true;
   // chains may come in any order: repeat until no CNAME adds a name (at most one pass per record)
@@ -40,10 +37,10 @@ export function externalAnswer(name: string, qtype: number, rcode: number, msg: 
     for (let i = 0; i < answers.length; i++) {
       if (keep[i]) continue;
       const rr = answers[i];
-      if (rr.class !== RRClass.IN || !names.has(lower(rr.name))) continue;
+      if (rr.class !== RRClass.IN || !names.has(asciiLower(rr.name))) continue;
       if (rr.type === RRType.CNAME && qtype !== RRType.CNAME && typeof rr.data === 'string') {
         keep[i] = true;
-        const t = lower(rr.data);
+        const t = asciiLower(rr.data);
         if (!names.has(t)) {
           names.add(t);
           changed = true;
@@ -61,6 +58,19 @@ export function externalAnswer(name: string, qtype: number, rcode: number, msg: 
     answers: kept,
     authorities: negative ? msg.authorities.filter((rr) => rr.type === RRType.SOA) : [],
   };
+}
+
+/** The ExternalAnswer in an upstream (or cached) reply: null unless NOERROR/NXDOMAIN and whole. */
+export function externalFrom(buf: Buffer, len: number, name: string, qtype: number): ExternalAnswer | null {
+  try {
+    const msg = decode(buf, len);
+    const rcode = ((msg.edns?.extRcode ?? 0) << 4) | msg.rcode;
+    if (!msg.tc && (rcode === Rcode.NOERROR || rcode === Rcode.NXDOMAIN))
+      return externalAnswer(name, qtype, rcode, msg);
+  } catch {
+    // malformed: no answer
+  }
+  return null;
 }
 
 /**

@@ -8,9 +8,16 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
+import { testHandler } from '../../../test/dns/clients.js';
+import { NOOP_LOGGER, NoisyLog } from '../noisy-log.js';
+import { QueryPipeline } from '../pipeline/pipeline.js';
+import { QueryCounters } from '../query-counters.js';
+import { newServerStats } from '../server-stats.js';
+import { PENDING } from '../types.js';
 import { Rcode, RRType } from '../wire/constants.js';
 import { decode, type Message } from '../wire/decode.js';
 import { encode, encodeQuery, type MessageInput, type RRInput } from '../wire/encode.js';
+import { ResponseWriter } from '../wire/writer.js';
 import type { ExternalAnswer } from './external.js';
 import { Forwarder, type ForwarderOptions } from './forwarder.js';
 
@@ -545,34 +552,44 @@ describe('Forwarder: limits and lifecycle', () => {
     assert.equal(after.sync, true);
   });
 
-  it('serverSeam(): the server seam shape, with error replies built for it', async () => {
+  it("behind the query pipeline: REFUSED at the cap in the request's turn, SERVFAIL later from the kept request", async () => {
     const up = await upstream('127.0.0.1', silent);
     const f = forwarder({ nameservers: [up.address], readTimeoutMs: 100, deadlineMs: 250, maxInflight: 1 });
-    const seam = f.serverSeam();
-    const client = { address: '127.0.0.1', port: 1, family: 4 as const, transport: 'udp' as const };
-    const req = query('Sf.Example.', 0x4321, 1232);
-    const late = new Promise<[Buffer | null, number]>((resolve) =>
-      seam.forward(req, req.length, client, 512, (r, n) => resolve([r, n])),
+    const pipeline = new QueryPipeline(
+      { handler: testHandler(), forwarder: f },
+      newServerStats(),
+      new QueryCounters(),
+      new NoisyLog(NOOP_LOGGER),
     );
-    req.fill(0); // the server reuses its buffer at once
-    let refused: Buffer | null = null;
-    const req2 = query('Ref.Example.', 0x1111, null);
-    seam.forward(req2, req2.length, client, 512, (r) => {
-      refused = r;
+    const client = { address: '127.0.0.1', port: 1, family: 4 as const, transport: 'udp' as const };
+    const w = new ResponseWriter();
+    const late = new Promise<Buffer | null>((resolve) => {
+      const req = query('fwd.Sf.Example.', 0x4321, 1232);
+      const n = pipeline.run(req, req.length, client, w, 0, {
+        later: (_c, r, len) => {
+          resolve(r === null ? null : Buffer.from(r.subarray(0, len)));
+          return true;
+        },
+      });
+      assert.equal(n, PENDING);
+      req.fill(0); // the transport reuses its buffer at once
     });
-    assert.ok(refused, 'REFUSED at the cap, synchronously');
-    const rm = decode(refused);
+    const req2 = query('fwd.Ref.Example.', 0x1111, null);
+    const n2 = pipeline.run(req2, req2.length, client, w, 0, {
+      later: () => assert.fail('answered in its turn'),
+    });
+    assert.ok(n2 > 0, "REFUSED at the cap, in the request's turn");
+    const rm = decode(w.buf.subarray(0, n2));
     assert.equal(rm.id, 0x1111);
     assert.equal(rm.rcode, Rcode.REFUSED);
-    assert.equal(rm.questions[0].name, 'Ref.Example.');
+    assert.equal(rm.questions[0].name, 'fwd.Ref.Example.');
     assert.equal(rm.edns, null);
-    const [r, n] = await late;
+    const r = await late;
     assert.ok(r);
-    assert.equal(n, r.length);
     const m = decode(r);
     assert.equal(m.id, 0x4321);
     assert.equal(m.rcode, Rcode.SERVFAIL);
-    assert.equal(m.questions[0].name, 'Sf.Example.');
+    assert.equal(m.questions[0].name, 'fwd.Sf.Example.');
     assert.equal(m.edns?.udpSize, 1232);
   });
 

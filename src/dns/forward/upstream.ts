@@ -1,6 +1,7 @@
 /**
  * One upstream resolver: its address, health (consecutive failures, down/probing) and counters;
- * and the rotating lists the forwarder picks from (the default nameservers, one per stub zone).
+ * the rotating lists the forwarder picks from (the default nameservers, one per stub zone), and
+ * which list a name goes to.
  */
 import type { UpstreamAddress } from './config.js';
 import { formatAddress } from './config.js';
@@ -124,4 +125,30 @@ export class UpstreamList {
     cursor.allDown = true;
     return items[i];
   }
+}
+
+/**
+ * The list of the longest zone in `stubs` containing `qname` (lower case, absolute), else
+ * `fallback`. Zones match on label boundaries: `xcorp.example.` is not in `corp.example.`, and an
+ * escaped dot (`a\.corp`) is inside its label.
+ */
+export function listFor<L>(stubs: ReadonlyMap<string, L>, fallback: L, qname: string): L {
+  if (stubs.size === 0) return fallback;
+  const n = qname.length;
+  let i = 0;
+  while (i < n) {
+    const l = stubs.get(i === 0 ? qname : qname.slice(i));
+    if (l !== undefined) return l;
+    // past the next unescaped dot (a backslash takes the next character with it: `\\.` ends a label)
+    while (i < n) {
+      const c = qname.charCodeAt(i);
+      if (c === 0x5c) {
+        i += 2;
+        continue;
+      }
+      i++;
+      if (c === 0x2e) break;
+    }
+  }
+  return fallback;
 }

@@ -5,7 +5,15 @@
  */
 
 import { parseIPv4Into, parseIPv6Into } from '../../records/ip.js';
-import { EcsFamily, EdnsOption, MAX_MESSAGE, OPCODE_SHIFT, RRClass, RRType } from './constants.js';
+import {
+  EcsFamily,
+  EDNS_UDP_SIZE,
+  EdnsOption,
+  MAX_MESSAGE,
+  OPCODE_SHIFT,
+  RRClass,
+  RRType,
+} from './constants.js';
 import type { EdnsOptionData, MxData, OptData, Question, SoaData, SrvData } from './decode.js';
 import { WireError } from './errors.js';
 import { nameToWire } from './names.js';
@@ -203,7 +211,7 @@ export function optRecord(edns: EdnsInput, extRcode = 0): RRInput {
   return {
     name: '.',
     type: RRType.OPT,
-    class: edns.udpSize ?? 1232,
+    class: edns.udpSize ?? EDNS_UDP_SIZE,
     ttl: ((ext << 24) | (version << 16) | flags) >>> 0,
     data: { options },
   };
