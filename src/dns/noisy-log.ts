@@ -3,22 +3,13 @@
  * logged at most once per interval, with how many were suppressed: a flood of bad packets must
  * not become a flood of log lines.
  */
-
-/** The subset of a pino logger the DNS server uses. */
-export interface ServerLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-export const NOOP_LOGGER: ServerLogger = { debug() {}, info() {}, warn() {}, error() {} };
+import type { Logger } from '../common/logger.js';
 
 export class NoisyLog {
   private last = 0;
   private suppressed = 0;
   constructor(
-    private readonly log: ServerLogger,
+    private readonly log: Logger,
     private readonly intervalMs = 1000,
   ) {}
   warn(obj: Record<string, unknown>, msg: string): void {

@@ -6,14 +6,10 @@
  *   {"level":30,...,"client":"127.0.0.1","port":40001,"protocol":"udp","qname":"web.hades.local.",
  *    "qtype":"A","rcode":"NOERROR","answers":1,"durationUs":42,"msg":"query"}
  */
+import type { Logger } from '../common/logger.js';
 import type { QueryObserver } from './pipeline/pipeline.js';
 import { rcodeName, typeName } from './wire/constants.js';
 import { labelToPresentation } from './wire/names.js';
-
-/** The subset of a pino logger the query log uses. */
-export interface QueryLogSink {
-  info(obj: object, msg?: string): void;
-}
 
 export interface QueryLogEntry {
   client: string;
@@ -71,7 +67,7 @@ export function queryLogEntry(
 }
 
 /** A DnsServer `onQuery` observer writing one `query` line per reply to `log`. */
-export function queryLogger(log: QueryLogSink): QueryObserver {
+export function queryLogger(log: Logger): QueryObserver {
   return (client, reply, len, seconds) => {
     log.info(queryLogEntry(client, reply, len, seconds), 'query');
   };

@@ -12,7 +12,8 @@
  * `undefined` check when off.
  */
 import net from 'node:net';
-import { NOOP_LOGGER, NoisyLog, type ServerLogger } from './noisy-log.js';
+import { type Logger, NOOP_LOGGER } from '../common/logger.js';
+import { NoisyLog } from './noisy-log.js';
 import type { Upstreams } from './pipeline/forward.js';
 import type { ReplyCache } from './pipeline/from-cache.js';
 import { type QueryObserver, QueryPipeline } from './pipeline/pipeline.js';
@@ -47,7 +48,7 @@ export interface DnsServerOptions {
   maxUdpWriters?: number;
   /** SO_RCVBUF for the UDP socket (best effort). Default 4 MiB. */
   udpReceiveBufferSize?: number;
-  logger?: ServerLogger;
+  logger?: Logger;
   /** Called for every reply sent (the query log); leave unset when not logging. */
   onQuery?: QueryObserver;
   /**
@@ -69,7 +70,7 @@ export class DnsServer {
   private readonly requestedPort: number;
   private boundPort = 0;
   private readonly family: 4 | 6;
-  private readonly log: ServerLogger;
+  private readonly log: Logger;
   private readonly tcp: Tcp;
   private readonly batched: BatchedUdp | undefined;
   private readonly dgram: DgramUdp | undefined;

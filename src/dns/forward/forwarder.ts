@@ -5,6 +5,7 @@
  * sockets), health.ts (down upstreams and their probes). Callback style throughout: no promise per
  * query. Nothing here throws out to the caller for network input.
  */
+import type { Logger } from '../../common/logger.js';
 import type { Transport } from '../types.js';
 import { EDNS_UDP_SIZE, MIN_UDP_SIZE, Rcode, RRType, replyLimit } from '../wire/constants.js';
 import { newQuery, ParseStatus, parseQuery } from '../wire/query.js';
@@ -41,12 +42,6 @@ export interface ForwardCache {
   serve(query: Uint8Array, queryLen: number, transport: Transport, out: Uint8Array): number;
 }
 
-/** The subset of a pino logger the forwarder uses. */
-export interface ForwarderLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-}
-
 export interface ForwarderOptions {
   /** Default upstreams (`-nameservers`; when empty, the caller passes `fromResolvConf()`). */
   nameservers: readonly AddressInput[];
@@ -68,7 +63,7 @@ export interface ForwarderOptions {
   udpSize?: number;
   /** Our own listen addresses: the constructor throws ForwardLoopError when an upstream is one. */
   listen?: readonly AddressInput[];
-  logger?: ForwarderLogger;
+  logger?: Logger;
   /** The response cache (`-rcache`): fed every upstream answer, read by resolveExternal. */
   cache?: ForwardCache;
 }

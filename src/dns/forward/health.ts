@@ -5,10 +5,12 @@
  * `probeIntervalMs` until any answer comes. Any accepted answer, a probe's or a query's, resets
  * the count and re-admits it. Probe timers and sockets are unref()ed.
  */
+
+import type { Logger } from '../../common/logger.js';
 import { RRType } from '../wire/constants.js';
 import { encodeQuery } from '../wire/encode.js';
 import { Exchange, endTry, type RandomIds, startTry, type TryHandler } from './exchange.js';
-import type { ForwarderLogger, ForwarderStats } from './forwarder.js';
+import type { ForwarderStats } from './forwarder.js';
 import { newWalk, walkMessage } from './packet.js';
 import type { Upstream } from './upstream.js';
 
@@ -35,7 +37,7 @@ export interface HealthOptions {
   upstreams: readonly Upstream[];
   stats: ForwarderStats;
   ids: RandomIds;
-  log: ForwarderLogger | undefined;
+  log: Logger | undefined;
 }
 
 export class Health implements TryHandler<Probe> {

@@ -6,7 +6,8 @@
  * the unsent replies exceed a cap (so a client that sends and never reads cannot grow our memory).
  */
 import net from 'node:net';
-import type { NoisyLog, ServerLogger } from '../noisy-log.js';
+import type { Logger } from '../../common/logger.js';
+import type { NoisyLog } from '../noisy-log.js';
 import type { QueryPipeline } from '../pipeline/pipeline.js';
 import type { DnsServerStats } from '../server-stats.js';
 import { type ClientInfo, type LateReplies, PENDING } from '../types.js';
@@ -73,7 +74,7 @@ export class Tcp {
   constructor(
     private readonly pipeline: QueryPipeline,
     private readonly stats: DnsServerStats,
-    private readonly log: ServerLogger,
+    private readonly log: Logger,
     private readonly noisy: NoisyLog,
     private readonly host: string,
     private readonly opts: TcpOptions,
