@@ -6,6 +6,7 @@
 
 import http from 'node:http';
 import type { HostPort } from '../common/host-port.js';
+import { guardHttpServer } from '../common/http-server.js';
 import type { Logger } from '../common/logger.js';
 import type { ApiCounters } from './api-counters.js';
 import { type Authenticator, presentedToken, type RateLimiter, type Scope } from './auth.js';
@@ -289,13 +290,7 @@ function zonesOf(domain: string): object {
 /** Listens on `addr` (port 0 picks one). Rejects when it cannot bind. */
 export function startApiServer(addr: HostPort, o: ApiServerOptions): Promise<ApiServer> {
   const server = http.createServer(createApiHandler(o));
-  server.keepAliveTimeout = 5000;
-  server.requestTimeout = 30_000;
-  server.headersTimeout = 10_000;
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-    else socket.destroy();
-  });
+  guardHttpServer(server, 30_000, 10_000);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: addr.host, port: addr.port }, () => {

@@ -4,6 +4,7 @@
  */
 
 import http from 'node:http';
+import { guardHttpServer } from '../common/http-server.js';
 import type { Logger } from '../common/logger.js';
 
 export interface MetricsEndpoints {
@@ -63,13 +64,7 @@ export function startMetricsServer(
       },
     );
   });
-  server.keepAliveTimeout = 5000;
-  server.requestTimeout = 10_000;
-  server.headersTimeout = 5000;
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-    else socket.destroy();
-  });
+  guardHttpServer(server, 10_000, 5000);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host, port, exclusive: true }, () => {

@@ -17,6 +17,7 @@ import { DnsMetrics } from '../api/dns-metrics.js';
 import { createApiHandler } from '../api/server.js';
 import { RecordService } from '../api/service.js';
 import { formatHostPort, type HostPort } from '../common/host-port.js';
+import { guardHttpServer } from '../common/http-server.js';
 import type { Logger } from '../common/logger.js';
 import type { HadesConfig } from '../config/hades.js';
 import { isUnspecified } from '../records/ip.js';
@@ -120,13 +121,7 @@ export function startStandaloneApi(addr: HostPort, o: StandaloneApiOptions): Pro
     res.end(method === 'HEAD' ? undefined : body);
     req.resume();
   });
-  server.keepAliveTimeout = 5000;
-  server.requestTimeout = 30_000;
-  server.headersTimeout = 10_000;
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-    else socket.destroy();
-  });
+  guardHttpServer(server, 30_000, 10_000);
   const auth = new Authenticator([{ token: o.token, scopes: ['read', 'write'] }]);
   const limiter = new RateLimiter(STANDALONE_API_RATE, STANDALONE_API_BURST);
   return new Promise((resolve, reject) => {
