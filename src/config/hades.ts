@@ -11,7 +11,13 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { type HostPort, HostPortError, parseHostPort } from '../common/host-port.js';
+import {
+  type HostPort,
+  HostPortError,
+  type HostPortOptions,
+  parseHostPort,
+  UPSTREAM,
+} from '../common/host-port.js';
 import { ForwardConfigError, parseStubFlag } from '../dns/forward/config.js';
 import { normalizeMonitorPath } from '../records/health.js';
 import { canonicalIP } from '../records/ip.js';
@@ -277,9 +283,9 @@ export function hadesFlagSpecs(mode: 'server' | 'standalone' = 'server'): FlagSp
 export const HADES_SYNOPSIS = '[flags]\n       hades standalone [flags]';
 
 /** A host:port flag value; a bad one is a FlagError naming the flag. */
-export function hostPortFlag(flag: string, text: string, defaultPort?: number): HostPort {
+export function hostPortFlag(flag: string, text: string, opts?: HostPortOptions): HostPort {
   try {
-    return parseHostPort(text, defaultPort);
+    return parseHostPort(text, opts);
   } catch (err) {
     if (err instanceof HostPortError) throw new FlagError(flag, `-${flag}: "${text}" ${err.message}`);
     throw err;
@@ -367,7 +373,7 @@ export function buildHadesConfig(
   const nsList = list('nameservers');
   const forwarding = !(nsList.length === 1 && nsList[0].toLowerCase() === 'none');
   const nameservers = (forwarding ? nsList : []).map((s) => {
-    const hp = hostPortFlag('nameservers', s, 53);
+    const hp = hostPortFlag('nameservers', s, UPSTREAM);
     if (hp.host === '0.0.0.0' || hp.host === '::')
       throw new FlagError('nameservers', `-nameservers: "${s}" is not a server address`);
     return hp;
