@@ -238,7 +238,7 @@ describe('hades config', () => {
       { host: 'fe80::1%eth0', port: 53, family: 6 },
     ]);
     assert.deepEqual(
-      [...c.stubs],
+      [...c.stubs].map(([zone, list]) => [zone, list.map(formatHostPort)]),
       [
         ['corp.example.', ['10.0.0.1:53', '10.0.0.2:5353']],
         ['lab.example.', ['[fd00::53]:53']],

@@ -18,7 +18,6 @@ import {
   parseHostPort,
   UPSTREAM,
 } from '../common/host-port.js';
-import { ForwardConfigError, parseStubFlag } from '../dns/forward/config.js';
 import { normalizeMonitorPath } from '../records/health.js';
 import { canonicalIP } from '../records/ip.js';
 import { normalizePrefix } from '../records/keys.js';
@@ -28,6 +27,7 @@ import type { SelectPolicy } from '../records/types.js';
 import { SELECT_POLICIES } from '../records/types.js';
 import { type CommandLine, VERSION_FLAG } from './cli.js';
 import { FlagError, type FlagSpec, type FlagValues, parseFlags, strayArgument, usage } from './flags.js';
+import { ForwardConfigError, parseStubFlag } from './forward.js';
 
 export const PROGRAM = 'hades';
 export const STANDALONE = 'standalone';
@@ -76,8 +76,8 @@ export interface HadesConfig {
   nameservers: HostPort[];
   /** False for `-nameservers none`: names outside -domain get REFUSED, nothing is sent upstream. */
   forwarding: boolean;
-  /** `-stub`: zone (canonical) → its upstreams (`ip:port`), the longest matching zone first. */
-  stubs: Map<string, string[]>;
+  /** `-stub`: zone (canonical) → its upstreams; the longest matching zone wins. */
+  stubs: Map<string, HostPort[]>;
   /** Response cache (forwarded answers) capacity in messages (0 = off) and its TTL cap, seconds. */
   rcache: number;
   rcacheTtl: number;
@@ -379,7 +379,7 @@ export function buildHadesConfig(
     return hp;
   });
 
-  let stubs: Map<string, string[]>;
+  let stubs: Map<string, HostPort[]>;
   try {
     stubs = parseStubFlag(str('stub'));
   } catch (err) {
