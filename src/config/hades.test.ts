@@ -143,7 +143,12 @@ describe('hades config', () => {
       [['-rcache', '-1'], 'rcache', /minimum/],
       [['-rcache_ttl', '0'], 'rcache_ttl', /minimum/],
       [['-metrics-port', '65536'], 'metrics-port', /maximum/],
-      [['-nameservers', 'dns.google'], 'nameservers', /not an IP/],
+      // the same words as -stub's: both name upstreams, one parser (common/host-port.ts)
+      [
+        ['-nameservers', 'dns.google'],
+        'nameservers',
+        /^-nameservers: "dns\.google" is not an IP address \(want ip, ip:port or \[ipv6\]:port\)$/,
+      ],
       [['-nameservers', '0.0.0.0:53'], 'nameservers', /not a server/],
       [['-prefix', 'hades'], 'prefix', /key prefix/],
       [['-ip-monitor-path', '/'], 'ip-monitor-path', /key prefix/],
@@ -228,8 +233,12 @@ describe('hades config', () => {
     ]);
     assert.equal(c.forwarding, false);
     assert.deepEqual(c.nameservers, []);
+    // a link-local resolver keeps its zone, as in -stub and resolv.conf
+    assert.deepEqual(cfg(['-nameservers', 'fe80::1%eth0']).nameservers, [
+      { host: 'fe80::1%eth0', port: 53, family: 6 },
+    ]);
     assert.deepEqual(
-      [...c.stubs],
+      [...c.stubs].map(([zone, list]) => [zone, list.map(formatHostPort)]),
       [
         ['corp.example.', ['10.0.0.1:53', '10.0.0.2:5353']],
         ['lab.example.', ['[fd00::53]:53']],

@@ -11,8 +11,13 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { type HostPort, HostPortError, parseHostPort } from '../common/host-port.js';
-import { ForwardConfigError, parseStubFlag } from '../dns/forward/config.js';
+import {
+  type HostPort,
+  HostPortError,
+  type HostPortOptions,
+  parseHostPort,
+  UPSTREAM,
+} from '../common/host-port.js';
 import { normalizeMonitorPath } from '../records/health.js';
 import { canonicalIP } from '../records/ip.js';
 import { normalizePrefix } from '../records/keys.js';
@@ -22,6 +27,7 @@ import type { SelectPolicy } from '../records/types.js';
 import { SELECT_POLICIES } from '../records/types.js';
 import { type CommandLine, VERSION_FLAG } from './cli.js';
 import { FlagError, type FlagSpec, type FlagValues, parseFlags, strayArgument, usage } from './flags.js';
+import { ForwardConfigError, parseStubFlag } from './forward.js';
 
 export const PROGRAM = 'hades';
 export const STANDALONE = 'standalone';
@@ -70,8 +76,8 @@ export interface HadesConfig {
   nameservers: HostPort[];
   /** False for `-nameservers none`: names outside -domain get REFUSED, nothing is sent upstream. */
   forwarding: boolean;
-  /** `-stub`: zone (canonical) → its upstreams (`ip:port`), the longest matching zone first. */
-  stubs: Map<string, string[]>;
+  /** `-stub`: zone (canonical) → its upstreams; the longest matching zone wins. */
+  stubs: Map<string, HostPort[]>;
   /** Response cache (forwarded answers) capacity in messages (0 = off) and its TTL cap, seconds. */
   rcache: number;
   rcacheTtl: number;
@@ -277,9 +283,9 @@ export function hadesFlagSpecs(mode: 'server' | 'standalone' = 'server'): FlagSp
 export const HADES_SYNOPSIS = '[flags]\n       hades standalone [flags]';
 
 /** A host:port flag value; a bad one is a FlagError naming the flag. */
-export function hostPortFlag(flag: string, text: string, defaultPort?: number): HostPort {
+export function hostPortFlag(flag: string, text: string, opts?: HostPortOptions): HostPort {
   try {
-    return parseHostPort(text, defaultPort);
+    return parseHostPort(text, opts);
   } catch (err) {
     if (err instanceof HostPortError) throw new FlagError(flag, `-${flag}: "${text}" ${err.message}`);
     throw err;
@@ -367,13 +373,13 @@ export function buildHadesConfig(
   const nsList = list('nameservers');
   const forwarding = !(nsList.length === 1 && nsList[0].toLowerCase() === 'none');
   const nameservers = (forwarding ? nsList : []).map((s) => {
-    const hp = hostPortFlag('nameservers', s, 53);
+    const hp = hostPortFlag('nameservers', s, UPSTREAM);
     if (hp.host === '0.0.0.0' || hp.host === '::')
       throw new FlagError('nameservers', `-nameservers: "${s}" is not a server address`);
     return hp;
   });
 
-  let stubs: Map<string, string[]>;
+  let stubs: Map<string, HostPort[]>;
   try {
     stubs = parseStubFlag(str('stub'));
   } catch (err) {

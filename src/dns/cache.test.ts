@@ -740,7 +740,11 @@ describe('ResponseCache with the Forwarder (a loopback upstream)', () => {
   it('forward() feeds the cache; resolveExternal answers from it without a trip upstream', async () => {
     const up = await upstream();
     const { cache } = newCache();
-    const fwd = new Forwarder({ nameservers: [`127.0.0.1:${up.port}`], cache, readTimeoutMs: 2000 });
+    const fwd = new Forwarder({
+      nameservers: [{ host: '127.0.0.1', port: up.port, family: 4 }],
+      cache,
+      readTimeoutMs: 2000,
+    });
     try {
       const q = query('Ext.Example.NET.');
       const first = await new Promise<Buffer | null>((resolve) =>

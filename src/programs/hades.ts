@@ -11,17 +11,11 @@
  */
 import { hostname } from 'node:os';
 import { Catalog } from '../catalog/catalog.js';
-import { formatHostPort } from '../common/host-port.js';
+import { formatHostPort, type HostPort } from '../common/host-port.js';
+import { assertNoLoop, ForwardConfigError, ForwardLoopError, fromResolvConf } from '../config/forward.js';
 import { type HadesConfig, hadesCommandLine, PROGRAM } from '../config/hades.js';
 import { ResponseCache } from '../dns/cache.js';
-import {
-  assertNoLoop,
-  ForwardConfigError,
-  Forwarder,
-  ForwardLoopError,
-  fromResolvConf,
-  LATENCY_BUCKETS,
-} from '../dns/forward/index.js';
+import { Forwarder, LATENCY_BUCKETS } from '../dns/forward/index.js';
 import { DnsHandler } from '../dns/handler.js';
 import { collectStartupGarbage } from '../dns/memory.js';
 import { queryLogger } from '../dns/query-log.js';
@@ -63,11 +57,11 @@ export async function main(): Promise<void> {
    * The forwarder's upstreams: -nameservers, else /etc/resolv.conf (unreadable: a warning, and
    * non-local names get REFUSED). Exits 2 with one line when an upstream is our own -addr (a loop).
    */
-  function upstreamsOf(c: HadesConfig): string[] {
-    let nameservers: string[];
+  function upstreamsOf(c: HadesConfig): HostPort[] {
+    let nameservers: HostPort[];
     let from = '-nameservers';
     if (!c.forwarding) nameservers = [];
-    else if (c.nameservers.length > 0) nameservers = c.nameservers.map(formatHostPort);
+    else if (c.nameservers.length > 0) nameservers = c.nameservers;
     else {
       from = '-nameservers (not given, so /etc/resolv.conf)';
       try {
@@ -227,19 +221,15 @@ export async function main(): Promise<void> {
         : undefined;
     // names outside -domain, and out-of-zone CNAME targets of ours, go upstream (-nameservers none:
     // no forwarder, such names get REFUSED; -stub zones alone still make one)
-    try {
-      if (c.forwarding || c.stubs.size > 0)
-        forwarder = new Forwarder({
-          nameservers: upstreams,
-          stubs: c.stubs,
-          readTimeoutMs: Math.max(1, Math.round(c.readTimeoutMs)),
-          listen: [c.listen],
-          logger: log,
-          cache,
-        });
-    } catch (err) {
-      fatal(`-nameservers: ${(err as Error).message}`);
-    }
+    // the upstreams are parsed and loop-checked already (config, upstreamsOf)
+    if (c.forwarding || c.stubs.size > 0)
+      forwarder = new Forwarder({
+        nameservers: upstreams,
+        stubs: c.stubs,
+        readTimeoutMs: Math.max(1, Math.round(c.readTimeoutMs)),
+        logger: log,
+        cache,
+      });
     const fwd = forwarder;
     if (c.udpBatch && udpBatchNative() === null)
       log.warn({ reason: udpBatchUnavailable() }, 'dns: batched UDP unavailable; using node:dgram (slower)');
@@ -284,7 +274,7 @@ export async function main(): Promise<void> {
         zones: c.zones,
         select: c.select,
         trustEcs: c.trustEcs,
-        nameservers: upstreams,
+        nameservers: upstreams.map(formatHostPort),
         stubs: [...c.stubs.keys()],
       },
       'hades: answering',

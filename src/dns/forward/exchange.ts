@@ -10,9 +10,9 @@
 import { randomFillSync } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { canonicalHost } from '../../common/host-port.js';
 import { literalLookup } from '../literal-lookup.js';
 import { RRClass } from '../wire/constants.js';
-import { canonicalHost } from './config.js';
 import { questionMatches } from './packet.js';
 import type { Upstream } from './upstream.js';
 
@@ -112,7 +112,7 @@ export function endTry(ex: Exchange): void {
 
 /**
  * Whether a datagram from `address` (as node reports it) comes from the upstream `host`
- * (canonical, as parseAddress gives it): the same address once canonical, a scope (`%eth0`) on
+ * (canonical, as parseHostPort gives it): the same address once canonical, a scope (`%eth0`) on
  * either side aside.
  */
 export function sameSource(address: string, host: string): boolean {

@@ -9,6 +9,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { testHandler } from '../../../test/dns/clients.js';
+import { formatHostPort, type HostPort } from '../../common/host-port.js';
 import { NOOP_LOGGER } from '../../common/logger.js';
 import { NoisyLog } from '../noisy-log.js';
 import { QueryPipeline } from '../pipeline/pipeline.js';
@@ -25,6 +26,10 @@ import { Forwarder, type ForwarderOptions } from './forwarder.js';
 // ---- a loopback upstream ---------------------------------------------------------------------------
 
 type Transport = 'udp' | 'tcp';
+
+function loopback(port: number): HostPort {
+  return { host: '127.0.0.1', port, family: 4 };
+}
 
 interface Seen {
   transport: Transport;
@@ -134,8 +139,12 @@ class TestUpstream {
     }
   }
 
+  get hostPort(): HostPort {
+    return { host: this.host, port: this.port, family: this.host.includes(':') ? 6 : 4 };
+  }
+
   get address(): string {
-    return this.host.includes(':') ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`;
+    return formatHostPort(this.hostPort);
   }
 
   /** Queries other than the health probe (`. NS`). */
@@ -270,7 +279,7 @@ async function closedPort(): Promise<number> {
 describe('Forwarder: relaying', () => {
   it('relays the answer with the client ID, the client question case, RA and our EDNS size', async () => {
     const up = await upstream();
-    const f = forwarder({ nameservers: [up.address] });
+    const f = forwarder({ nameservers: [up.hostPort] });
     const o = await forward(f, query('WwW.ExAmple.COM.', 0xbeef, 4096));
     assert.ok(o.msg);
     assert.equal(o.rcode, Rcode.NOERROR);
@@ -292,7 +301,7 @@ describe('Forwarder: relaying', () => {
 
   it('uses a fresh random ID and a fresh source port per query', async () => {
     const up = await upstream();
-    const f = forwarder({ nameservers: [up.address] });
+    const f = forwarder({ nameservers: [up.hostPort] });
     for (let i = 0; i < 20; i++) assert.equal((await forward(f, query('x.example.', 7))).msg?.id, 7);
     const ids = new Set(up.queries.map((s) => s.msg.id));
     const ports = new Set(up.queries.map((s) => s.from.port));
@@ -302,7 +311,7 @@ describe('Forwarder: relaying', () => {
 
   it('passes a client without EDNS through without an OPT', async () => {
     const up = await upstream();
-    const f = forwarder({ nameservers: [up.address] });
+    const f = forwarder({ nameservers: [up.hostPort] });
     const o = await forward(f, query('plain.example.', 1, null));
     assert.equal(o.msg?.edns, null);
     assert.equal(up.queries[0].msg.edns, null);
@@ -310,7 +319,7 @@ describe('Forwarder: relaying', () => {
 
   it('rotates the first upstream per query', async () => {
     const ups = await Promise.all([1, 2, 3].map((i) => upstream('127.0.0.1', answerA(`192.0.2.${i}`))));
-    const f = forwarder({ nameservers: ups.map((u) => u.address) });
+    const f = forwarder({ nameservers: ups.map((u) => u.hostPort) });
     const got: (string | undefined)[] = [];
     for (let i = 0; i < 6; i++) got.push(firstA(await forward(f, query(`r${i}.example.`))));
     assert.deepEqual(got, ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.1', '192.0.2.2', '192.0.2.3']);
@@ -325,7 +334,7 @@ describe('Forwarder: relaying', () => {
       t.skip('no ::1 here');
       return;
     }
-    const f = forwarder({ nameservers: [up.address] });
+    const f = forwarder({ nameservers: [up.hostPort] });
     assert.equal(firstA(await forward(f, query('v6.example.'))), '192.0.2.1');
     assert.equal(firstA(await forward(f, query('v6.example.'), 'tcp')), '192.0.2.1');
   });
@@ -335,7 +344,7 @@ describe('Forwarder: timeouts, TC, errors', () => {
   it('moves to the next upstream when one does not answer in time', async () => {
     const dead = await upstream('127.0.0.1', silent);
     const live = await upstream('127.0.0.1', answerA('192.0.2.7'));
-    const f = forwarder({ nameservers: [dead.address, live.address], readTimeoutMs: 200 });
+    const f = forwarder({ nameservers: [dead.hostPort, live.hostPort], readTimeoutMs: 200 });
     const o = await forward(f, query('slow.example.'));
     assert.equal(firstA(o), '192.0.2.7');
     assert.equal(dead.queries.length, 1);
@@ -351,7 +360,7 @@ describe('Forwarder: timeouts, TC, errors', () => {
       else send(reply(m, { answers: aRecords(m, 40) }));
     });
     const other = await upstream('127.0.0.1', answerA('192.0.2.99'));
-    const f = forwarder({ nameservers: [up.address, other.address] });
+    const f = forwarder({ nameservers: [up.hostPort, other.hostPort] });
     const o = await forward(f, query('big.example.', 5, 4096));
     assert.equal(o.msg?.tc, false);
     assert.equal(o.msg?.answers.length, 40);
@@ -368,7 +377,7 @@ describe('Forwarder: timeouts, TC, errors', () => {
       if (t === 'udp') send(reply(m, { tc: true }));
       else send(reply(m, { answers: aRecords(m, 60) }));
     });
-    const f = forwarder({ nameservers: [up.address] });
+    const f = forwarder({ nameservers: [up.hostPort] });
     const udp = await forward(f, query('huge.example.', 9, null));
     assert.equal(udp.msg?.tc, true);
     assert.equal(udp.msg?.answers.length, 0);
@@ -386,7 +395,7 @@ describe('Forwarder: timeouts, TC, errors', () => {
 
   it('relays the truncated answer when TCP fails everywhere', async () => {
     const up = await upstream('127.0.0.1', (m, _t, send) => send(reply(m, { tc: true })), 0, false);
-    const f = forwarder({ nameservers: [up.address] });
+    const f = forwarder({ nameservers: [up.hostPort] });
     const o = await forward(f, query('tc-only.example.', 3));
     assert.equal(o.rcode, Rcode.NOERROR);
     assert.equal(o.msg?.tc, true);
@@ -400,10 +409,10 @@ describe('Forwarder: timeouts, TC, errors', () => {
     const bad = await upstream('127.0.0.1', (m, _t, send) => send(reply(m, { rcode: Rcode.SERVFAIL })));
     const refusing = await upstream('127.0.0.1', (m, _t, send) => send(reply(m, { rcode: Rcode.REFUSED })));
     const good = await upstream('127.0.0.1', answerA('192.0.2.5'));
-    const f = forwarder({ nameservers: [bad.address, good.address] });
+    const f = forwarder({ nameservers: [bad.hostPort, good.hostPort] });
     assert.equal(firstA(await forward(f, query('sf.example.'))), '192.0.2.5');
     assert.equal(bad.queries.length, 1);
-    const g = forwarder({ nameservers: [bad.address, refusing.address] });
+    const g = forwarder({ nameservers: [bad.hostPort, refusing.hostPort] });
     const o = await forward(g, query('sf2.example.', 77));
     assert.ok(o.reply);
     assert.equal(o.msg?.id, 77);
@@ -415,7 +424,7 @@ describe('Forwarder: timeouts, TC, errors', () => {
     const a = await upstream('127.0.0.1', silent);
     const b = await upstream('127.0.0.1', silent);
     const f = forwarder({
-      nameservers: [a.address, b.address],
+      nameservers: [a.hostPort, b.hostPort],
       readTimeoutMs: 100,
       deadlineMs: 700,
       maxTries: 1000, // the deadline ends it, not the tries
@@ -432,7 +441,7 @@ describe('Forwarder: timeouts, TC, errors', () => {
   it('answers SERVFAIL when every try fails at once (ports closed)', async () => {
     const p1 = await closedPort();
     const p2 = await closedPort();
-    const f = forwarder({ nameservers: [`127.0.0.1:${p1}`, `127.0.0.1:${p2}`], maxFails: 0 });
+    const f = forwarder({ nameservers: [loopback(p1), loopback(p2)], maxFails: 0 });
     const o = await forward(f, query('refused.example.'));
     assert.equal(o.rcode, Rcode.SERVFAIL);
     const tries = f.upstreams().reduce((n, u) => n + u.stats.requests, 0);
@@ -481,7 +490,7 @@ describe('Forwarder: spoofed replies', () => {
         spoof(m, seen, send, spoofer);
         setTimeout(() => send(reply(m, { answers: aRecords(m, 1) })), 50);
       });
-      const f = forwarder({ nameservers: [up.address] });
+      const f = forwarder({ nameservers: [up.hostPort] });
       const o = await forward(f, query('target.example.'));
       assert.equal(firstA(o), '192.0.2.1');
       assert.equal(up.queries.length, 1, 'no retry: the try kept waiting');
@@ -497,7 +506,7 @@ describe('Forwarder: spoofed replies', () => {
       spoofer.send(reply(m, { answers: aRecords(m, 1, '6.6.6') }), seen.from.port, seen.from.address);
       setTimeout(() => send(reply(m, { answers: aRecords(m, 1) })), 50);
     });
-    const f = forwarder({ nameservers: [up.address] });
+    const f = forwarder({ nameservers: [up.hostPort] });
     assert.equal(firstA(await forward(f, query('target.example.'))), '192.0.2.1');
   });
 
@@ -507,7 +516,7 @@ describe('Forwarder: spoofed replies', () => {
       send(reply(m, { questions: [{ ...m.questions[0], name: 'other.example.' }] }));
       setTimeout(() => send(reply(m, { answers: aRecords(m, 1) })), 50);
     });
-    const f = forwarder({ nameservers: [up.address] });
+    const f = forwarder({ nameservers: [up.hostPort] });
     assert.equal(firstA(await forward(f, query('count.example.'))), '192.0.2.1');
     assert.equal(stat(f, up).stats.spoofed, 2);
   });
@@ -519,7 +528,7 @@ describe('Forwarder: limits and lifecycle', () => {
     const up = await upstream('127.0.0.1', (m, _t, send) =>
       held.push(() => send(reply(m, { answers: aRecords(m, 1) }))),
     );
-    const f = forwarder({ nameservers: [up.address], maxInflight: 2 });
+    const f = forwarder({ nameservers: [up.hostPort], maxInflight: 2 });
     const p1 = forward(f, query('a.example.', 1));
     const p2 = forward(f, query('b.example.', 2));
     const refused = await forward(f, query('c.example.', 3));
@@ -541,7 +550,7 @@ describe('Forwarder: limits and lifecycle', () => {
 
   it('close() answers what is in flight with SERVFAIL and refuses new work', async () => {
     const up = await upstream('127.0.0.1', silent);
-    const f = forwarder({ nameservers: [up.address] });
+    const f = forwarder({ nameservers: [up.hostPort] });
     const pending = forward(f, query('pending.example.'));
     await until('the query to reach the upstream', () => up.queries.length === 1);
     f.close();
@@ -555,7 +564,7 @@ describe('Forwarder: limits and lifecycle', () => {
 
   it("behind the query pipeline: REFUSED at the cap in the request's turn, SERVFAIL later from the kept request", async () => {
     const up = await upstream('127.0.0.1', silent);
-    const f = forwarder({ nameservers: [up.address], readTimeoutMs: 100, deadlineMs: 250, maxInflight: 1 });
+    const f = forwarder({ nameservers: [up.hostPort], readTimeoutMs: 100, deadlineMs: 250, maxInflight: 1 });
     const pipeline = new QueryPipeline(
       { handler: testHandler(), forwarder: f },
       newServerStats(),
@@ -596,7 +605,7 @@ describe('Forwarder: limits and lifecycle', () => {
 
   it('refuses zone transfers', async () => {
     const up = await upstream();
-    const f = forwarder({ nameservers: [up.address] });
+    const f = forwarder({ nameservers: [up.hostPort] });
     for (const t of [RRType.AXFR, RRType.IXFR]) {
       const o = await forward(f, query('example.com.', 1, null, t), 'tcp');
       assert.equal(o.rcode, Rcode.REFUSED);
@@ -614,12 +623,16 @@ describe('Forwarder: limits and lifecycle', () => {
 });
 
 describe('Forwarder: upstream health', () => {
-  const kinds: [string, () => Promise<{ address: string; port: number }>, Partial<ForwarderOptions>][] = [
+  const kinds: [
+    string,
+    () => Promise<{ hostPort: HostPort; address: string; port: number }>,
+    Partial<ForwarderOptions>,
+  ][] = [
     [
       'a closed port',
       async () => {
         const port = await closedPort();
-        return { address: `127.0.0.1:${port}`, port };
+        return { hostPort: loopback(port), address: `127.0.0.1:${port}`, port };
       },
       {},
     ],
@@ -630,7 +643,7 @@ describe('Forwarder: upstream health', () => {
         const s = await TestUpstream.start('127.0.0.1', silent, 0, false);
         cleanup.push(() => s.close().catch(() => {}));
         deadServers.set(s.port, s);
-        return { address: s.address, port: s.port };
+        return { hostPort: s.hostPort, address: s.address, port: s.port };
       },
       { readTimeoutMs: 150 },
     ],
@@ -642,7 +655,7 @@ describe('Forwarder: upstream health', () => {
       const dead = await makeDead();
       const live = await upstream('127.0.0.1', answerA('192.0.2.8'));
       const f = forwarder({
-        nameservers: [dead.address, live.address],
+        nameservers: [dead.hostPort, live.hostPort],
         maxFails: 3,
         probeIntervalMs: 30,
         ...extra,
@@ -680,7 +693,7 @@ describe('Forwarder: upstream health', () => {
       if (answering) answerA('192.0.2.4')(m, t, send, undefined as unknown as Seen);
     });
     const f = forwarder({
-      nameservers: [up.address],
+      nameservers: [up.hostPort],
       maxFails: 1,
       readTimeoutMs: 100,
       deadlineMs: 2000,
@@ -703,10 +716,10 @@ describe('Forwarder: stub zones', () => {
     const corp = await upstream('127.0.0.2', answerA('192.0.2.2'));
     const sub = await upstream('127.0.0.3', answerA('192.0.2.3'));
     const f = forwarder({
-      nameservers: [def.address],
+      nameservers: [def.hostPort],
       stubs: new Map([
-        ['corp.example.', [corp.address]],
-        ['Lab.Corp.Example', [sub.address]],
+        ['corp.example.', [corp.hostPort]],
+        ['lab.corp.example.', [sub.hostPort]],
       ]),
     });
     const table: [string, string][] = [
@@ -773,7 +786,7 @@ describe('Forwarder: out-of-zone CNAME targets', () => {
 
   it('resolveExternal returns the chain records only', async () => {
     const up = await upstream('127.0.0.1', chain);
-    const f = forwarder({ nameservers: [up.address] });
+    const f = forwarder({ nameservers: [up.hostPort] });
     const a = await external(f, 'www.example.net.');
     assert.ok(a);
     assert.equal(a.rcode, Rcode.NOERROR);
@@ -792,7 +805,7 @@ describe('Forwarder: out-of-zone CNAME targets', () => {
 
   it('completeExternal appends the target records after our CNAME', async () => {
     const up = await upstream('127.0.0.1', chain);
-    const f = forwarder({ nameservers: [up.address] });
+    const f = forwarder({ nameservers: [up.hostPort] });
     const req = query('Alias.Hades.Local.', 0x77, 1232);
     const ours = (target: string) =>
       encode({
@@ -847,5 +860,25 @@ describe('Forwarder: out-of-zone CNAME targets', () => {
     // a stale or wrong target, or no target: declined, the caller sends its own reply
     assert.equal(await complete('other.example.net.', 'www.example.net.'), 'declined');
     assert.equal(await complete(''), 'declined');
+  });
+});
+
+describe('Forwarder options', () => {
+  const bad: [string, Partial<ForwarderOptions>][] = [
+    ['deadlineMs', { deadlineMs: 6000 }],
+    ['readTimeoutMs', { readTimeoutMs: 0 }],
+    ['maxInflight', { maxInflight: 0 }],
+    ['udpSize', { udpSize: 100 }],
+  ];
+  for (const [name, o] of bad) {
+    it(`rejects a bad ${name}`, () => {
+      assert.throws(() => new Forwarder({ nameservers: [loopback(53)], ...o }), new RegExp(name));
+    });
+  }
+  it('rejects a stub zone without nameservers, naming it', () => {
+    assert.throws(
+      () => new Forwarder({ nameservers: [], stubs: new Map([['corp.example.', []]]) }),
+      /corp\.example\./,
+    );
   });
 });

@@ -5,12 +5,12 @@
  * sockets), health.ts (down upstreams and their probes). Callback style throughout: no promise per
  * query. Nothing here throws out to the caller for network input.
  */
+import { formatHostPort, type HostPort } from '../../common/host-port.js';
 import type { Logger } from '../../common/logger.js';
 import type { Transport } from '../types.js';
 import { EDNS_UDP_SIZE, MIN_UDP_SIZE, Rcode, RRType, replyLimit } from '../wire/constants.js';
 import { newQuery, ParseStatus, parseQuery } from '../wire/query.js';
 import { Completion } from './complete.js';
-import { type AddressInput, assertNoLoop, canonicalZone, formatAddress, parseAddress } from './config.js';
 import { RandomIds } from './exchange.js';
 import type { ExternalAnswer } from './external.js';
 import { Health } from './health.js';
@@ -43,10 +43,10 @@ export interface ForwardCache {
 }
 
 export interface ForwarderOptions {
-  /** Default upstreams (`-nameservers`; when empty, the caller passes `fromResolvConf()`). */
-  nameservers: readonly AddressInput[];
-  /** Per-zone upstreams (`-stub`, see parseStubFlag): the longest matching zone wins. */
-  stubs?: ReadonlyMap<string, readonly AddressInput[]>;
+  /** Default upstreams (`-nameservers`, else those of /etc/resolv.conf). */
+  nameservers: readonly HostPort[];
+  /** Per-zone upstreams (`-stub`), zones canonical (lower case, trailing dot): the longest matching zone wins. */
+  stubs?: ReadonlyMap<string, readonly HostPort[]>;
   /** Per-try timeout, ms (`-read_timeout`). Default 2000. */
   readTimeoutMs?: number;
   /** Overall time for one query, ms, 1..5000; then SERVFAIL. Default 5000. */
@@ -61,8 +61,6 @@ export interface ForwarderOptions {
   probeIntervalMs?: number;
   /** EDNS UDP size we advertise upstream and to clients, and cap client replies at. Default 1232. */
   udpSize?: number;
-  /** Our own listen addresses: the constructor throws ForwardLoopError when an upstream is one. */
-  listen?: readonly AddressInput[];
   logger?: Logger;
   /** The response cache (`-rcache`): fed every upstream answer, read by resolveExternal. */
   cache?: ForwardCache;
@@ -147,14 +145,10 @@ export class Forwarder {
 
     const ns = (opts.nameservers ?? []).map((a) => this.upstream(a));
     this.defaultList = ns.length > 0 ? new UpstreamList(dedupe(ns)) : null;
-    const everything: AddressInput[] = [...(opts.nameservers ?? [])];
     for (const [zone, list] of opts.stubs ?? []) {
-      const z = canonicalZone(zone);
-      if (list.length === 0) throw new RangeError(`Forwarder: stub zone ${z} has no nameserver`);
-      this.stubLists.set(z, new UpstreamList(dedupe(list.map((a) => this.upstream(a)))));
-      everything.push(...list);
+      if (list.length === 0) throw new RangeError(`Forwarder: stub zone ${zone} has no nameserver`);
+      this.stubLists.set(zone, new UpstreamList(dedupe(list.map((a) => this.upstream(a)))));
     }
-    if (opts.listen !== undefined && opts.listen.length > 0) assertNoLoop(everything, opts.listen);
 
     const ids = new RandomIds();
     this.health = new Health({
@@ -307,12 +301,11 @@ export class Forwarder {
   }
 
   /** The one Upstream for an address, however many lists name it. */
-  private upstream(a: AddressInput): Upstream {
-    const addr = parseAddress(a);
-    const key = formatAddress(addr);
+  private upstream(a: HostPort): Upstream {
+    const key = formatHostPort(a);
     let u = this.all.get(key);
     if (u === undefined) {
-      u = new Upstream(addr);
+      u = new Upstream(a);
       this.all.set(key, u);
     }
     return u;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseAddress } from './config.js';
+import { parseHostPort, UPSTREAM } from '../../common/host-port.js';
 import { listFor, Upstream, UpstreamList } from './upstream.js';
 
 describe('listFor', () => {
@@ -37,7 +37,7 @@ describe('listFor', () => {
 });
 
 describe('UpstreamList', () => {
-  const ups = ['10.0.0.1', '10.0.0.2', '10.0.0.3'].map((a) => new Upstream(parseAddress(a)));
+  const ups = ['10.0.0.1', '10.0.0.2', '10.0.0.3'].map((a) => new Upstream(parseHostPort(a, UPSTREAM)));
   const list = new UpstreamList(ups);
 
   it('start rotates by one per query, wrapping', () => {

@@ -3,8 +3,7 @@
  * the rotating lists the forwarder picks from (the default nameservers, one per stub zone), and
  * which list a name goes to.
  */
-import type { UpstreamAddress } from './config.js';
-import { formatAddress } from './config.js';
+import { formatHostPort, type HostPort } from '../../common/host-port.js';
 
 /** Upper bounds (seconds) of the latency histogram buckets; a last bucket counts the rest (+Inf). */
 export const LATENCY_BUCKETS: readonly number[] = Object.freeze([
@@ -69,11 +68,11 @@ export class Upstream {
   /** A probe query is in flight. */
   probing = false;
 
-  constructor(a: UpstreamAddress) {
+  constructor(a: HostPort) {
     this.host = a.host;
     this.port = a.port;
     this.family = a.family;
-    this.address = formatAddress(a);
+    this.address = formatHostPort(a);
   }
 
   /** Records an accepted answer's latency (ms). */

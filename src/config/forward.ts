@@ -1,23 +1,21 @@
 /**
- * Forwarder configuration: upstream addresses (`-nameservers`, `-stub`), /etc/resolv.conf, and
- * loop protection. Pure functions, no sockets: everything here runs once at startup.
+ * The forwarder's configuration: upstream lists (`-stub`, /etc/resolv.conf) and the startup check
+ * that no upstream is this server itself. Pure functions, no sockets: everything here runs once at
+ * startup; the Forwarder (src/dns/forward) takes the typed lists.
  */
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { formatIPv6, isUnspecified, parseIPv4Into, parseIPv6Into, splitHostPort } from '../../records/ip.js';
+import {
+  canonicalHost,
+  formatHostPort,
+  type HostPort,
+  HostPortError,
+  parseHostPort,
+  UPSTREAM,
+} from '../common/host-port.js';
+import { isUnspecified, parseIPv4Into, parseIPv6Into } from '../records/ip.js';
 
-/** An upstream (or listen) address: an IP literal and a port. `host` is canonical, without brackets. */
-export interface UpstreamAddress {
-  host: string;
-  port: number;
-  family: 4 | 6;
-}
-
-/** Anything that names an address: `'ip'`, `'ip:port'`, `'[v6]:port'`, or `{host, port}` (config's HostPort). */
-export type AddressInput = string | { host: string; port: number };
-
-/** A bad `-nameservers` / `-stub` value or resolv.conf. `part` is the offending piece of text. */
+/** A bad `-stub` value or an unreadable resolv.conf. `part` is the offending piece of text. */
 export class ForwardConfigError extends Error {
   readonly code = 'EFORWARD_CONFIG';
   readonly part: string;
@@ -46,63 +44,8 @@ export class ForwardLoopError extends Error {
   }
 }
 
-const V6 = Buffer.alloc(16);
-
-/** Canonical text of an IP literal (RFC 5952 for IPv6, zone kept), or undefined when it is none. */
-export function canonicalHost(text: string): { host: string; family: 4 | 6 } | undefined {
-  if (net.isIPv4(text)) {
-    // node accepts only dotted quads without leading zeros here: already canonical
-    return { host: text, family: 4 };
-  }
-  if (!net.isIPv6(text)) return undefined;
-  const pct = text.indexOf('%');
-  const bare = pct === -1 ? text : text.slice(0, pct);
-  if (!parseIPv6Into(bare, V6, 0)) return { host: text.toLowerCase(), family: 6 };
-  return { host: formatIPv6(V6, 0) + (pct === -1 ? '' : text.slice(pct)), family: 6 };
-}
-
-/** `1.2.3.4:53`, `[::1]:53`. */
-export function formatAddress(a: { host: string; port: number }): string {
-  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
-}
-
-/**
- * Parses one upstream: `ip` (port 53), `ip:port`, `[v6]:port`, `[v6]` or a bare IPv6 address
- * (port 53). Host names are not accepted (no DNS to resolve the resolver). Throws
- * ForwardConfigError naming the text.
- */
-export function parseAddress(input: AddressInput, what = 'nameserver'): UpstreamAddress {
-  if (typeof input !== 'string') {
-    const c = canonicalHost(String(input?.host ?? ''));
-    const port = input?.port;
-    if (c === undefined)
-      throw new ForwardConfigError(String(input?.host), `${what} "${input?.host}" is not an IP address`);
-    if (!Number.isInteger(port) || port < 1 || port > 65535)
-      throw new ForwardConfigError(String(port), `${what} ${formatAddress(input)}: port outside 1-65535`);
-    return { host: c.host, port, family: c.family };
-  }
-  const t = input.trim();
-  const bad = (why: string): never => {
-    throw new ForwardConfigError(input, `${what} "${input}" ${why}`);
-  };
-  if (t === '') bad('is empty');
-  const parts = splitHostPort(t);
-  if (typeof parts === 'string') return bad(parts);
-  const { host, port: portText, bracketed } = parts;
-  if (bracketed && !net.isIPv6(host)) bad('is not an IPv6 address in brackets');
-  const c = canonicalHost(host);
-  if (c === undefined) bad('is not an IP address (want ip, ip:port or [ipv6]:port)');
-  let port = 53;
-  if (portText !== undefined) {
-    if (!/^\d{1,5}$/.test(portText)) bad('has a bad port');
-    port = Number(portText);
-    if (port < 1 || port > 65535) bad('has a port outside 1-65535');
-  }
-  return { host: c!.host, port, family: c!.family };
-}
-
 /** Canonical zone text (lower case, one trailing dot); throws ForwardConfigError for a bad name. */
-export function canonicalZone(text: string): string {
+function canonicalZone(text: string): string {
   const t = text.trim();
   if (t === '' || t === '.')
     throw new ForwardConfigError(
@@ -127,12 +70,12 @@ export function canonicalZone(text: string): string {
  * Parses `-stub`: `zone=ip:port,ip:port`. Several zones may share one value, separated by `;`,
  * whitespace, or simply by a comma before the next `zone=` (an address never contains `=`):
  * `a.example.=10.0.0.1,10.0.0.2:5353 b.example.=[fd00::1]:53`. A value given as an array (a
- * repeated flag) is the same as the items joined. Returns zone (canonical) → upstreams
- * (`ip:port` text, canonical). Throws ForwardConfigError naming the bad part.
+ * repeated flag) is the same as the items joined. Returns zone (canonical) → upstreams, each
+ * once. Throws ForwardConfigError naming the bad part.
  */
-export function parseStubFlag(value: string | readonly string[]): Map<string, string[]> {
+export function parseStubFlag(value: string | readonly string[]): Map<string, HostPort[]> {
   const text = typeof value === 'string' ? value : value.join(';');
-  const out = new Map<string, string[]>();
+  const out = new Map<string, HostPort[]>();
   let zone: string | undefined;
   for (const raw of text.split(/[;,\s]+/)) {
     const item = raw.trim();
@@ -153,15 +96,15 @@ export function parseStubFlag(value: string | readonly string[]): Map<string, st
         throw new ForwardConfigError(item, `-stub: "${item}" comes before any zone= (want zone=ip:port,...)`);
       addr = item;
     }
-    let a: UpstreamAddress;
+    let a: HostPort;
     try {
-      a = parseAddress(addr, `-stub ${zone}: nameserver`);
+      a = parseHostPort(addr, UPSTREAM);
     } catch (err) {
-      throw err instanceof ForwardConfigError ? err : new ForwardConfigError(addr, String(err));
+      if (!(err instanceof HostPortError)) throw err;
+      throw new ForwardConfigError(addr, `-stub ${zone}: nameserver "${addr}" ${err.message}`);
     }
     const list = out.get(zone)!;
-    const f = formatAddress(a);
-    if (!list.includes(f)) list.push(f);
+    if (!list.some((b) => sameHostPort(a, b))) list.push(a);
   }
   if (zone !== undefined && out.get(zone)!.length === 0)
     throw new ForwardConfigError(zone, `-stub: zone "${zone}" has no nameserver`);
@@ -169,12 +112,12 @@ export function parseStubFlag(value: string | readonly string[]): Map<string, st
 }
 
 /**
- * The `nameserver` lines of a resolv.conf, as `ip:53` / `[v6]:53` (resolv.conf has no ports).
+ * The `nameserver` lines of a resolv.conf, on port 53 (resolv.conf has no ports).
  * Comments (`#`, `;`) and other directives are ignored, and so are lines whose address is not an IP
  * literal (as the C library does). All servers are returned (glibc uses only the first three).
  * Throws ForwardConfigError when the file cannot be read.
  */
-export function fromResolvConf(path = '/etc/resolv.conf'): string[] {
+export function fromResolvConf(path = '/etc/resolv.conf'): HostPort[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -185,23 +128,28 @@ export function fromResolvConf(path = '/etc/resolv.conf'): string[] {
 }
 
 /** fromResolvConf on text. */
-export function parseResolvConf(text: string): string[] {
-  const out: string[] = [];
+function parseResolvConf(text: string): HostPort[] {
+  const out: HostPort[] = [];
   for (const line of text.split(/\r?\n/)) {
     const t = line.replace(/[#;].*$/, '').trim();
     const m = /^nameserver\s+(\S+)/.exec(t);
     if (!m) continue;
     const c = canonicalHost(m[1]);
     if (c === undefined) continue;
-    const f = formatAddress({ host: c.host, port: 53 });
-    if (!out.includes(f)) out.push(f);
+    const a: HostPort = { ...c, port: 53 };
+    if (!out.some((b) => sameHostPort(a, b))) out.push(a);
   }
   return out;
+}
+
+function sameHostPort(a: HostPort, b: HostPort): boolean {
+  return a.host === b.host && a.port === b.port;
 }
 
 // ---- loop protection ----------------------------------------------------------------------------
 
 const B4 = Buffer.alloc(4);
+const V6 = Buffer.alloc(16);
 
 /** IPv4 octets of an IPv4 or IPv4-mapped IPv6 host, or undefined. */
 function v4Octets(host: string): Buffer | undefined {
@@ -264,14 +212,10 @@ function interfaceAddresses(): string[] {
  * A resolver on another loopback address (systemd-resolved's 127.0.0.53:53 while we listen on
  * 127.0.0.1:53) or another port is fine.
  */
-export function assertNoLoop(upstreams: readonly AddressInput[], listen: readonly AddressInput[]): void {
-  const ls = listen.map((l) =>
-    parseAddress(typeof l === 'string' && l.startsWith(':') ? `0.0.0.0${l}` : l, 'listen address'),
-  );
+export function assertNoLoop(upstreams: readonly HostPort[], listen: readonly HostPort[]): void {
   let ifaces: string[] | undefined;
-  for (const raw of upstreams) {
-    const u = parseAddress(raw);
-    for (const l of ls) {
+  for (const u of upstreams) {
+    for (const l of listen) {
       if (u.port !== l.port) continue;
       let loop = sameHost(u.host, l.host);
       if (!loop && isUnspecified(l.host)) {
@@ -284,7 +228,7 @@ export function assertNoLoop(upstreams: readonly AddressInput[], listen: readonl
         ifaces ??= interfaceAddresses();
         loop = isLocal(l.host, ifaces);
       }
-      if (loop) throw new ForwardLoopError(formatAddress(u), formatAddress(l));
+      if (loop) throw new ForwardLoopError(formatHostPort(u), formatHostPort(l));
     }
   }
 }

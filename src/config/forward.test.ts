@@ -3,53 +3,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { formatHostPort, type HostPort, parseHostPort, UPSTREAM } from '../common/host-port.js';
 import {
   assertNoLoop,
   ForwardConfigError,
   ForwardLoopError,
-  formatAddress,
   fromResolvConf,
-  parseAddress,
   parseStubFlag,
-} from './config.js';
-import { Forwarder } from './forwarder.js';
+} from './forward.js';
 
-describe('parseAddress', () => {
-  const ok: [string, string][] = [
-    ['8.8.8.8', '8.8.8.8:53'],
-    ['8.8.8.8:5353', '8.8.8.8:5353'],
-    [' 127.0.0.53 ', '127.0.0.53:53'],
-    ['::1', '[::1]:53'],
-    ['[::1]:5300', '[::1]:5300'],
-    ['[2001:DB8:0:0::1]', '[2001:db8::1]:53'],
-    ['2001:db8:0:0:0:0:0:1', '[2001:db8::1]:53'],
-  ];
-  for (const [input, want] of ok) {
-    it(`accepts ${JSON.stringify(input)}`, () => assert.equal(formatAddress(parseAddress(input)), want));
-  }
-  it('accepts config HostPort objects', () => {
-    assert.deepEqual(parseAddress({ host: '10.0.0.1', port: 53 }), { host: '10.0.0.1', port: 53, family: 4 });
-  });
-  const bad: [string, RegExp][] = [
-    ['', /is empty/],
-    ['dns.google', /is not an IP address/],
-    ['1.2.3.4:0', /port outside/],
-    ['1.2.3.4:65536', /port outside/],
-    ['1.2.3.4:x', /bad port/],
-    ['[::1', /no closing/],
-    ['[::1]x', /not \[IPv6\]:port/],
-    ['[1.2.3.4]:53', /not an IPv6 address/],
-    ['1.2.3.256', /not an IP address/],
-  ];
-  for (const [input, re] of bad) {
-    it(`rejects ${JSON.stringify(input)}`, () => {
-      assert.throws(
-        () => parseAddress(input),
-        (err: unknown) => err instanceof ForwardConfigError && re.test(err.message) && err.part === input,
-      );
-    });
-  }
-});
+const texts = (list: readonly HostPort[]): string[] => list.map(formatHostPort);
 
 describe('parseStubFlag', () => {
   const ok: [string | string[], Record<string, string[]>][] = [
@@ -72,7 +35,8 @@ describe('parseStubFlag', () => {
   ];
   for (const [input, want] of ok) {
     it(`parses ${JSON.stringify(input)}`, () => {
-      assert.deepEqual(Object.fromEntries(parseStubFlag(input)), want);
+      const got = [...parseStubFlag(input)].map(([zone, list]) => [zone, texts(list)]);
+      assert.deepEqual(Object.fromEntries(got), want);
     });
   }
   const bad: [string, RegExp, string][] = [
@@ -80,7 +44,16 @@ describe('parseStubFlag', () => {
     ['a.example=', /has no nameserver/, 'a.example.'],
     ['a.example=,b.example=10.0.0.1', /"a.example." has no nameserver/, 'a.example.'],
     ['a.example=10.0.0.1,a.example=10.0.0.2', /given twice/, 'a.example=10.0.0.2'],
-    ['a.example=dns.google', /-stub a.example.: nameserver "dns.google" is not an IP/, 'dns.google'],
+    [
+      'a.example=dns.google',
+      /^-stub a\.example\.: nameserver "dns\.google" is not an IP address \(want ip, ip:port or \[ipv6\]:port\)$/,
+      'dns.google',
+    ],
+    [
+      'a.example=[10.0.0.1]:53',
+      /nameserver "\[10\.0\.0\.1\]:53" is not an IPv6 address in brackets/,
+      '[10.0.0.1]:53',
+    ],
     ['a.example=10.0.0.1:99999', /port outside/, '10.0.0.1:99999'],
     ['.=10.0.0.1', /is the root/, '.'],
     ['a..example=10.0.0.1', /empty label/, 'a..example'],
@@ -120,7 +93,7 @@ describe('fromResolvConf', () => {
           '',
         ].join('\n'),
       );
-      assert.deepEqual(fromResolvConf(path), [
+      assert.deepEqual(texts(fromResolvConf(path)), [
         '10.0.0.1:53',
         '10.0.0.2:53',
         '[2001:db8::53]:53',
@@ -128,7 +101,7 @@ describe('fromResolvConf', () => {
         '127.0.0.53:53',
       ]);
       writeFileSync(path, 'search example.com\n');
-      assert.deepEqual(fromResolvConf(path), []);
+      assert.deepEqual(texts(fromResolvConf(path)), []);
       assert.throws(
         () => fromResolvConf(join(dir, 'missing')),
         (err: unknown) => err instanceof ForwardConfigError && /cannot read/.test(err.message),
@@ -140,6 +113,12 @@ describe('fromResolvConf', () => {
 });
 
 describe('assertNoLoop', () => {
+  // upstreams as -nameservers reads them, listen addresses as -addr does
+  const check = (ups: string[], listen: string[]) =>
+    assertNoLoop(
+      ups.map((u) => parseHostPort(u, UPSTREAM)),
+      listen.map((l) => parseHostPort(l)),
+    );
   const cases: [string[], string[], boolean][] = [
     // upstreams, listen, loop?
     [['127.0.0.1:53'], ['127.0.0.1:53'], true],
@@ -158,17 +137,26 @@ describe('assertNoLoop', () => {
     [['8.8.8.8'], ['0.0.0.0:53'], false],
     [['[2001:db8::1]:53'], ['[2001:db8:0::1]:53'], true],
     [['10.0.0.1:53'], ['10.0.0.2:53'], false],
+    [['[fe80::1%eth0]:53'], ['[fe80::1]:53'], true], // zones aside
   ];
   for (const [ups, listen, loop] of cases) {
     it(`${ups.join(',')} vs listen ${listen.join(',')}: ${loop ? 'loop' : 'fine'}`, () => {
       if (loop) {
         assert.throws(
-          () => assertNoLoop(ups, listen),
+          () => check(ups, listen),
           (err: unknown) => err instanceof ForwardLoopError && err.code === 'EFORWARD_LOOP',
         );
-      } else assertNoLoop(ups, listen);
+      } else check(ups, listen);
     });
   }
+
+  it('names the upstream and the listen address', () => {
+    assert.throws(
+      () => check(['10.0.0.1', '127.0.0.1'], ['127.0.0.1:53']),
+      (err: unknown) =>
+        err instanceof ForwardLoopError && err.upstream === '127.0.0.1:53' && err.listen === '127.0.0.1:53',
+    );
+  });
 
   it('a wildcard listen address loops to any interface address of this host', (t) => {
     const addr = Object.values(networkInterfaces())
@@ -178,44 +166,7 @@ describe('assertNoLoop', () => {
       t.skip('no non-loopback IPv4 interface');
       return;
     }
-    assert.throws(() => assertNoLoop([`${addr}:53`], ['0.0.0.0:53']), ForwardLoopError);
-    assertNoLoop([`${addr}:53`], ['127.0.0.1:53']);
-  });
-
-  it('the Forwarder refuses loops in the default list and the stubs', () => {
-    assert.throws(
-      () => new Forwarder({ nameservers: ['127.0.0.1:5300'], listen: ['127.0.0.1:5300'] }),
-      (err: unknown) =>
-        err instanceof ForwardLoopError &&
-        err.upstream === '127.0.0.1:5300' &&
-        err.listen === '127.0.0.1:5300',
-    );
-    assert.throws(
-      () =>
-        new Forwarder({
-          nameservers: ['10.0.0.1'],
-          stubs: new Map([['corp.example.', [{ host: '127.0.0.1', port: 5300 }]]]),
-          listen: [{ host: '0.0.0.0', port: 5300 }],
-        }),
-      ForwardLoopError,
-    );
-    new Forwarder({ nameservers: ['127.0.0.53'], listen: ['127.0.0.1:53'] }).close();
-  });
-});
-
-describe('Forwarder options', () => {
-  const bad: [string, object][] = [
-    ['deadlineMs', { deadlineMs: 6000 }],
-    ['readTimeoutMs', { readTimeoutMs: 0 }],
-    ['maxInflight', { maxInflight: 0 }],
-    ['udpSize', { udpSize: 100 }],
-  ];
-  for (const [name, o] of bad) {
-    it(`rejects a bad ${name}`, () => {
-      assert.throws(() => new Forwarder({ nameservers: ['10.0.0.1'], ...o }), new RegExp(name));
-    });
-  }
-  it('rejects a bad nameserver, naming it', () => {
-    assert.throws(() => new Forwarder({ nameservers: ['10.0.0.1', 'resolver'] }), /"resolver"/);
+    assert.throws(() => check([`${addr}:53`], ['0.0.0.0:53']), ForwardLoopError);
+    check([`${addr}:53`], ['127.0.0.1:53']);
   });
 });
