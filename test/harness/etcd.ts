@@ -41,7 +41,7 @@ export interface EtcdTlsFiles {
 export interface StartEtcdOptions {
   /** Serve clients over https with these files. */
   tls?: EtcdTlsFiles;
-  /** How long to wait for etcd to become healthy (default 10 s). */
+  /** How long to wait for etcd to become healthy (default 30 s: a loaded machine is slow to start it). */
   startTimeoutMs?: number;
   /** Extra etcd flags, e.g. ['--auto-compaction-retention', '1']. */
   extraArgs?: string[];
@@ -275,7 +275,7 @@ class EtcdChild implements EtcdProcess {
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => this.appendStderr(chunk));
 
-    const timeoutMs = this.opts.startTimeoutMs ?? 10_000;
+    const timeoutMs = this.opts.startTimeoutMs ?? 30_000;
     const deadline = Date.now() + timeoutMs;
     let delay = 20;
     while (Date.now() < deadline) {
