@@ -628,6 +628,7 @@ test('stop() before the first list: start() rejects, nothing keeps running', asy
     await catalog.stop();
     await assert.rejects(started, /stopped before the first list/);
     const failures = catalog.stats.failures;
+    // a negative check: no retry after stop; 100 ms is 5 retry periods for one to (wrongly) happen
     await sleep(100);
     assert.equal(catalog.stats.failures, failures);
   } finally {
@@ -650,6 +651,7 @@ test('stop() during a paged list: start() rejects, the listing ends at the next 
     await catalog.stop();
     await assert.rejects(started, /stopped before the first list/);
     const pages = store.pages;
+    // a negative check: the listing ends; 100 ms is 10 page delays for more pages to (wrongly) come
     await sleep(100);
     assert.ok(store.pages <= pages + 1, `pages after stop: ${store.pages - pages}`);
     assert.ok(store.pages < 20);

@@ -355,11 +355,25 @@ function collect(idx: RecordIndex, name: string): Record[] {
 // ---- a model check: random changes against a naive reading of the CoreDNS semantics ----------
 
 /** CoreDNS: the records whose key labels start with the query's (wildcards match any), then Group. */
+/**
+ * The models scan every record for every query at every step: split each key once (the test is
+ * CPU-bound, and splitting the same keys again and again made it take minutes on a busy machine).
+ */
+const segmentsMemo = new Map<string, string[]>();
+function segmentsOf(key: string): string[] {
+  let labels = segmentsMemo.get(key);
+  if (labels === undefined) {
+    labels = key.slice('/hades/'.length).split('/').filter(Boolean);
+    segmentsMemo.set(key, labels);
+  }
+  return labels;
+}
+
 function naiveLookup(all: Map<string, Record>, name: string): string[] {
   const q = name.replace(/\.$/, '').split('.').filter(Boolean).reverse();
   const hits: { r: Record; depth: number }[] = [];
   for (const r of all.values()) {
-    const labels = r.key.slice('/hades/'.length).split('/').filter(Boolean);
+    const labels = segmentsOf(r.key);
     if (labels.length < q.length) continue;
     if (q.every((l, i) => l === '*' || l === 'any' || l === labels[i]))
       hits.push({ r, depth: labels.length });
@@ -423,12 +437,14 @@ test('random changes agree with a naive model (lookup, has, generation)', () => 
 // ---- leaves: records with nothing below them are kept inline in their parent ---------------
 
 /** Labels of a key under /hades as the index reads them: lower case, empty segments skipped. */
+const labelsMemo = new Map<string, string[]>();
 function labelsOf(key: string): string[] {
-  return key
-    .slice('/hades/'.length)
-    .split('/')
-    .filter(Boolean)
-    .map((l) => l.toLowerCase());
+  let labels = labelsMemo.get(key);
+  if (labels === undefined) {
+    labels = segmentsOf(key).map((l) => l.toLowerCase());
+    labelsMemo.set(key, labels);
+  }
+  return labels;
 }
 
 /** Like naiveLookup, for keys in any case and with empty segments; `exact`: CoreDNS exact lookups. */

@@ -59,7 +59,8 @@ test('assignment follows status and heartbeats; agent-downtime holds a gone scan
   for (const ip of ips) await store.put(S + ip, '{"status":"UP"}');
   await store.put(`${H}a`, '{}');
   await store.put(`${H}b`, '{}');
-  const s1 = scheduler('s1', 1500);
+  // agent-downtime 3 s: b's absence below (600 ms + a store write) stays well within it on a slow machine
+  const s1 = scheduler('s1', 3000);
   s1.start();
   await waitUntil('assigned to a and b', async () => same(await reports(), assign(ips, ['a', 'b'])));
 
@@ -67,12 +68,13 @@ test('assignment follows status and heartbeats; agent-downtime holds a gone scan
   await store.put(`${H}c`, '{}');
   await waitUntil('c takes its share', async () => same(await reports(), assign(ips, ['a', 'b', 'c'])));
 
-  // b goes and comes back within agent-downtime: nothing moves
+  // b goes and comes back within agent-downtime: nothing moves (negative checks: the sleeps give a
+  // wrong move, 500 ms schedule interval and 20 ms debounce, the time to happen)
   await store.delete(`${H}b`);
   await new Promise((r) => setTimeout(r, 600));
   assert.ok(same(await reports(), assign(ips, ['a', 'b', 'c'])));
   await store.put(`${H}b`, '{}');
-  await new Promise((r) => setTimeout(r, 1500));
+  await new Promise((r) => setTimeout(r, 3500));
   assert.ok(same(await reports(), assign(ips, ['a', 'b', 'c'])), 'b came back in time: kept its share');
 
   // b goes for good: after agent-downtime its addresses (only those) move
@@ -86,6 +88,7 @@ test('assignment follows status and heartbeats; agent-downtime holds a gone scan
   // a second scheduler waits; the first resigns and the second carries on
   const s2 = scheduler('s2', 1500);
   s2.start();
+  // a negative check: s2 must not take over while s1 holds the lock; 200 ms for it to (wrongly) do so
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(s1.active, true);
   assert.equal(s2.active, false);

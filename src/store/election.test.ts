@@ -29,6 +29,8 @@ function electionSuite(label: string, open: () => Promise<Store>): void {
       const b = new Election(store, k, 'b', { ttlSeconds: 2, onElected: () => events.push('b') });
       await a.campaign();
       const bElected = b.campaign();
+      // a negative check: b must NOT win while a holds the key; 300 ms gives a wrong win the time
+      // to happen (a slow machine makes the check weaker, never makes it fail)
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(a.isLeader, true);
       assert.equal(b.state, 'campaigning');
@@ -88,6 +90,8 @@ function electionSuite(label: string, open: () => Promise<Store>): void {
       const b = new Election(store, k, 'b', { ttlSeconds: 2 });
       await a.campaign();
       const p = b.campaign();
+      // lets b's campaign get as far as waiting for a's key; a resign at any earlier point is a
+      // resign before being elected too, so what follows holds whatever the timing
       await new Promise((r) => setTimeout(r, 100));
       await b.resign();
       await assert.rejects(p, /resigned/);

@@ -238,7 +238,7 @@ describe('response cache: hades -rcache 1000 on etcd, a loopback upstream', () =
     assert.equal(first.answers[0].ttl, 86400);
     const a = await ask(port, 'big.example.net.');
     assert.ok(a.answers[0].ttl <= RCACHE_TTL && a.answers[0].ttl > 0, `cached TTL ${a.answers[0].ttl}`);
-    await sleep(1100);
+    await sleep(1100); // the thing under test: a second passes, the cached TTL goes down
     const b = await ask(port, 'big.example.net.');
     assert.ok(b.answers[0].ttl < a.answers[0].ttl, `${b.answers[0].ttl} after ${a.answers[0].ttl}`);
     assert.equal(up.count('big.example.net.'), 1);

@@ -10,6 +10,7 @@ import { HADES_NODE_FLAGS } from '../../src/dns/memory.js';
 import { openEtcdStore } from '../../src/store/etcd/etcd.js';
 import type { Store } from '../../src/store/types.js';
 import { type EtcdProcess, startEtcd } from '../harness/etcd.js';
+import { freePort } from '../harness/ports.js';
 import { dig, digStatus, sleep } from './clients.js';
 import { loadRecords, ZONES } from './records.js';
 
@@ -161,28 +162,8 @@ export async function startHades(
   return h;
 }
 
-/** A free port for both UDP and TCP on 127.0.0.1 (binds both to be sure). */
-export async function freeDnsPort(): Promise<number> {
-  const net = await import('node:net');
-  const dgram = await import('node:dgram');
-  for (let i = 0; i < 50; i++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
-    const ok = await new Promise<boolean>((resolve) => {
-      const u = dgram.createSocket('udp4');
-      u.once('error', () => resolve(false));
-      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
-    });
-    if (ok) return port;
-  }
-  throw new Error('no free port for UDP and TCP');
-}
+/** A port free for both UDP and TCP on 127.0.0.1, that nobody else takes (test/harness/ports.ts). */
+export { freePort as freeDnsPort };
 
 /** The flags of a hades child on a test etcd: `-addr 127.0.0.1:<port> -machines <etcd> -domain <domain>`, then `extra`. */
 export function etcdArgs(port: number, etcd: EtcdProcess, extra: string[] = [], domain = ZONES): string[] {
@@ -231,7 +212,7 @@ export async function startEtcdHades(
   let hades: HadesProc;
   let port: number;
   try {
-    port = await freeDnsPort();
+    port = await freePort();
     hades = await startHades(etcdArgs(port, etcd, extra, opts.domain), port);
   } catch (err) {
     await stopStore();

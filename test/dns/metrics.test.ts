@@ -141,7 +141,10 @@ describe('hades -metrics-port', () => {
     assert.ok(moved('hades_selection_all_down_total') >= 1);
     assert.ok(moved('hades_catalog_revision') >= 2, 'the two status writes');
 
-    // -log-queries: one line per reply
+    // -log-queries: one line per reply, written after it (wait for the last query's line)
+    await waitFor('the query log line of the last query', () =>
+      queryLines(h.stderr()).some((l) => l.qname === 'multi.hades.local.'),
+    );
     const lines = queryLines(h.stderr());
     const web = lines.find((l) => l.qname === 'web.hades.local.' && l.qtype === 'A');
     assert.ok(web, 'a line for web.hades.local A');
@@ -246,11 +249,14 @@ describe('hades -workers 2 -metrics-port', () => {
         v(a, 'hades_responses_total', { protocol: 'tcp', rcode: 'NOERROR' }),
       n,
     );
-    // the query log says which worker answered: both did, so the total above is a sum
+    // the query log says which worker answered: both did, so the total above is a sum. A worker
+    // writes its line after the answer, and it reaches us through the primary's stderr: wait for
+    // all n (a missing one times out; one too many fails below)
+    const tcpLines = () =>
+      queryLines(h.stderr()).filter((l) => l.protocol === 'tcp' && l.qname === 'web.hades.local.');
+    await waitFor(`${n} query log lines`, () => tcpLines().length >= n);
     const byPid = new Map<unknown, number>();
-    for (const l of queryLines(h.stderr()))
-      if (l.protocol === 'tcp' && l.qname === 'web.hades.local.')
-        byPid.set(l.pid, (byPid.get(l.pid) ?? 0) + 1);
+    for (const l of tcpLines()) byPid.set(l.pid, (byPid.get(l.pid) ?? 0) + 1);
     assert.equal(byPid.size, 2, `answers per worker: ${JSON.stringify([...byPid])}`);
     assert.equal(
       [...byPid.values()].reduce((x, y) => x + y, 0),

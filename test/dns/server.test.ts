@@ -93,6 +93,7 @@ for (const udpBatch of [true, false]) {
     it('reassembles frames split at every byte, and frames split across writes', async () => {
       const c = await TcpClient.connect(port);
       const a = frame(q(1, 'split.example.'));
+      // the thing under test: the pauses make each write arrive as a read of its own
       for (const byte of a) {
         await c.write(Buffer.from([byte]));
         await sleep(1);
@@ -173,6 +174,8 @@ for (const udpBatch of [true, false]) {
         const reqs = Buffer.concat(Array.from({ length: n }, (_, i) => frame(q(i, 'big290.example.'))));
         c.socket.write(reqs);
         await waitFor('backpressure', () => big.stats.tcpBackpressure > 0);
+        // a negative check: the server must not answer all n while the client reads nothing; 200 ms
+        // for it to (wrongly) carry on
         await sleep(200);
         assert.ok(
           big.counters.requestsOn(TRANSPORT_TCP) < n,

@@ -42,11 +42,33 @@ function alive(pid: number): boolean {
   }
 }
 
-function listening(h: HadesProc): number {
+/** How many of the primary's log lines say `msg`. */
+function logged(h: HadesProc, msg: string): number {
   return h
     .stderr()
     .split('\n')
-    .filter((l) => l.includes('hades: worker listening')).length;
+    .filter((l) => l.includes(msg)).length;
+}
+
+function listening(h: HadesProc): number {
+  return logged(h, 'hades: worker listening');
+}
+
+/**
+ * Waits until the primary has seen `pid` die (its log line, the `died`th such) and reaped it: from
+ * then on its sockets are closed and the primary deals it no more TCP connections. Until then a
+ * UDP query the kernel puts on its SO_REUSEPORT socket, or a connection the primary hands it, is
+ * lost with it: that is what a killed process does, not something the survivor could answer.
+ */
+async function waitGone(h: HadesProc, pid: number, died: number): Promise<void> {
+  await waitFor(
+    `the primary to see worker ${pid} die`,
+    () => logged(h, 'hades: worker died') >= died && !alive(pid),
+    30_000,
+    {
+      diag: () => h.stderr().slice(-3000),
+    },
+  );
 }
 
 /** The answer set of one UDP or TCP query, as sorted "TYPE data" strings. */
@@ -124,6 +146,7 @@ describe('hades -workers 2', () => {
     const before = children(h.pid);
     const victim = before[0];
     process.kill(victim, 'SIGKILL');
+    await waitGone(h, victim, 1);
     // the survivor answers while the primary restarts the victim
     for (let i = 0; i < 20; i++) {
       const r = await dig(port, ['+tcp', 'web.hades.local', 'A']);
@@ -136,6 +159,7 @@ describe('hades -workers 2', () => {
     await waitFor('the replacement listening', () => listening(h) >= 3);
     // and now kill the other original: the replacement alone answers
     process.kill(before[1], 'SIGKILL');
+    await waitGone(h, before[1], 2);
     const r = parseDig((await dig(port, ['web.hades.local', 'A'])).stdout);
     assert.deepEqual(rrset(r.answer), ['A 10.0.0.1']);
     await waitFor('two workers again', () => listening(h) >= 4 && children(h.pid).length === 2);

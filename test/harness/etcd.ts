@@ -1,6 +1,6 @@
 /**
  * Test harness: a real, single-member etcd (Debian's etcd-server, /usr/bin/etcd) on free loopback
- * ports with a temporary data directory.
+ * ports (test/harness/ports.ts) with a temporary data directory.
  *
  *   const etcd = await startEtcd();
  *   // ... use etcd.endpoint ('http://127.0.0.1:PORT') ...
@@ -18,9 +18,9 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from './ports.js';
 
 export const ETCD_BINARY = process.env.HADES_TEST_ETCD ?? '/usr/bin/etcd';
 
@@ -41,7 +41,7 @@ export interface EtcdTlsFiles {
 export interface StartEtcdOptions {
   /** Serve clients over https with these files. */
   tls?: EtcdTlsFiles;
-  /** How long to wait for etcd to become healthy (default 10 s). */
+  /** How long to wait for etcd to become healthy (default 30 s: a loaded machine is slow to start it). */
   startTimeoutMs?: number;
   /** Extra etcd flags, e.g. ['--auto-compaction-retention', '1']. */
   extraArgs?: string[];
@@ -111,24 +111,8 @@ const setprivPath = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
-/** A free TCP port on 127.0.0.1 (listen on :0, read the port, close). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      if (addr === null || typeof addr === 'string') {
-        srv.close();
-        reject(new Error('could not read a free port'));
-        return;
-      }
-      const port = addr.port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** A port for a child (test/harness/ports.ts): nobody else takes it before the child binds it. */
+export { freePort };
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -291,7 +275,7 @@ class EtcdChild implements EtcdProcess {
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => this.appendStderr(chunk));
 
-    const timeoutMs = this.opts.startTimeoutMs ?? 10_000;
+    const timeoutMs = this.opts.startTimeoutMs ?? 30_000;
     const deadline = Date.now() + timeoutMs;
     let delay = 20;
     while (Date.now() < deadline) {
@@ -345,11 +329,11 @@ class EtcdChild implements EtcdProcess {
 /** Starts a fresh single-member etcd on free loopback ports with a temp data dir; waits until healthy. */
 export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdProcess> {
   let lastErr: unknown;
-  // Ports picked by listen(:0) can be taken by someone else before etcd binds them: retry then.
+  // The ports are this process's (test/harness/ports.ts); should some program outside the tests
+  // bind one between the check and etcd's bind, start again on new ones.
   for (let attempt = 0; attempt < 3; attempt++) {
     const clientPort = await freePort();
-    let peerPort = await freePort();
-    while (peerPort === clientPort) peerPort = await freePort();
+    const peerPort = await freePort();
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'hades-etcd-'));
     liveDirs.add(dataDir);
     const etcd = new EtcdChild(clientPort, peerPort, dataDir, opts);

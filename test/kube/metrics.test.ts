@@ -163,7 +163,14 @@ describe('hades_kube_* metrics follow the watcher', () => {
           const now = await scrape(m);
           return (now.get(step.until) ?? 0) > (before.get(step.until) ?? 0);
         });
-        await new Promise((r) => setTimeout(r, 150)); // let the debounced reconcile settle
+        // the other series move a little later (the debounced reconcile): wait until all of
+        // `want` holds, then assert it (the zeros are checked at that moment)
+        const holds = (now: Map<string, number>): boolean =>
+          Object.entries(step.want).every(([series, want]) => {
+            const d = (now.get(series) ?? 0) - (before.get(series) ?? 0);
+            return want === '>0' ? d > 0 : d === want;
+          });
+        await waitFor(`${step.name}: the wanted moves`, async () => holds(await scrape(m))).catch(() => {});
         const now = await scrape(m);
         for (const [series, want] of Object.entries(step.want)) {
           const d = (now.get(series) ?? 0) - (before.get(series) ?? 0);

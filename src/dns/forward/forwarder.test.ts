@@ -9,6 +9,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { testHandler } from '../../../test/dns/clients.js';
+import { freePort } from '../../../test/harness/ports.js';
 import { formatHostPort, type HostPort } from '../../common/host-port.js';
 import { NOOP_LOGGER } from '../../common/logger.js';
 import { NoisyLog } from '../noisy-log.js';
@@ -265,14 +266,11 @@ function stat(f: Forwarder, u: TestUpstream) {
   return x;
 }
 
-/** A loopback port with nothing listening (UDP: ICMP port unreachable; TCP: RST). */
-async function closedPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen({ host: '127.0.0.1', port: 0 }, () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
+/**
+ * A loopback port with nothing listening (UDP: ICMP port unreachable; TCP: RST): one of this
+ * process's own (test/harness/ports.ts), which nobody binds meanwhile.
+ */
+const closedPort = freePort;
 
 // ---- tests -------------------------------------------------------------------------------------------
 

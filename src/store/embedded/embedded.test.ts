@@ -242,6 +242,7 @@ describe('embedded store: basics', () => {
     assert.deepEqual(h.got[3], { type: 'delete', key: '/w/1', modRevision: start + 3 });
     await w.close();
     await store.put('/w/4', 'd');
+    // a negative check: 50 ms for a delivery after close to (wrongly) arrive
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(h.got.length, 4, 'no delivery after close');
   });
