@@ -75,28 +75,20 @@ export async function main(): Promise<void> {
         nameservers = [];
       }
     }
-    try {
-      assertNoLoop(nameservers, [c.listen]);
-    } catch (err) {
-      if (err instanceof ForwardLoopError)
-        exitUsage(
-          PROGRAM,
-          `${from}: ${err.upstream} is this server's own address (-addr ${err.listen}): forwarding would loop`,
-        );
-      throw err;
-    }
-    for (const [zone, list] of c.stubs) {
+    // an upstream that is this server would loop: refuse to start, naming the flag
+    const checkLoop = (list: readonly HostPort[], flag: string): void => {
       try {
         assertNoLoop(list, [c.listen]);
       } catch (err) {
-        if (err instanceof ForwardLoopError)
-          exitUsage(
-            PROGRAM,
-            `-stub ${zone}: ${err.upstream} is this server's own address (-addr ${err.listen}): forwarding would loop`,
-          );
-        throw err;
+        if (!(err instanceof ForwardLoopError)) throw err;
+        exitUsage(
+          PROGRAM,
+          `${flag}: ${err.upstream} is this server's own address (-addr ${err.listen}): forwarding would loop`,
+        );
       }
-    }
+    };
+    checkLoop(nameservers, from);
+    for (const [zone, list] of c.stubs) checkLoop(list, `-stub ${zone}`);
     return nameservers;
   }
 

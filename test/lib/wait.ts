@@ -6,7 +6,8 @@ export function sleep(ms: number): Promise<void> {
 
 /**
  * Polls `cond` every `everyMs` (20) until it is true; throws `timed out waiting for <what>` (plus
- * `diag()`, when given) after `timeoutMs`.
+ * the condition's last error, and `diag()` when given) after `timeoutMs`. A condition that throws
+ * is not met yet: a server that does not listen yet refuses the connection the check makes.
  */
 export async function waitFor(
   what: string,
@@ -15,9 +16,17 @@ export async function waitFor(
   { everyMs = 20, diag }: { everyMs?: number; diag?: () => string } = {},
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let last: unknown;
   for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${diag ? `\n${diag()}` : ''}`);
+    try {
+      if (await cond()) return;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      const why = last === undefined ? '' : ` (last: ${(last as Error)?.message ?? String(last)})`;
+      throw new Error(`timed out waiting for ${what}${why}${diag ? `\n${diag()}` : ''}`);
+    }
     await sleep(everyMs);
   }
 }
