@@ -13,6 +13,7 @@ import { Rcode } from '../wire/constants.js';
 import { newQuery, ParseStatus, parseQuery, type Query } from '../wire/query.js';
 import { ResponseWriter } from '../wire/writer.js';
 import { Pending, type SentObserver } from './pending.js';
+import { errorReply } from './refuse.js';
 
 /** The forwarder as the pipeline uses it (src/dns/forward `Forwarder`). */
 export interface Upstreams {
@@ -107,7 +108,7 @@ export class ForwardStage {
         f.reply.copy(w.buf, 0, 0, f.reply.length);
         return f.reply.length;
       }
-      return f.rcode === undefined ? DROP : this.errorReply(q, w, f.rcode, limit);
+      return f.rcode === undefined ? DROP : errorReply(q, w, f.rcode, this.udpSize, limit);
     }
     f.req = Buffer.from(req.subarray(0, len));
     f.pending = new Pending(client, t0, late, this.observer);
@@ -126,15 +127,7 @@ export class ForwardStage {
       p.settle(null, 0);
       return;
     }
-    const n = this.errorReply(q, this.w, rcode, f.limit);
+    const n = errorReply(q, this.w, rcode, this.udpSize, f.limit);
     p.settle(n > 0 ? Buffer.from(this.w.buf.subarray(0, n)) : null, n);
-  }
-
-  private errorReply(q: Query, w: ResponseWriter, rcode: number, limit: number): number {
-    try {
-      return w.empty(q, rcode, this.udpSize, limit);
-    } catch {
-      return DROP;
-    }
   }
 }

@@ -6,10 +6,11 @@
 import type { NoisyLog } from '../noisy-log.js';
 import { errorText } from '../noisy-log.js';
 import type { DnsServerStats } from '../server-stats.js';
-import { type ClientInfo, DROP, type QueryHandler } from '../types.js';
+import type { ClientInfo, QueryHandler } from '../types.js';
 import { Rcode } from '../wire/constants.js';
 import type { ParseStatus, Query } from '../wire/query.js';
 import type { ResponseWriter } from '../wire/writer.js';
+import { errorReply } from './refuse.js';
 
 export class LocalStage {
   /** The out-of-zone CNAME target of the last answer ('' when none). */
@@ -35,11 +36,7 @@ export class LocalStage {
         { err: errorText(err), client: client.address, transport: client.transport },
         'dns: handler failed; answering SERVFAIL',
       );
-      try {
-        return w.empty(q, Rcode.SERVFAIL, this.udpSize, limit);
-      } catch {
-        return DROP;
-      }
+      return errorReply(q, w, Rcode.SERVFAIL, this.udpSize, limit);
     }
   }
 }
