@@ -1,9 +1,38 @@
 /**
  * Probes: TCP connect and ICMP echo through the system `ping` (iputils). Each resolves to
  * true/false and never rejects; each is bounded by its timeout.
+ *
+ * The probe contract (issue 13): `runProbe(ip, handler, ctx)` resolves to a `ProbeResult`
+ * (never rejects), within `ctx.timeoutMs` plus a small margin.
  */
 import { execFile } from 'node:child_process';
 import net from 'node:net';
+import type { ProbeHandler } from '../records/probe.js';
+
+/**
+ * What a failed (or passed) check says, for `hades_scanner_status_changes_total{reason}` and
+ * people: `ok`, `http_status`, `body`, `connect`, `timeout`, `tls`, `grpc`, `icmp`, `error`.
+ */
+export type ReasonClass = 'ok' | 'http_status' | 'body' | 'connect' | 'timeout' | 'tls' | 'grpc' | 'icmp' | 'error';
+
+export interface ProbeResult {
+  readonly ok: boolean;
+  /** Short and stable: `HTTP 200`, `HTTP 503`, `body does not contain "ok"`, `connect ECONNREFUSED`,
+   * `timeout after 1s`, `TLS: <cause>`, `gRPC SERVING`, `gRPC NOT_SERVING`, `echo reply`, `no echo reply`. */
+  readonly reason: string;
+  readonly class: ReasonClass;
+}
+
+export interface ProbeContext {
+  readonly timeoutMs: number;
+  /** Extra CAs for HTTPS verification (the scanner's `probe-ca-file`); system CAs otherwise. */
+  readonly ca?: string | Buffer;
+  readonly pingCount: number;
+  readonly pingBinary?: string;
+}
+
+/** Runs one check of `ip` with `handler`. Never rejects. */
+export type RunProbe = (ip: string, handler: ProbeHandler, ctx: ProbeContext) => Promise<ProbeResult>;
 
 /** True when a TCP connection to ip:port is established within `timeoutMs` (then closed at once). */
 export function tcpProbe(ip: string, port: number, timeoutMs: number): Promise<boolean> {

@@ -93,6 +93,15 @@ export function parseHealthStatus(json: string): HealthStatus {
   return out;
 }
 
+/** Values of a status's `admin` field the API writes. */
+export const ADMIN_STATES = ['drain', 'none'] as const;
+export type AdminState = (typeof ADMIN_STATES)[number];
+
+/** True when the status says `"admin":"drain"` (exactly; anything else is not a drain). */
+export function isDrained(h: HealthStatus): boolean {
+  return h.admin === 'drain';
+}
+
 /** `{"status":...,"ports":[...],<extras in order>}`; undefined fields left out. */
 export function serializeHealthStatus(h: HealthStatus): string {
   const ordered: { [k: string]: unknown } = { status: h.status };

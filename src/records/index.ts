@@ -1,8 +1,11 @@
 /** Public surface of src/records: names, key layout, record JSON, health JSON, reverse names, IPs. */
 export { RecordError } from './errors.js';
+export type { AdminState } from './health.js';
 export {
+  ADMIN_STATES,
   DEFAULT_MONITOR_PATH,
   HEALTH_STATES,
+  isDrained,
   healthKey,
   ipFromHealthKey,
   normalizeMonitorPath,
@@ -37,6 +40,25 @@ export {
   serializeRecordValue,
   toRecord,
 } from './record.js';
+export type {
+  GrpcProbe,
+  HttpGetProbe,
+  IcmpProbe,
+  Probe,
+  ProbeHandler,
+  ProbeKind,
+  StatusRange,
+  TcpSocketProbe,
+} from './probe.js';
+export {
+  DEFAULT_EXPECT_STATUS,
+  describeProbe,
+  MAX_PROBE_BODY,
+  PROBE_KINDS,
+  parseProbe,
+  parseStatusRanges,
+  statusMatches,
+} from './probe.js';
 export { ipFromReverseName, reverseName } from './reverse.js';
 export type { HealthState, HealthStatus, HostKind, Record, RecordValue, SelectPolicy } from './types.js';
 export { SELECT_POLICIES } from './types.js';

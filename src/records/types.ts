@@ -54,6 +54,14 @@ export type HealthState = 'UP' | 'DOWN';
 export interface HealthStatus {
   status: HealthState;
   ports?: string[];
+  /** A Kubernetes-shaped probe (raw JSON; validated by `parseProbe` in probe.ts). */
+  probe?: unknown;
+  /** Why the scanner wrote the last change: `HTTP 503`, `timeout after 1s`, … */
+  reason?: string;
+  /** When the scanner wrote the last change (ISO 8601). */
+  changed?: string;
+  /** `drain`: never served, not even fail-open; `none` (or absent): served by health. */
+  admin?: unknown;
   /** Other fields a writer put there (kept by compare-and-swap writers). */
   [extra: string]: unknown;
 }
