@@ -13,7 +13,16 @@ import type { ProbeHandler } from '../records/probe.js';
  * What a failed (or passed) check says, for `hades_scanner_status_changes_total{reason}` and
  * people: `ok`, `http_status`, `body`, `connect`, `timeout`, `tls`, `grpc`, `icmp`, `error`.
  */
-export type ReasonClass = 'ok' | 'http_status' | 'body' | 'connect' | 'timeout' | 'tls' | 'grpc' | 'icmp' | 'error';
+export type ReasonClass =
+  | 'ok'
+  | 'http_status'
+  | 'body'
+  | 'connect'
+  | 'timeout'
+  | 'tls'
+  | 'grpc'
+  | 'icmp'
+  | 'error';
 
 export interface ProbeResult {
   readonly ok: boolean;
@@ -29,6 +38,8 @@ export interface ProbeContext {
   readonly ca?: string | Buffer;
   readonly pingCount: number;
   readonly pingBinary?: string;
+  /** HTTP(S): reuse a kept-alive connection per address and port (default: a new one per check, as the kubelet). */
+  readonly keepAlive?: boolean;
 }
 
 /** Runs one check of `ip` with `handler`. Never rejects. */
