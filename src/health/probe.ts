@@ -102,3 +102,17 @@ export class Limiter {
     }
   }
 }
+
+/** tcpProbe with a reason (placeholder until the probes branch). */
+export async function tcpCheck(ip: string, port: number, timeoutMs: number): Promise<ProbeResult> {
+  return (await tcpProbe(ip, port, timeoutMs))
+    ? { ok: true, reason: 'connected', class: 'ok' }
+    : { ok: false, reason: 'connect failed', class: 'connect' };
+}
+
+/** icmpProbe with a reason (placeholder until the probes branch). */
+export async function icmpCheck(ip: string, opts: PingOptions): Promise<ProbeResult> {
+  return (await icmpProbe(ip, opts))
+    ? { ok: true, reason: 'echo reply', class: 'ok' }
+    : { ok: false, reason: 'no echo reply', class: 'icmp' };
+}
