@@ -193,19 +193,22 @@ describe('web UI (/ui) in headless Chromium', () => {
     // the page polls /v1/health every 3 s
     await page.waitForSelector('.addr[data-ip="10.0.0.7"][data-health="up"]', { timeout: 20_000 });
     assert.equal(await page.textContent('.name[data-name="web.hades.local"] .health'), 'UP');
+    // no probe and no ports: the scanner's own defaults
+    assert.equal(await page.textContent('.probe[data-ip="10.0.0.7"]'), 'scanner default');
     assert.equal(await style('.addr[data-ip="10.0.0.7"]', 'color'), 'rgb(21, 128, 61)');
     assert.equal(await style('.addr[data-ip="10.0.0.7"]', 'fontStyle'), 'normal');
     assert.equal(await page.getAttribute('.changed[data-ip="10.0.0.7"]', 'data-changed'), changed);
   });
 
   it('turns the address red when the store marks it DOWN', async () => {
-    await setHealth('10.0.0.7', '{"status":"DOWN"}');
+    await setHealth('10.0.0.7', '{"status":"DOWN","ports":["80","443"]}');
     const addr = page.locator('.addr[data-ip="10.0.0.7"]');
     await page.waitForSelector('.addr[data-ip="10.0.0.7"][data-health="down"]', { timeout: 20_000 });
     assert.match((await addr.getAttribute('class')) ?? '', /\bdown\b/);
     assert.equal(await style('.addr[data-ip="10.0.0.7"]', 'color'), 'rgb(220, 38, 38)');
     // written by hand without "changed": the last change shows as "—"
     assert.equal(await page.textContent('.changed[data-ip="10.0.0.7"]'), '—');
+    assert.equal(await page.textContent('.probe[data-ip="10.0.0.7"]'), 'tcp ports 80,443');
   });
 
   it('shows an address without a health key as assumed up, too', async () => {

@@ -24,6 +24,8 @@ interface ApiRecord {
 interface Health {
   ip: string;
   status?: 'UP' | 'DOWN';
+  /** TCP ports the scanner connects to when there is no probe (the seed's check). */
+  ports?: string[];
   /** When a scanner wrote its last transition; absent when only the API (or a person) wrote it. */
   changed?: string;
   /** The scanner's reason for its last transition (`HTTP 503`, `timeout after 1s`). */
@@ -288,10 +290,14 @@ function addressCells(ip: string): HTMLTableCellElement[] {
     d.title = 'never served, not even when every other address is DOWN; the scanner keeps probing it';
     value.append(' ', d);
   }
-  // the probe the scanner runs; without one it connects to the status's ports (or pings)
+  // the probe the scanner runs; without one it connects to the status's ports, else its defaults
   const probe = el('span', {
     className: h?.probeError ? 'probe invalid' : 'probe',
-    textContent: !h ? '' : h.probeError ? 'invalid probe' : (h.probeSummary ?? 'default check'),
+    textContent: !h
+      ? ''
+      : h.probeError
+        ? 'invalid probe'
+        : (h.probeSummary ?? (h.ports?.length ? `tcp ports ${h.ports.join(',')}` : 'scanner default')),
   });
   probe.dataset.ip = ip;
   if (h?.probeError) probe.title = h.probeError;
