@@ -28,9 +28,8 @@ export interface HealthView {
 }
 
 export function healthView(ip: string, st: HealthStatus | undefined): HealthView {
-  const out: HealthView = { ip, admin: 'none' };
-  if (!st) return out;
-  out.status = st.status;
+  if (!st) return { ip, admin: 'none' };
+  const out: Omit<HealthView, 'admin'> = { ip, status: st.status };
   if (st.ports) out.ports = st.ports;
   if (st.probe !== undefined) {
     out.probe = st.probe;
@@ -43,10 +42,8 @@ export function healthView(ip: string, st: HealthStatus | undefined): HealthView
   // the scanner's word on its last transition; absent for a status written without it
   if (typeof st.reason === 'string') out.reason = st.reason;
   if (typeof st.changed === 'string') out.changed = st.changed;
-  out.admin = isDrained(st) ? 'drain' : 'none';
-  // key order as documented: admin last
-  const { admin, ...rest } = out;
-  return { ...rest, admin };
+  // admin last, as documented
+  return { ...out, admin: isDrained(st) ? 'drain' : 'none' };
 }
 
 /** `{"admin":"drain"|"none"}` → the state; 400 naming the field otherwise. */
