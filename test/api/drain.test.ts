@@ -174,6 +174,23 @@ describe('drain and probes through hades-kubeapi, hades-apicmd and hades', () =>
     assert.ok(await store.get(`${STATUS}2001:db8::1`));
   });
 
+  it('a status key that is not a usable status: 409 for a drain and for a probe, nothing overwritten', async () => {
+    await store.put(`${STATUS}10.50.5.1`, '{"status":"MAYBE","note":"by hand"}');
+    const before = await snapshot(store);
+    const d = await call('PUT', '/v1/health/10.50.5.1', { admin: 'drain' });
+    assert.equal(d.status, 409, JSON.stringify(d.body));
+    assert.match(String(d.body.error), /not usable/);
+    const p = await call('POST', '/v1/records', {
+      name: 'junk.hades.local',
+      type: 'A',
+      address: '10.50.5.1',
+      probe: { icmp: {} },
+    });
+    assert.equal(p.status, 409, JSON.stringify(p.body));
+    assert.deepEqual(await snapshot(store), before);
+    await store.delete(`${STATUS}10.50.5.1`);
+  });
+
   describe('bad requests: 4xx naming the field, nothing written', () => {
     const cases: [
       string,
