@@ -1,4 +1,7 @@
-/** hades-apicmd's side: requests to the seed-compatible /hades API and the seed's output lines. */
+/**
+ * hades-apicmd's side: requests to the seed-compatible /hades API (and `/v1/health` for drain),
+ * and the seed's output lines.
+ */
 
 export interface Entry {
   type: string;
@@ -22,19 +25,46 @@ export function baseUrl(addr: string): string {
   }
 }
 
-export async function call(
+export function call(
   base: string,
   token: string,
   method: string,
   domain: string | undefined,
   body?: unknown,
 ): Promise<string> {
-  const headers: Record<string, string> = { 'content-type': 'application/json;charset=UTF-8' };
-  if (token !== '') headers.token = token;
+  const headers: Record<string, string> = {};
   if (domain !== undefined) headers.domain = domain;
+  return request(`${base}/hades`, token, method, headers, body);
+}
+
+/** `PUT /v1/health/{ip}` `{"admin": …}`: the status after the write (the API's JSON). */
+export async function setAdmin(
+  base: string,
+  token: string,
+  ip: string,
+  admin: 'drain' | 'none',
+): Promise<{ ip: string; status?: string; admin: string }> {
+  const text = await request(`${base}/v1/health/${encodeURIComponent(ip)}`, token, 'PUT', {}, { admin });
+  try {
+    return JSON.parse(text) as { ip: string; status?: string; admin: string };
+  } catch {
+    throw new ClientError(`the API answered something that is not JSON: ${text.slice(0, 80)}`);
+  }
+}
+
+async function request(
+  url: string,
+  token: string,
+  method: string,
+  extra: Record<string, string>,
+  body?: unknown,
+): Promise<string> {
+  const headers: Record<string, string> = { 'content-type': 'application/json;charset=UTF-8', ...extra };
+  if (token !== '') headers.token = token;
+  const base = new URL(url).origin;
   let res: Response;
   try {
-    res = await fetch(`${base}/hades`, {
+    res = await fetch(url, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),

@@ -18,6 +18,26 @@ const COUNTERS = {
 };
 const COUNTERS_REQUIRED = Object.keys(COUNTERS);
 const readErrors = { '401': err, '403': err, '429': err };
+const ipParam = {
+  name: 'ip',
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+  description: 'IPv4 or IPv6 address',
+};
+const port = {
+  oneOf: [
+    { type: 'integer', minimum: 1, maximum: 65535 },
+    { type: 'string', pattern: '^[0-9]{1,5}$' },
+  ],
+  description: 'a port number (named ports are not supported)',
+};
+const seconds = (min: number, what: string) => ({
+  type: 'integer',
+  minimum: min,
+  maximum: 86400,
+  description: what,
+});
 const nameParam = {
   name: 'name',
   in: 'path',
@@ -173,10 +193,37 @@ export function openApiDocument(): object {
         get: {
           operationId: 'getHealth',
           summary: 'Health status of one address',
-          parameters: [{ name: 'ip', in: 'path', required: true, schema: { type: 'string' } }],
+          parameters: [ipParam],
           responses: {
             '200': {
               description: 'status',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/Health' } } },
+            },
+            ...errors,
+          },
+        },
+        put: {
+          operationId: 'setHealthAdmin',
+          summary: 'Drain an address (never served, not even when every other address is DOWN) or undrain it',
+          description:
+            'Compare-and-swap on the status key, keeping every other field. A drain of an address without a status key creates {"status":"UP","admin":"drain"}; "none" there writes nothing (the answer has no status).',
+          parameters: [ipParam],
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['admin'],
+                  additionalProperties: false,
+                  properties: { admin: { type: 'string', enum: ['drain', 'none'] } },
+                },
+              },
+            },
+          },
+          responses: {
+            '200': {
+              description: 'the status after the write',
               content: { 'application/json': { schema: { $ref: '#/components/schemas/Health' } } },
             },
             ...errors,
@@ -284,6 +331,72 @@ export function openApiDocument(): object {
             weight: { type: 'integer', minimum: 0, maximum: 65535 },
             preference: { type: 'integer', minimum: 0, maximum: 65535 },
             text: { type: 'string' },
+            probe: {
+              allOf: [{ $ref: '#/components/schemas/Probe' }],
+              nullable: true,
+              description:
+                "A and AAAA only: written into the address's status key in the same transaction (null removes it; absent leaves it)",
+            },
+          },
+        },
+        Probe: {
+          type: 'object',
+          description:
+            "Kubernetes' core/v1 Probe: exactly one of httpGet, tcpSocket, grpc, icmp (Hades's own); exec is refused. The connection always goes to the address.",
+          additionalProperties: false,
+          properties: {
+            httpGet: {
+              type: 'object',
+              required: ['port'],
+              additionalProperties: false,
+              properties: {
+                path: { type: 'string', default: '/' },
+                port,
+                host: {
+                  type: 'string',
+                  description: 'Host header and TLS server name (default: the address)',
+                },
+                scheme: { type: 'string', enum: ['HTTP', 'HTTPS'], default: 'HTTP' },
+                httpHeaders: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    required: ['name'],
+                    additionalProperties: false,
+                    properties: { name: { type: 'string' }, value: { type: 'string' } },
+                  },
+                },
+                expectStatus: {
+                  type: 'string',
+                  default: '200-399',
+                  description: 'codes and ranges, e.g. "200,204,300-399"',
+                },
+                expectBody: { type: 'string', description: 'a substring the body must contain' },
+                insecureSkipVerify: { type: 'boolean', default: false },
+              },
+            },
+            tcpSocket: {
+              type: 'object',
+              required: ['port'],
+              additionalProperties: false,
+              properties: { port },
+            },
+            grpc: {
+              type: 'object',
+              required: ['port'],
+              additionalProperties: false,
+              properties: {
+                port,
+                service: { type: 'string', description: 'grpc.health.v1 service name (default "")' },
+              },
+            },
+            icmp: { type: 'object', additionalProperties: false, properties: {} },
+            timeoutSeconds: seconds(1, 'default 1'),
+            periodSeconds: seconds(1, "default: the scanner's check-interval"),
+            successThreshold: seconds(1, "default: the scanner's rise"),
+            failureThreshold: seconds(1, "default: the scanner's fall"),
+            initialDelaySeconds: seconds(0, 'default 0'),
+            terminationGracePeriodSeconds: { type: 'integer', description: 'accepted and not used' },
           },
         },
         Record: {
@@ -302,6 +415,9 @@ export function openApiDocument(): object {
             preference: { type: 'integer' },
             text: { type: 'string' },
             source: { type: 'string' },
+            probe: {
+              $ref: '#/components/schemas/Probe',
+            },
             modRevision: { type: 'integer' },
           },
         },
@@ -315,16 +431,35 @@ export function openApiDocument(): object {
         },
         Health: {
           type: 'object',
-          required: ['ip', 'status'],
+          required: ['ip', 'admin'],
           properties: {
             ip: { type: 'string' },
-            status: { type: 'string', enum: ['UP', 'DOWN'] },
+            status: {
+              type: 'string',
+              enum: ['UP', 'DOWN'],
+              description: 'absent only after an undrain of an address without a status key',
+            },
             ports: { type: 'array', items: { type: 'string' } },
+            probe: { $ref: '#/components/schemas/Probe' },
+            probeSummary: {
+              type: 'string',
+              description: 'the probe in one line: "httpGet HTTP :80/healthz"',
+            },
+            probeError: {
+              type: 'string',
+              description: 'why the stored probe does not validate (the scanner skips it)',
+            },
+            reason: { type: 'string', description: "the scanner's reason for the last transition" },
             changed: {
               type: 'string',
               format: 'date-time',
               description:
                 'when a scanner wrote the last transition (absent for a status written without it)',
+            },
+            admin: {
+              type: 'string',
+              enum: ['drain', 'none'],
+              description: 'drain: never served, not even when every other address is DOWN',
             },
           },
         },

@@ -8,10 +8,12 @@ import http from 'node:http';
 import type { HostPort } from '../common/host-port.js';
 import { guardHttpServer } from '../common/http-server.js';
 import type { Logger } from '../common/logger.js';
+import { canonicalIP } from '../records/ip.js';
 import type { ApiCounters } from './api-counters.js';
 import { type Authenticator, presentedToken, type RateLimiter, type Scope } from './auth.js';
 import type { DnsMetrics } from './dns-metrics.js';
 import { ApiError } from './errors.js';
+import { adminOf, healthView } from './health.js';
 import { LegacyApi } from './legacy.js';
 import { zoneOf } from './names.js';
 import { openApiDocument } from './openapi.js';
@@ -186,14 +188,25 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
           return json(200, { configured: true, ...(await o.dnsMetrics.view()) });
         }
       }
-      if (parts[0] === 'health' && method === 'GET') {
-        if (parts.length === 1) return json(200, { health: (await o.service.listHealth()).map(flatHealth) });
-        if (parts.length === 2) {
-          const st = await o.service.health(parts[1]).catch(() => {
-            throw new ApiError(400, `"${parts[1]}" is not an IP address`, 'ip');
+      if (parts[0] === 'health') {
+        if (parts.length === 1 && method === 'GET')
+          return json(200, {
+            health: (await o.service.listHealth()).map((h) => healthView(h.ip, h.status)),
           });
-          if (!st) throw new ApiError(404, `no health status for ${parts[1]}`);
-          return json(200, flatHealth({ ip: parts[1], status: st }));
+        if (parts.length === 2) {
+          const ip = canonicalIP(parts[1]);
+          if (ip === undefined) throw new ApiError(400, `"${parts[1]}" is not an IP address`, 'ip');
+          if (method === 'GET') {
+            const st = await o.service.health(ip);
+            if (!st) throw new ApiError(404, `no health status for ${ip}`);
+            return json(200, healthView(ip, st));
+          }
+          if (method === 'PUT') {
+            const admin = adminOf(parseJson(await readBody(req), false));
+            const r = await o.service.setAdmin(ip, admin);
+            return json(200, healthView(r.ip, r.status));
+          }
+          throw new ApiError(405, `method ${method} not allowed on ${path}`);
         }
       }
     }
@@ -260,20 +273,6 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
       },
     );
   };
-}
-
-function flatHealth(h: {
-  ip: string;
-  status: { status: string; ports?: string[]; changed?: unknown };
-}): object {
-  const out: { ip: string; status: string; ports?: string[]; changed?: string } = {
-    ip: h.ip,
-    status: h.status.status,
-  };
-  if (h.status.ports) out.ports = h.status.ports;
-  // when the scanner last wrote a transition; absent for a status written without it
-  if (typeof h.status.changed === 'string') out.changed = h.status.changed;
-  return out;
 }
 
 /** GET /v1/zones: the zone the API writes in, and the reverse trees PTR names live under. */

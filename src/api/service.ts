@@ -6,7 +6,13 @@
  * (modRevision, 0 = absent). When a concurrent writer got there first the compare fails and the
  * whole request is planned again on fresh data: no update is lost, nothing is half written.
  */
-import { healthKey, ipFromHealthKey, parseHealthStatus, serializeHealthStatus } from '../records/health.js';
+import {
+  type AdminState,
+  healthKey,
+  ipFromHealthKey,
+  parseHealthStatus,
+  serializeHealthStatus,
+} from '../records/health.js';
 import { canonicalIP } from '../records/ip.js';
 import { keyToName, nameToKey } from '../records/keys.js';
 import { fnv1a32, leafKey, serializeRecordValue, toRecord } from '../records/record.js';
@@ -29,7 +35,41 @@ export interface NameRecord {
 export interface Plan<T> {
   puts: { name: string; value: RecordValue }[];
   deletes: string[];
+  /**
+   * Probes to set on the status keys of addresses (canonical IP → the validated probe JSON;
+   * null removes it), in the same transaction. An address without a status key gets
+   * `{"status":"UP","probe":…}`.
+   */
+  probes?: Map<string, unknown>;
   result: T;
+}
+
+/** Attempts of a health write (drain) before 409: only a scanner's concurrent write competes. */
+const HEALTH_ATTEMPTS = 5;
+
+/**
+ * The raw status object of a health value, for a compare-and-swap writer that changes one field
+ * and keeps the rest exactly as written. 409 when the value is no usable status: overwriting it
+ * would drop what someone wrote there.
+ */
+function rawStatus(kv: KeyValue, ip: string): { [k: string]: unknown } {
+  try {
+    parseHealthStatus(kv.value);
+  } catch (e) {
+    throw new ApiError(
+      409,
+      `the health status of ${ip} (${kv.key}) is not usable: ${(e as Error).message}; fix or delete it first`,
+    );
+  }
+  return JSON.parse(kv.value) as { [k: string]: unknown };
+}
+
+/** The status key's new value with `field` set to `value` (deleted when undefined); other fields kept. */
+function withField(kv: KeyValue | undefined, ip: string, field: string, value: unknown): string {
+  const o: { [k: string]: unknown } = kv ? rawStatus(kv, ip) : { status: 'UP' };
+  if (value === undefined) delete o[field];
+  else o[field] = value;
+  return JSON.stringify(o);
 }
 
 export interface ServiceOptions {
@@ -126,6 +166,33 @@ export class RecordService {
     }
   }
 
+  /**
+   * Sets an address's `admin` (`drain`) or removes it (`none`), keeping every other field of its
+   * status, by compare-and-swap (again on a concurrent write, 409 after a few). A drain of an
+   * address without a status key creates `{"status":"UP","admin":"drain"}`, so it takes effect;
+   * `none` there writes nothing. Returns the status after the write (undefined: no key).
+   */
+  async setAdmin(ipText: string, admin: AdminState): Promise<{ ip: string; status?: HealthStatus }> {
+    const ip = canonicalIP(ipText);
+    if (ip === undefined) throw new ApiError(400, `"${ipText}" is not an IP address`, 'ip');
+    const key = healthKey(this.monitorPath, ip);
+    for (let attempt = 1; ; attempt++) {
+      const kv = await this.store.get(key);
+      if (!kv && admin === 'none') return { ip };
+      const value = withField(kv, ip, 'admin', admin === 'drain' ? 'drain' : undefined);
+      if (kv && kv.value === value) return { ip, status: parseHealthStatus(value) };
+      const res = await this.store.txn({
+        compare: [{ key, op: 'modRevision', modRevision: kv ? kv.modRevision : 0 }],
+        success: [{ op: 'put', key, value }],
+      });
+      if (res.succeeded) return { ip, status: parseHealthStatus(value) };
+      if (attempt >= HEALTH_ATTEMPTS)
+        throw new ApiError(409, `the health status of ${ip} kept changing; try again`);
+      this.log?.warn({ ip, attempt }, 'api: health write conflict, retrying');
+      await new Promise((r) => setTimeout(r, Math.random() * attempt * 10));
+    }
+  }
+
   async listHealth(): Promise<{ ip: string; status: HealthStatus }[]> {
     const res = await this.store.list(this.monitorPath);
     const out: { ip: string; status: HealthStatus }[] = [];
@@ -193,7 +260,8 @@ export class RecordService {
       deleted.delete(key);
       putKeys.set(key, v);
     }
-    if (putKeys.size === 0 && deleted.size === 0) return 0;
+    const probes = p.probes ?? new Map<string, unknown>();
+    if (putKeys.size === 0 && deleted.size === 0 && probes.size === 0) return 0;
     for (const key of deleted) if (existing.has(key)) ops.push({ op: 'delete', key });
     for (const [key, value] of putKeys) {
       if (!existing.has(key)) compare.push({ key, op: 'modRevision', modRevision: 0 });
@@ -222,10 +290,12 @@ export class RecordService {
     }
     const added = [...after].filter((ip) => !before.has(ip));
     const candidates = [...before].filter((ip) => !after.has(ip));
+    // addresses that keep their records but get a probe: their status keys are written too
+    const probed = [...probes.keys()].filter((ip) => !added.includes(ip) && !candidates.includes(ip));
     // status keys first, the listing after: a writer that takes an address up rewrites its status
     // key, so if it committed before our listing could see its record, our compare below fails
     const healthKvs = await Promise.all(
-      [...added, ...candidates].map((ip) => this.store.get(healthKey(this.monitorPath, ip))),
+      [...added, ...candidates, ...probed].map((ip) => this.store.get(healthKey(this.monitorPath, ip))),
     );
     const used = new Set<string>();
     if (candidates.length > 0) {
@@ -244,13 +314,23 @@ export class RecordService {
       const key = healthKey(this.monitorPath, ip);
       const kv = healthKvs[i];
       if (kv) {
-        // rewrite it unchanged: its modRevision moves, so a concurrent remover that listed before
-        // this record existed fails its compare and looks again
+        // rewrite it (unchanged but for a probe): its modRevision moves, so a concurrent remover
+        // that listed before this record existed fails its compare and looks again
         compare.push({ key, op: 'modRevision', modRevision: kv.modRevision });
-        ops.push({ op: 'put', key, value: kv.value });
+        ops.push({
+          op: 'put',
+          key,
+          value: probes.has(ip) ? withField(kv, ip, 'probe', probeValue(probes, ip)) : kv.value,
+        });
       } else {
         compare.push({ key, op: 'modRevision', modRevision: 0 });
-        ops.push({ op: 'put', key, value: serializeHealthStatus({ status: 'UP' }) });
+        ops.push({
+          op: 'put',
+          key,
+          value: probes.has(ip)
+            ? withField(undefined, ip, 'probe', probeValue(probes, ip))
+            : serializeHealthStatus({ status: 'UP' }),
+        });
       }
     });
     candidates.forEach((ip, j) => {
@@ -259,11 +339,28 @@ export class RecordService {
       compare.push({ key: kv.key, op: 'modRevision', modRevision: kv.modRevision });
       ops.push({ op: 'delete', key: kv.key });
     });
+    probed.forEach((ip, j) => {
+      const key = healthKey(this.monitorPath, ip);
+      const kv = healthKvs[added.length + candidates.length + j];
+      const probe = probeValue(probes, ip);
+      // removing the probe of an address without a status: nothing to write
+      if (!kv && probe === undefined) return;
+      const value = withField(kv, ip, 'probe', probe);
+      if (kv && kv.value === value) return;
+      compare.push({ key, op: 'modRevision', modRevision: kv ? kv.modRevision : 0 });
+      ops.push({ op: 'put', key, value });
+    });
     if (ops.length > 120)
       throw new ApiError(413, `the change needs ${ops.length} writes; at most 120 fit one transaction`);
     const res = await this.store.txn({ compare, success: ops });
     return res.succeeded ? res.revision : false;
   }
+}
+
+/** A plan's probe for `ip`: the JSON to store, or undefined to remove it (null in the plan). */
+function probeValue(probes: Map<string, unknown>, ip: string): unknown {
+  const p = probes.get(ip);
+  return p === null ? undefined : p;
 }
 
 /** The canonical address of an IP text, or undefined. */

@@ -10,10 +10,15 @@
  *
  * Record bodies: A/AAAA `address`; CNAME `target`; SRV `target`,`port`,`priority`,`weight`; TXT
  * `text`; MX `target`,`preference`; NS `target` (name = the zone; stored under ns.dns.<zone>); all
- * may have `ttl`. Only records with `source: "api"` are changed.
+ * may have `ttl`. A/AAAA may have `probe` (a Kubernetes-shaped probe, records/probe.ts), written
+ * into the address's status key in the record's transaction (null removes it). Only records with
+ * `source: "api"` are changed.
  */
+
+import { RecordError } from '../records/errors.js';
 import { parseIP } from '../records/ip.js';
 import { isInZone } from '../records/names.js';
+import { parseProbe } from '../records/probe.js';
 import { MAX_TEXT_OCTETS, MAX_TTL, MAX_U16 } from '../records/record.js';
 import type { RecordValue } from '../records/types.js';
 import { badRequest, conflict, notFound } from './errors.js';
@@ -38,6 +43,8 @@ export interface V1Record {
   preference?: number;
   text?: string;
   source?: string;
+  /** The probe written with this request (A/AAAA); probes live in the status key (/v1/health). */
+  probe?: unknown;
   modRevision: number;
 }
 
@@ -68,12 +75,27 @@ function target(v: unknown, field = 'target'): string {
   return noDot(n);
 }
 
-/** Validates a /v1 record body → the owner name to store it at and its value. */
+/**
+ * A/AAAA `probe`: undefined (not given), null (remove) or the probe as given once it validates
+ * (stored as written, in Kubernetes' field names); 400 naming the field path otherwise.
+ */
+function probeOf(v: unknown): unknown {
+  if (v === undefined || v === null) return v;
+  try {
+    parseProbe(v, 'probe');
+  } catch (e) {
+    if (e instanceof RecordError) throw badRequest(e.message, e.field);
+    throw e;
+  }
+  return v;
+}
+
+/** Validates a /v1 record body → the owner name to store it at, its value and its probe. */
 export function toValue(
   zone: Zone,
   body: unknown,
   nameFromPath?: string,
-): { name: string; value: RecordValue } {
+): { name: string; value: RecordValue; probe?: unknown } {
   const peek =
     body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as { type?: unknown }) : {};
   const t = peek.type;
@@ -82,7 +104,15 @@ export function toValue(
   if (!(RECORD_TYPES as readonly string[]).includes(type))
     throw badRequest(`field "type": unknown type "${t}" (${RECORD_TYPES.join(', ')})`, 'type');
   const allowed = ['type', 'ttl', ...FIELDS[type], ...(nameFromPath === undefined ? ['name'] : [])];
+  const isAddress = type === 'A' || type === 'AAAA';
+  if (isAddress) allowed.push('probe');
+  else if ((peek as { probe?: unknown }).probe !== undefined)
+    throw badRequest(
+      `field "probe" is for A and AAAA records only (the address is probed), not ${type}`,
+      'probe',
+    );
   const o = checkObject(body, allowed);
+  const probe = isAddress ? probeOf(o.probe) : undefined;
   let name = nameFromPath ?? checkName(o.name, 'name');
   if (!isInZone(name, zone.domain))
     throw badRequest(`field "name" ${noDot(name)} is outside the zone ${zone.domain}`, 'name');
@@ -122,7 +152,17 @@ export function toValue(
   v.type = type;
   v.source = API_SOURCE;
   checkWritable(zone, name, 'name');
-  return { name, value: v };
+  return probe === undefined ? { name, value: v } : { name, value: v, probe };
+}
+
+/** The plan's probes for a record with `probe` given: its address → the probe (null: remove). */
+function probesOf(value: RecordValue, probe: unknown): Map<string, unknown> | undefined {
+  return probe === undefined || value.host === undefined ? undefined : new Map([[value.host, probe]]);
+}
+
+/** The preview with the probe the request wrote. */
+function withProbe(r: V1Record, probe: unknown): V1Record {
+  return probe === undefined || probe === null ? r : { ...r, probe };
 }
 
 /** The /v1 view of a stored record. */
@@ -206,7 +246,7 @@ export class V1Api {
   }
 
   async create(body: unknown): Promise<V1Record> {
-    const { name, value } = toValue(this.zone, body);
+    const { name, value, probe } = toValue(this.zone, body);
     const { result, revision } = await this.svc.mutateAt([name], (cur) => {
       const recs = cur.get(name)!;
       const isCname = value.type === 'CNAME';
@@ -227,14 +267,19 @@ export class V1Api {
         );
       });
       if (same) throw conflict(`name ${noDot(name)} already has this ${value.type} record (id ${same.id})`);
-      return { puts: [{ name, value }], deletes: [], result: this.preview(name, value) };
+      return {
+        puts: [{ name, value }],
+        deletes: [],
+        probes: probesOf(value, probe),
+        result: withProbe(this.preview(name, value), probe),
+      };
     });
     return { ...result, modRevision: revision };
   }
 
   async replace(nameText: string, id: string, body: unknown, ifMatch?: number): Promise<V1Record> {
     const name0 = checkName(nameText, 'name');
-    const { name, value } = toValue(this.zone, body, name0);
+    const { name, value, probe } = toValue(this.zone, body, name0);
     const { result, revision } = await this.svc.mutateAt([name], (cur) => {
       const recs = cur.get(name)!;
       const old = recs.find((r) => r.id === id);
@@ -243,7 +288,12 @@ export class V1Api {
         throw conflict(`record ${id} was written by ${old.record.source ?? 'another writer'}`);
       if (ifMatch !== undefined && old.kv.modRevision !== ifMatch)
         throw conflict(`record ${id} changed (modRevision ${old.kv.modRevision}, If-Match ${ifMatch})`);
-      return { puts: [{ name, value }], deletes: [old.kv.key], result: this.preview(name, value) };
+      return {
+        puts: [{ name, value }],
+        deletes: [old.kv.key],
+        probes: probesOf(value, probe),
+        result: withProbe(this.preview(name, value), probe),
+      };
     });
     return { ...result, modRevision: revision };
   }

@@ -8,7 +8,7 @@
  * has while it retries with exponential backoff. Lookups never touch the store.
  */
 import { type Logger, NOOP_LOGGER } from '../common/logger.js';
-import { ipFromHealthKey, normalizeMonitorPath, parseHealthStatus } from '../records/health.js';
+import { ipFromHealthKey, isDrained, normalizeMonitorPath, parseHealthStatus } from '../records/health.js';
 import { toRecord } from '../records/record.js';
 import type { HealthState, Record } from '../records/types.js';
 import { type KeyValue, type Store, StoreError, type Watch, type WatchEvent } from '../store/types.js';
@@ -285,7 +285,12 @@ export class Catalog {
     return this.hov.health(ip);
   }
 
-  /** Changes whenever any IP's health state changes (or the overlay is swapped). */
+  /** The IP's status says `"admin":"drain"`: never served (canonical text form). */
+  drained(ip: string): boolean {
+    return this.hov.drained(ip);
+  }
+
+  /** Changes whenever any IP's health state or drain changes (or the overlay is swapped). */
   get healthGeneration(): number {
     return this.hov.generation;
   }
@@ -482,7 +487,7 @@ export class Catalog {
       else build.badRecords.add(kv.key);
     } else if (cls === 'health' && build.overlay) {
       const parsed = this.parseHealth(kv, this.badHealth);
-      if (parsed) build.overlay.set(parsed.ip, parsed.state);
+      if (parsed) build.overlay.set(parsed.ip, parsed.state, parsed.drained);
       else build.badHealth.add(kv.key);
     }
   }
@@ -546,8 +551,8 @@ export class Catalog {
     }
     if (overlay) {
       const old = this.hov;
-      overlay.forEach((state, ip) => {
-        if (old.health(ip) !== state) changed.push(this.healthPrefix + ip);
+      overlay.forEach((state, ip, drained) => {
+        if (old.health(ip) !== state || old.drained(ip) !== drained) changed.push(this.healthPrefix + ip);
       });
       old.forEach((_state, ip) => {
         if (overlay.health(ip) === undefined) changed.push(this.healthPrefix + ip);
@@ -605,7 +610,7 @@ export class Catalog {
     const parsed = this.parseHealth(ev.kv, this.badHealth);
     if (parsed) {
       this.badHealth.delete(key);
-      return this.hov.set(parsed.ip, parsed.state);
+      return this.hov.set(parsed.ip, parsed.state, parsed.drained);
     }
     // No longer usable: the IP counts as unmonitored.
     this.badHealth.add(key);
@@ -629,12 +634,16 @@ export class Catalog {
     }
   }
 
-  private parseHealth(kv: KeyValue, knownBad: Set<string>): { ip: string; state: HealthState } | undefined {
+  private parseHealth(
+    kv: KeyValue,
+    knownBad: Set<string>,
+  ): { ip: string; state: HealthState; drained: boolean } | undefined {
     const ip = ipFromHealthKey(this.healthPrefix, kv.key);
     let problem = 'key does not end in an IP address';
     if (ip !== undefined) {
       try {
-        return { ip, state: parseHealthStatus(kv.value).status };
+        const h = parseHealthStatus(kv.value);
+        return { ip, state: h.status, drained: isDrained(h) };
       } catch (err) {
         problem = (err as Error).message;
       }

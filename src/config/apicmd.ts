@@ -28,8 +28,15 @@ export function apicmdFlagSpecs(): FlagSpec[] {
       type: 'string',
       default: '',
       env: false,
-      choices: ['create', 'delete', 'update'],
-      help: 'create, delete or update -domain',
+      choices: ['create', 'delete', 'update', 'drain', 'undrain'],
+      help: 'create, delete or update -domain; drain or undrain -ip',
+    },
+    {
+      name: 'ip',
+      type: 'string',
+      default: '',
+      env: false,
+      help: 'the address to drain (never served) or undrain (with -method drain|undrain)',
     },
     {
       name: 'type',
@@ -59,7 +66,8 @@ export interface ApicmdConfig {
   show: string;
   domain: string;
   /** '' when not given. */
-  method: '' | 'create' | 'delete' | 'update';
+  method: '' | 'create' | 'delete' | 'update' | 'drain' | 'undrain';
+  ip: string;
   type: string;
   ips: string;
   alias: string;
@@ -75,6 +83,7 @@ export function buildApicmdConfig(v: FlagValues): ApicmdConfig {
     show: String(v.show),
     domain: String(v.domain),
     method: String(v.method) as ApicmdConfig['method'],
+    ip: String(v.ip),
     type: String(v.type),
     ips: String(v.ips),
     alias: String(v.alias),

@@ -23,6 +23,7 @@ function rec(name: string, i: number, target: string, extra: Partial<Record> = {
 class FakeSource implements AnswerSource {
   readonly names = new Map<string, Record[]>();
   readonly states = new Map<string, HealthState>();
+  readonly drains = new Set<string>();
   recordGeneration: number | undefined = 1;
   healthGeneration: number | undefined = 1;
   revision = 1;
@@ -39,6 +40,9 @@ class FakeSource implements AnswerSource {
   }
   health(ip: string): HealthState | undefined {
     return this.states.get(ip);
+  }
+  drained(ip: string): boolean {
+    return this.drains.has(ip);
   }
 }
 
@@ -156,4 +160,47 @@ describe('AddressAnswers', () => {
     s.healthGeneration = 4;
     assert.deepEqual(a(), ['10.2.0.2']);
   });
+
+  for (const policy of ['sticky', 'random-one', 'all'] as const) {
+    it(`${policy}: drain leaves an address out even when the rest are DOWN; all drained → NODATA`, () => {
+      for (const generations of [true, false]) {
+        const s = world();
+        if (!generations) s.recordGeneration = undefined; // the general path
+        const h = handler(s, policy);
+        const answers = (c: number) => {
+          const m = decode(Buffer.from(ask(h, 'pool.hades.local', RRType.A, `192.0.2.${c}`), 'hex'));
+          return { rcode: m.rcode, ips: m.answers.map((r) => r.data as string) };
+        };
+        const seen = () => {
+          const all = new Set<string>();
+          for (let c = 0; c < 40; c++) for (const ip of answers(c).ips) all.add(ip);
+          return [...all].sort();
+        };
+        const where = `${policy} ${generations ? 'kept answers' : 'general path'}`;
+        assert.deepEqual(seen(), ['10.0.0.1', '10.0.0.2', '10.0.0.3'], where);
+        s.drains.add('10.0.0.2');
+        s.healthGeneration = 2;
+        assert.deepEqual(seen(), ['10.0.0.1', '10.0.0.3'], `${where}: drained UP`);
+        s.states.set('10.0.0.1', 'DOWN');
+        s.states.set('10.0.0.3', 'DOWN');
+        s.healthGeneration = 3;
+        assert.deepEqual(seen(), ['10.0.0.1', '10.0.0.3'], `${where}: fail-open without the drained one`);
+        s.drains.add('10.0.0.1');
+        s.drains.add('10.0.0.3');
+        s.healthGeneration = 4;
+        for (let c = 0; c < 5; c++)
+          assert.deepEqual(answers(c), { rcode: 0, ips: [] }, `${where}: all drained`);
+        // AAAA of the same name is untouched
+        const six = decode(Buffer.from(ask(h, 'pool.hades.local', RRType.AAAA, '192.0.2.1'), 'hex'));
+        assert.ok(six.answers.length >= 1, where);
+        s.drains.clear();
+        s.healthGeneration = 5;
+        assert.deepEqual(
+          seen(),
+          ['10.0.0.1', '10.0.0.2', '10.0.0.3'].filter((ip) => s.states.get(ip) !== 'DOWN'),
+          `${where}: undrained`,
+        );
+      }
+    });
+  }
 });

@@ -1,6 +1,7 @@
 /**
  * A and AAAA: the hot path. The name's address records of the asked family, deduplicated,
- * through the health overlay (DOWN left out; all DOWN → all, counted), then the selection
+ * through the health overlay (drained always left out; DOWN left out, but when every address
+ * not drained is DOWN those are all kept, counted), then the selection
  * policy (select.ts; the lowest-key record's `select` among the name's records overrides the
  * server's). One TTL for the RRset: the
  * lowest of the emitted records' (RFC 2181 §5.2). Owner: the question name (0x20 case kept) or
@@ -35,6 +36,8 @@ export function answerAddresses(
   let m = ctx.collectAddresses(ctx.recs, n, kind, cands);
   if (m === 0) return 0;
   m = ctx.healthFilter(cands, m);
+  // every address drained: none of this family (NODATA, as if there were none)
+  if (m === 0) return 0;
   return emitAddresses(ctx, name, owner, m, policyFor(ctx.recs, n, ctx.policy), kind);
 }
 
@@ -66,10 +69,13 @@ function emitAddresses(
 
 /** One family's answer for a name, before selection. */
 interface Family {
-  /** Deduplicated address records, DOWN ones left out (all of them when all are DOWN). */
+  /**
+   * Deduplicated address records, drained and DOWN ones left out (the DOWN ones kept when every
+   * address not drained is DOWN); never empty.
+   */
   readonly cands: Record[];
   readonly policy: SelectPolicy;
-  /** Every address is DOWN: served whole, counted per answer in `stats.failOpen`. */
+  /** Every address not drained is DOWN: served, counted per answer in `stats.failOpen`. */
   readonly failOpen: boolean;
   /**
    * For sticky with several candidates: per candidate (KEY_STRIDE numbers) the address hash
@@ -163,6 +169,8 @@ function family(ctx: AnswerContext, n: number, kind: 'ipv4' | 'ipv6', policy: Se
   if (m === 0) return null;
   const list = cands.slice(0, m);
   list.length = ctx.keepHealthy(list, m);
+  // all drained: no answer of this family; the general path answers NODATA
+  if (list.length === 0) return null;
   const failOpen = ctx.failedOpen;
   return { cands: list, policy, failOpen, keys: policy === 'sticky' ? keysOf(ctx, list, kind) : null };
 }

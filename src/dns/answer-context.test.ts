@@ -9,9 +9,15 @@ function rec(target: string, hostKind: Record['hostKind'] = 'ipv4', extra: Parti
   return { key: `/k/${target}`, name: `${target}.`, hostKind, target, modRevision: 1, ...extra };
 }
 
-function context(health: { [ip: string]: HealthState } = {}): AnswerContext {
+function context(health: { [ip: string]: HealthState } = {}, drained: string[] = []): AnswerContext {
   return new AnswerContext({
-    source: { lookup: () => 0, has: () => false, health: (ip) => health[ip], revision: 7 },
+    source: {
+      lookup: () => 0,
+      has: () => false,
+      health: (ip) => health[ip],
+      drained: (ip) => drained.includes(ip),
+      revision: 7,
+    },
     zones: new Zones(['hades.local.']),
     defaultTtl: 3600,
     minTtl: 30,
@@ -69,5 +75,56 @@ describe('AnswerContext', () => {
     assert.equal(ctx.stats.failOpen, 1);
     assert.equal(ctx.healthFilter([rec('x.', 'name')], 1), 1);
     assert.equal(ctx.stats.failOpen, 1);
+  });
+
+  it('healthFilter with drains: drained out always, fail-open among the rest, all drained → none', () => {
+    // [case, health, drained, candidates, kept, fail-open counted]
+    const cases: [string, { [ip: string]: HealthState }, string[], string[], string[], number][] = [
+      [
+        'drained UP out',
+        { '10.0.0.1': 'UP', '10.0.0.2': 'UP' },
+        ['10.0.0.1'],
+        ['10.0.0.1', '10.0.0.2'],
+        ['10.0.0.2'],
+        0,
+      ],
+      ['drained unmonitored out', {}, ['10.0.0.1'], ['10.0.0.1', '10.0.0.2'], ['10.0.0.2'], 0],
+      [
+        'others DOWN: fail-open serves them, not the drained one',
+        { '10.0.0.1': 'UP', '10.0.0.2': 'DOWN', '10.0.0.3': 'DOWN' },
+        ['10.0.0.1'],
+        ['10.0.0.1', '10.0.0.2', '10.0.0.3'],
+        ['10.0.0.2', '10.0.0.3'],
+        1,
+      ],
+      [
+        'drained DOWN and one UP: the UP one',
+        { '10.0.0.1': 'DOWN', '10.0.0.2': 'UP', '10.0.0.3': 'DOWN' },
+        ['10.0.0.1'],
+        ['10.0.0.1', '10.0.0.2', '10.0.0.3'],
+        ['10.0.0.2'],
+        0,
+      ],
+      [
+        'all drained: none',
+        { '10.0.0.2': 'DOWN' },
+        ['10.0.0.1', '10.0.0.2'],
+        ['10.0.0.1', '10.0.0.2'],
+        [],
+        0,
+      ],
+      ['all drained, a name kept', {}, ['10.0.0.1'], ['10.0.0.1', 'x.'], ['x.'], 0],
+    ];
+    for (const [what, health, drained, cands, kept, failOpen] of cases) {
+      const ctx = context(health, drained);
+      const arr = cands.map((t) => rec(t, t.endsWith('.') ? 'name' : 'ipv4'));
+      const k = ctx.healthFilter(arr, arr.length);
+      assert.deepEqual(
+        arr.slice(0, k).map((r) => r.target),
+        kept,
+        what,
+      );
+      assert.equal(ctx.stats.failOpen, failOpen, `${what}: fail-open count`);
+    }
   });
 });

@@ -19,6 +19,8 @@ export interface AnswerSource {
   has(name: string): boolean;
   /** UP / DOWN, or undefined when unmonitored (canonical IP text). */
   health(ip: string): HealthState | undefined;
+  /** The IP is drained (`"admin":"drain"`): never served, not even fail-open. */
+  drained(ip: string): boolean;
   /** Store revision the index reflects: the SOA serial. */
   readonly revision: number;
   /**
@@ -27,13 +29,16 @@ export interface AnswerSource {
    * `AddressAnswers`); a source without both is answered without them.
    */
   readonly recordGeneration?: number;
-  /** Changes whenever any IP's health changes (Catalog.healthGeneration). */
+  /** Changes whenever any IP's health or drain changes (Catalog.healthGeneration). */
   readonly healthGeneration?: number;
 }
 
 /** Counters for the metrics; plain numbers, incremented on the query path. */
 export interface AnswerStats {
-  /** Address sets (answers and glue) in which every address was DOWN, served whole (fail-open). */
+  /**
+   * Address sets (answers and glue) in which every address not drained was DOWN, served
+   * (fail-open).
+   */
   failOpen: number;
   /** Queries answered SERVFAIL because building the answer threw (a bug or unusable data). */
   errors: number;
@@ -162,9 +167,11 @@ export class AnswerContext {
   }
 
   /**
-   * The health overlay on `arr[0, m)`: address records whose IP is DOWN are removed (in place,
-   * order kept) unless every address record is DOWN, in which case all stay (fail-open, counted).
-   * Records that are not addresses are kept. Returns the new count.
+   * The health overlay on `arr[0, m)`: drained address records are removed always; address
+   * records whose IP is DOWN are removed unless every address record left is DOWN, in which case
+   * those stay (fail-open among the addresses not drained, counted). All drained: no address is
+   * left. Removal is in place, order kept; records that are not addresses are kept. Returns the
+   * new count.
    */
   healthFilter(arr: Record[], m: number): number {
     const k = this.keepHealthy(arr, m);
@@ -172,7 +179,7 @@ export class AnswerContext {
     return k;
   }
 
-  /** Set by keepHealthy: its last call kept every address because all were DOWN. */
+  /** Set by keepHealthy: its last call kept every address not drained because all were DOWN. */
   failedOpen = false;
 
   /** healthFilter without counting (for answers built once and served many times). */
@@ -180,22 +187,29 @@ export class AnswerContext {
     const src = this.source;
     let addrs = 0;
     let down = 0;
+    let drained = 0;
     this.failedOpen = false;
     for (let i = 0; i < m; i++) {
       const r = arr[i];
       if (r.hostKind !== 'ipv4' && r.hostKind !== 'ipv6') continue;
+      if (src.drained(r.target)) {
+        drained++;
+        continue;
+      }
       addrs++;
       if (src.health(r.target) === 'DOWN') down++;
     }
-    if (down === 0) return m;
-    if (down === addrs) {
-      this.failedOpen = true;
-      return m;
-    }
+    if (down === 0 && drained === 0) return m;
+    // every address not drained is DOWN: serve them (fail-open), never the drained ones
+    const keepDown = down === addrs;
+    if (keepDown && down > 0) this.failedOpen = true;
     let k = 0;
     for (let i = 0; i < m; i++) {
       const r = arr[i];
-      if ((r.hostKind === 'ipv4' || r.hostKind === 'ipv6') && src.health(r.target) === 'DOWN') continue;
+      if (r.hostKind === 'ipv4' || r.hostKind === 'ipv6') {
+        const ip = r.target;
+        if (src.drained(ip) || (!keepDown && src.health(ip) === 'DOWN')) continue;
+      }
       arr[k++] = r;
     }
     return k;

@@ -885,6 +885,7 @@ describe('DnsHandler', () => {
           },
           has: () => true,
           health: () => undefined,
+          drained: () => false,
           revision: 1,
         },
         zones: ZONES,

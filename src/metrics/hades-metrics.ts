@@ -205,7 +205,7 @@ export class HadesMetrics {
     this.serverMetrics();
     this.add(
       'hades_selection_all_down_total',
-      'A/AAAA/SRV answers where every address was DOWN and all were served (fail-open).',
+      'A/AAAA/SRV answers where every address not drained was DOWN and those were served (fail-open).',
       'counter',
       () =>
         this.handler ? [{ labels: {}, value: this.handler.stats.failOpen }] : [{ labels: {}, value: 0 }],

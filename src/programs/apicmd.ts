@@ -8,6 +8,8 @@
  *   hades-apicmd -method update -domain cctv1 -updates "ips:192.168.10.1->192.168.10.9"
  *   hades-apicmd -method update -domain cctv1 -updates "alias:tv1->tv2"
  *   hades-apicmd -method delete -domain cctv1 [-ips "a;b" | -alias tv1]
+ *   hades-apicmd -method drain -ip 192.168.10.1      (never served; /v1/health)
+ *   hades-apicmd -method undrain -ip 192.168.10.1
  *
  * -addr / $HADES_API_ADDR, -token / $HADES_API_TOKEN. Errors: one line on stderr, exit 1 (2 for flags).
  */
@@ -18,10 +20,12 @@ import {
   type Entry,
   formatLines,
   parseUpdates,
+  setAdmin,
   splitIps,
 } from '../api/client.js';
 import { APICMD_PROGRAM, type ApicmdConfig, apicmdFlagSpecs, buildApicmdConfig } from '../config/apicmd.js';
 import { flagsCommandLine } from '../config/cli.js';
+import { canonicalIP } from '../records/ip.js';
 import { exitUsage, loadConfig } from './run.js';
 
 function fail(message: string): never {
@@ -64,10 +68,22 @@ function change(cfg: ApicmdConfig): { httpMethod: string; body: unknown } {
 
 async function run(cfg: ApicmdConfig): Promise<void> {
   if (!cfg.list && cfg.show === '' && cfg.method === '')
-    usageError('nothing to do: give -list, -show <name> or -method create|delete|update');
-  if (cfg.method !== '' && cfg.domain === '') usageError(`-method ${cfg.method} needs -domain`);
+    usageError('nothing to do: give -list, -show <name> or -method create|delete|update|drain|undrain');
+  const admin = cfg.method === 'drain' ? 'drain' : cfg.method === 'undrain' ? 'none' : undefined;
+  if (admin !== undefined) {
+    if (cfg.ip.trim() === '') usageError(`-method ${cfg.method} needs -ip <address>`);
+    if (canonicalIP(cfg.ip.trim()) === undefined)
+      usageError(`-ip "${cfg.ip}" is not an IPv4 or IPv6 address`);
+  } else if (cfg.ip !== '') usageError('-ip goes with -method drain or undrain');
+  if (cfg.method !== '' && admin === undefined && cfg.domain === '')
+    usageError(`-method ${cfg.method} needs -domain`);
   if (cfg.token === '') usageError('no API token: give -token or set HADES_API_TOKEN');
   const base = baseUrl(cfg.addr);
+  if (admin !== undefined) {
+    const st = await setAdmin(base, cfg.token, cfg.ip.trim(), admin);
+    process.stdout.write(cfg.json ? `${JSON.stringify(st)}\n` : 'OK\n');
+    return;
+  }
   const print = (entries: { [name: string]: Entry }): void => {
     process.stdout.write(cfg.json ? `${JSON.stringify(entries, null, 2)}\n` : formatLines(entries));
   };

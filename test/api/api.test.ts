@@ -536,7 +536,7 @@ describe('API on etcd', () => {
     assert.equal(put.status, 200, put.text);
     assert.equal(await store.get('/hades/monitor/status/10.90.0.1'), undefined);
     const h = await req(base, 'GET', '/v1/health/10.90.0.3', { token: TOKEN });
-    assert.deepEqual(JSON.parse(h.text), { ip: '10.90.0.3', status: 'UP' });
+    assert.deepEqual(JSON.parse(h.text), { ip: '10.90.0.3', status: 'UP', admin: 'none' });
     assert.equal((await req(base, 'GET', '/v1/health/10.99.99.99', { token: TOKEN })).status, 404);
     const all = JSON.parse((await req(base, 'GET', '/v1/health', { token: TOKEN })).text);
     assert.ok(all.health.some((x: { ip: string }) => x.ip === '10.90.0.2'));

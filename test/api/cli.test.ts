@@ -242,7 +242,10 @@ describe('hades-apicmd command line', () => {
   it('-method frob: the real choices; no token: how to give one; a stray word: exit 2, one line', () => {
     const frob = runBin(APICMD_BIN, ['-method', 'frob', '-domain', 'x']);
     assert.equal(frob.status, 2);
-    assert.equal(frob.stderr, 'hades-apicmd: -method: "frob" is not one of create, delete, update\n');
+    assert.equal(
+      frob.stderr,
+      'hades-apicmd: -method: "frob" is not one of create, delete, update, drain, undrain\n',
+    );
     const noToken = runBin(APICMD_BIN, ['-list']);
     assert.equal(noToken.status, 2);
     assert.equal(noToken.stderr, 'hades-apicmd: no API token: give -token or set HADES_API_TOKEN\n');

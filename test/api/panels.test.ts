@@ -152,8 +152,14 @@ describe('web UI endpoints: /v1/zones, /v1/scanners, /v1/dns-metrics, changed', 
     assert.deepEqual(
       all.filter((h) => String(h.ip).startsWith('10.1.0.')),
       [
-        { ip: '10.1.0.1', status: 'DOWN', ports: ['80'], changed: '2026-11-25T18:00:00.000Z' },
-        { ip: '10.1.0.2', status: 'UP' },
+        {
+          ip: '10.1.0.1',
+          status: 'DOWN',
+          ports: ['80'],
+          changed: '2026-11-25T18:00:00.000Z',
+          admin: 'none',
+        },
+        { ip: '10.1.0.2', status: 'UP', admin: 'none' },
       ],
     );
     assert.deepEqual((await get('/v1/health/10.1.0.1')).body, {
@@ -161,6 +167,7 @@ describe('web UI endpoints: /v1/zones, /v1/scanners, /v1/dns-metrics, changed', 
       status: 'DOWN',
       ports: ['80'],
       changed: '2026-11-25T18:00:00.000Z',
+      admin: 'none',
     });
   });
 

@@ -4,7 +4,9 @@
  * the token, add an A record through the form (confirming in the page's dialog), see it resolve
  * through `hades standalone` and shown as "assumed up (never probed)"; a scanner-style UP (with
  * `changed`) shows as UP, a DOWN turns the address red; names sorted within the zone; a bad
- * address shows the API's validation message (test/ui/panels.test.ts covers the panels and, with
+ * address shows the API's validation message; an address shows its probe, reason and drain state,
+ * and the drain button (after the confirmation step) drains it in the store and out of hades's
+ * answers, and undrains it (test/ui/panels.test.ts covers the panels and, with
  * HADES_UPDATE_SCREENSHOT=1, saves docs/ui-down.png). All traffic stays on 127.0.0.1.
  */
 import assert from 'node:assert/strict';
@@ -46,6 +48,17 @@ describe('web UI (/ui) in headless Chromium', () => {
     const key = healthKey('/hades/monitor/status/', ip);
     try {
       await (value === undefined ? store.delete(key) : store.put(key, value));
+    } finally {
+      await store.close();
+    }
+  };
+
+  /** An address's health key as stored (parsed), or undefined. */
+  const getHealth = async (ip: string) => {
+    const store = await openEmbeddedStore({ dir: path.join(dir, 'data') });
+    try {
+      const kv = await store.get(healthKey('/hades/monitor/status/', ip));
+      return kv ? (JSON.parse(kv.value) as { [k: string]: unknown }) : undefined;
     } finally {
       await store.close();
     }
@@ -180,19 +193,22 @@ describe('web UI (/ui) in headless Chromium', () => {
     // the page polls /v1/health every 3 s
     await page.waitForSelector('.addr[data-ip="10.0.0.7"][data-health="up"]', { timeout: 20_000 });
     assert.equal(await page.textContent('.name[data-name="web.hades.local"] .health'), 'UP');
+    // no probe and no ports: the scanner's own defaults
+    assert.equal(await page.textContent('.probe[data-ip="10.0.0.7"]'), 'scanner default');
     assert.equal(await style('.addr[data-ip="10.0.0.7"]', 'color'), 'rgb(21, 128, 61)');
     assert.equal(await style('.addr[data-ip="10.0.0.7"]', 'fontStyle'), 'normal');
     assert.equal(await page.getAttribute('.changed[data-ip="10.0.0.7"]', 'data-changed'), changed);
   });
 
   it('turns the address red when the store marks it DOWN', async () => {
-    await setHealth('10.0.0.7', '{"status":"DOWN"}');
+    await setHealth('10.0.0.7', '{"status":"DOWN","ports":["80","443"]}');
     const addr = page.locator('.addr[data-ip="10.0.0.7"]');
     await page.waitForSelector('.addr[data-ip="10.0.0.7"][data-health="down"]', { timeout: 20_000 });
     assert.match((await addr.getAttribute('class')) ?? '', /\bdown\b/);
     assert.equal(await style('.addr[data-ip="10.0.0.7"]', 'color'), 'rgb(220, 38, 38)');
     // written by hand without "changed": the last change shows as "—"
     assert.equal(await page.textContent('.changed[data-ip="10.0.0.7"]'), '—');
+    assert.equal(await page.textContent('.probe[data-ip="10.0.0.7"]'), 'tcp ports 80,443');
   });
 
   it('shows an address without a health key as assumed up, too', async () => {
@@ -202,6 +218,65 @@ describe('web UI (/ui) in headless Chromium', () => {
     assert.equal(await badge.textContent(), 'assumed up (never probed)');
     assert.match((await badge.getAttribute('title')) ?? '', /^no health key/);
     assert.equal(await page.textContent('.changed[data-ip="10.0.0.7"]'), '');
+  });
+
+  it("shows the address's probe and reason; the drain button drains it (after the confirmation), undrain serves it again", async () => {
+    const changed = new Date().toISOString();
+    const stored = {
+      status: 'DOWN',
+      probe: { httpGet: { path: '/healthz', port: 8080 } },
+      reason: 'HTTP 503',
+      changed,
+    };
+    await setHealth('10.0.0.7', JSON.stringify(stored));
+    await page.waitForSelector('.probe[data-ip="10.0.0.7"]:text("httpGet HTTP :8080/healthz")', {
+      timeout: 20_000,
+    });
+    assert.equal(await page.textContent('.reason[data-ip="10.0.0.7"]'), 'HTTP 503');
+    assert.equal(await page.getAttribute('.changed[data-ip="10.0.0.7"]', 'data-changed'), changed);
+    assert.equal(await page.getAttribute('.addr[data-ip="10.0.0.7"]', 'data-drained'), 'false');
+    const drain = 'button.drain[data-ip="10.0.0.7"]';
+    assert.equal(await page.textContent(drain), 'Drain');
+
+    // Cancel writes nothing
+    await page.click(drain);
+    await page.waitForSelector('#confirm[open]');
+    assert.match(
+      (await page.textContent('#confirm-text')) ?? '',
+      /^Drain 10\.0\.0\.7\? hades stops serving it/,
+    );
+    await page.click('#confirm-cancel');
+    await page.waitForSelector('#confirm', { state: 'hidden' });
+    assert.deepEqual(await getHealth('10.0.0.7'), stored);
+
+    // OK drains: the store says admin=drain (the rest kept), the row shows it, hades stops answering
+    await page.click(drain);
+    await page.click('#confirm[open] #confirm-ok');
+    await page.waitForSelector('.addr[data-ip="10.0.0.7"][data-drained="true"]');
+    assert.deepEqual(await getHealth('10.0.0.7'), { ...stored, admin: 'drain' });
+    assert.equal(await page.textContent('.name[data-name="web.hades.local"] .health.drained'), 'drained');
+    assert.equal(await style('.addr[data-ip="10.0.0.7"]', 'textDecorationLine'), 'line-through');
+    assert.equal(await page.textContent('.probe[data-ip="10.0.0.7"]'), 'httpGet HTTP :8080/healthz');
+    assert.equal(await page.textContent('.reason[data-ip="10.0.0.7"]'), 'HTTP 503');
+    // its only address drained (DOWN alone would fail open): no address at all
+    await waitFor('web.hades.local without 10.0.0.7', async () => {
+      const r = await dig(dnsPort, ['web.hades.local', 'A']);
+      return r.stdout.includes('status: NOERROR') && digRecords(r.stdout).every((rr) => rr[3] !== 'A');
+    });
+
+    const undrain = 'button.undrain[data-ip="10.0.0.7"]';
+    assert.equal(await page.textContent(undrain), 'Undrain');
+    await page.click(undrain);
+    await page.waitForSelector('#confirm[open]');
+    assert.match((await page.textContent('#confirm-text')) ?? '', /^Undrain 10\.0\.0\.7\?/);
+    await page.click('#confirm-ok');
+    await page.waitForSelector('.addr[data-ip="10.0.0.7"][data-drained="false"]');
+    assert.deepEqual(await getHealth('10.0.0.7'), stored);
+    assert.equal(await page.locator('.name[data-name="web.hades.local"] .health.drained').count(), 0);
+    await waitFor('web.hades.local → 10.0.0.7 again', async () => {
+      const r = await dig(dnsPort, ['web.hades.local', 'A']);
+      return digRecords(r.stdout).some((rr) => rr[3] === 'A' && rr[4] === '10.0.0.7');
+    });
   });
 
   it('lists the names of a zone alphabetically', async () => {

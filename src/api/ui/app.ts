@@ -23,9 +23,18 @@ interface ApiRecord {
 
 interface Health {
   ip: string;
-  status: 'UP' | 'DOWN';
+  status?: 'UP' | 'DOWN';
+  /** TCP ports the scanner connects to when there is no probe (the seed's check). */
+  ports?: string[];
   /** When a scanner wrote its last transition; absent when only the API (or a person) wrote it. */
   changed?: string;
+  /** The scanner's reason for its last transition (`HTTP 503`, `timeout after 1s`). */
+  reason?: string;
+  /** The probe in one line (`httpGet HTTP :80/healthz`), or why the stored one does not validate. */
+  probeSummary?: string;
+  probeError?: string;
+  /** `drain`: hades never serves the address. */
+  admin?: 'drain' | 'none';
 }
 
 interface Scanner {
@@ -256,12 +265,17 @@ function when(iso: string): string {
     .replace(/\.\d+Z$/, ' UTC')} (${ago} ago)`;
 }
 
-function addressCells(ip: string): [HTMLTableCellElement, HTMLTableCellElement] {
+const drained = (ip: string): boolean => health.get(ip)?.admin === 'drain';
+
+/** The address cells: value and health (with the drain state), probe, reason, last change. */
+function addressCells(ip: string): HTMLTableCellElement[] {
   const st = stateOf(ip);
   const h = health.get(ip);
-  const span = el('span', { className: `addr ${st}`, textContent: ip });
+  const isDrained = drained(ip);
+  const span = el('span', { className: `addr ${st}${isDrained ? ' drained' : ''}`, textContent: ip });
   span.dataset.ip = ip;
   span.dataset.health = st;
+  span.dataset.drained = String(isDrained);
   const badge = el('span', {
     className: `health ${st}`,
     textContent: st === 'assumed' ? 'assumed up (never probed)' : st.toUpperCase(),
@@ -270,21 +284,66 @@ function addressCells(ip: string): [HTMLTableCellElement, HTMLTableCellElement] 
     badge.title = h
       ? 'UP as the API or kube wrote it: no scanner has reported on this address yet'
       : 'no health key: served, and no scanner checks this address';
+  const value = el('td', {}, span, ' ', badge);
+  if (isDrained) {
+    const d = el('span', { className: 'health drained', textContent: 'drained' });
+    d.title = 'never served, not even when every other address is DOWN; the scanner keeps probing it';
+    value.append(' ', d);
+  }
+  // the probe the scanner runs; without one it connects to the status's ports, else its defaults
+  const probe = el('span', {
+    className: h?.probeError ? 'probe invalid' : 'probe',
+    textContent: !h
+      ? ''
+      : h.probeError
+        ? 'invalid probe'
+        : (h.probeSummary ?? (h.ports?.length ? `tcp ports ${h.ports.join(',')}` : 'scanner default')),
+  });
+  probe.dataset.ip = ip;
+  if (h?.probeError) probe.title = h.probeError;
+  const reason = el('span', { className: 'reason', textContent: h?.reason ?? '' });
+  reason.dataset.ip = ip;
   // last change: what the scanner stamped on its last transition; "—" without one
   const c = el('span', { className: 'changed', textContent: !h ? '' : h.changed ? when(h.changed) : '—' });
   c.dataset.ip = ip;
   if (h?.changed) c.dataset.changed = h.changed;
-  return [el('td', {}, span, ' ', badge), el('td', {}, c)];
+  return [value, el('td', {}, probe), el('td', {}, reason), el('td', {}, c)];
+}
+
+/** Drain or undrain an address, after the confirmation step. */
+async function setDrain(ip: string, drain: boolean): Promise<void> {
+  const question = drain
+    ? `Drain ${ip}? hades stops serving it, even when every other address of its names is DOWN.`
+    : `Undrain ${ip}? hades serves it again by its health.`;
+  if (!(await confirmStep(question))) return;
+  try {
+    await api('PUT', `/v1/health/${encodeURIComponent(ip)}`, { admin: drain ? 'drain' : 'none' });
+    await refresh();
+  } catch (e) {
+    $('status').textContent = `${drain ? 'Drain' : 'Undrain'} failed: ${(e as Error).message}`;
+  }
 }
 
 function nameBox(name: string, recs: ApiRecord[]): HTMLElement {
   const tbody = el('tbody');
   for (const r of recs) {
-    const [value, changedCell] =
-      (r.type === 'A' || r.type === 'AAAA') && r.address
-        ? addressCells(r.address)
-        : [el('td', { textContent: shownValue(r) }), el('td')];
+    const address = (r.type === 'A' || r.type === 'AAAA') && r.address ? r.address : undefined;
+    const cells = address
+      ? addressCells(address)
+      : [el('td', { textContent: shownValue(r) }), el('td'), el('td'), el('td')];
     const actions = el('td');
+    if (address) {
+      // any address can be drained, whoever wrote its record
+      const isDrained = drained(address);
+      const b = el('button', {
+        type: 'button',
+        textContent: isDrained ? 'Undrain' : 'Drain',
+        className: isDrained ? 'undrain' : 'drain',
+        onclick: () => setDrain(address, !isDrained),
+      });
+      b.dataset.ip = address;
+      actions.append(b, ' ');
+    }
     if (r.source === 'api' && FIELDS[r.type]) {
       actions.append(
         el('button', { type: 'button', textContent: 'Edit', className: 'edit', onclick: () => edit(r) }),
@@ -296,14 +355,13 @@ function nameBox(name: string, recs: ApiRecord[]): HTMLElement {
           onclick: () => remove(r),
         }),
       );
-    } else actions.textContent = r.source || '';
+    } else actions.append(r.source || '');
     tbody.append(
       el(
         'tr',
         {},
         el('td', { textContent: r.type }),
-        value,
-        changedCell,
+        ...cells,
         el('td', { textContent: r.ttl === undefined ? '' : String(r.ttl) }),
         actions,
       ),
@@ -315,7 +373,9 @@ function nameBox(name: string, recs: ApiRecord[]): HTMLElement {
     el(
       'tr',
       {},
-      ...['type', 'value / health', 'last change', 'ttl', ''].map((t) => el('th', { textContent: t })),
+      ...['type', 'value / health', 'probe', 'reason', 'last change', 'ttl', ''].map((t) =>
+        el('th', { textContent: t }),
+      ),
     ),
   );
   const box = el('div', { className: 'name' }, el('h3', { textContent: name }), el('table', {}, head, tbody));
