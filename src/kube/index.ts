@@ -330,7 +330,10 @@ function startKubeWith(opts: KubeOptions): KubeHandle {
       const k = `${c.ip} ${c.ignored}`;
       conflicts.add(k);
       if (!warnedConflicts.has(k))
-        log.warn({ ip: c.ip, kept: c.kept, ignored: c.ignored }, 'kube: services sharing an address have different probes');
+        log.warn(
+          { ip: c.ip, kept: c.kept, ignored: c.ignored },
+          'kube: services sharing an address have different probes',
+        );
     }
     warnedConflicts = conflicts;
   };
@@ -385,6 +388,9 @@ function startKubeWith(opts: KubeOptions): KubeHandle {
     }
     running = pass().finally(() => {
       running = undefined;
+      // a reconcileNow() made between the pass's last check of `again` and here (a waiter
+      // resolved by that pass calling again at once) would otherwise wait for the next resync
+      if (again && state !== 'stopped') runNow();
     });
   };
   function schedule(ms: number): void {

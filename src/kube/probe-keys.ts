@@ -12,7 +12,14 @@
  *   kubeapi changes or removes only a probe carrying a name in its own `svc.<domain>`; a probe
  *   without it (the API's, a person's) is left alone and the annotation skipped for that address.
  */
-import { type HealthStatus, parseIP, parseName, parseProbe, RecordError, serializeHealthStatus } from '../records/index.js';
+import {
+  type HealthStatus,
+  parseIP,
+  parseName,
+  parseProbe,
+  RecordError,
+  serializeHealthStatus,
+} from '../records/index.js';
 import type { Service } from './mapping.js';
 
 export const PROBE_ANNOTATION = 'hades.io/probe';
@@ -199,7 +206,10 @@ export function statusOp(current: string | undefined, w: StatusInput): StatusOp 
     if (ours && o[PROBE_OWNER] === w.probe.service && canonicalJSON(o.probe) === canonicalJSON(w.probe.probe))
       return undefined;
     // every other field (status, reason, changed, admin, ports, unknown ones) kept, in place
-    return { kind: 'probeSet', value: JSON.stringify({ ...o, probe: w.probe.probe, [PROBE_OWNER]: w.probe.service }) };
+    return {
+      kind: 'probeSet',
+      value: JSON.stringify({ ...o, probe: w.probe.probe, [PROBE_OWNER]: w.probe.service }),
+    };
   }
   if (w.hold) return undefined;
   const rest: Obj = { ...o };
