@@ -21,6 +21,7 @@ export interface KubeObjectMeta {
   uid?: string;
   resourceVersion?: string;
   labels?: { [k: string]: string };
+  annotations?: { [k: string]: string };
 }
 
 export interface KubeObject {

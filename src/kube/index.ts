@@ -21,11 +21,20 @@ import {
   ListWatcher,
   type ListWatchHandler,
 } from './client.js';
-import { desiredState, type EndpointSlice, ownedRanges, type Service, type SvcIpSource } from './mapping.js';
+import {
+  type DesiredState,
+  desiredState,
+  type EndpointSlice,
+  ownedRanges,
+  type Service,
+  type SvcIpSource,
+} from './mapping.js';
+import { PROBE_ANNOTATION } from './probe-keys.js';
 import { type ReconcileResult, reconcileOnce } from './reconcile.js';
 
 export { inClusterOptions, KubeClient, kubeconfigOptions, ListWatcher } from './client.js';
 export { DNS_SCHEMA_VERSION, dashedIP, desiredState, SVC_IP_SOURCES, type SvcIpSource } from './mapping.js';
+export { PROBE_ANNOTATION, probeAddresses } from './probe-keys.js';
 export { reconcileOnce } from './reconcile.js';
 
 export const SERVICES_PATH = '/api/v1/services';
@@ -139,7 +148,16 @@ export interface KubeHandle {
     /** Passes that threw (a store error); retried after 1 s. */
     failures: number;
     /** Store operations of the completed batches, summed over all passes. */
-    written: { put: number; deleted: number; healthCreated: number; healthDeleted: number };
+    written: {
+      put: number;
+      deleted: number;
+      healthCreated: number;
+      healthDeleted: number;
+      probeSet: number;
+      probeRemoved: number;
+    };
+    /** `hades.io/probe` annotations found invalid (each Service's value counted once). */
+    invalidProbes: number;
     last?: ReconcileResult;
     services: ListWatcher<Service>['stats'];
     slices: ListWatcher<EndpointSlice>['stats'];
@@ -285,9 +303,39 @@ function startKubeWith(opts: KubeOptions): KubeHandle {
     reconciles: 0,
     conflicted: 0,
     failures: 0,
-    written: { put: 0, deleted: 0, healthCreated: 0, healthDeleted: 0 },
+    written: { put: 0, deleted: 0, healthCreated: 0, healthDeleted: 0, probeSet: 0, probeRemoved: 0 },
+    invalidProbes: 0,
     services: undefined as never,
     slices: undefined as never,
+  };
+
+  // what was already logged, so a resync or an unrelated event does not repeat a warning
+  let warnedInvalid = new Map<string, string>(); // namespace/name → annotation value
+  let warnedConflicts = new Set<string>();
+  let lastSkipped = 0;
+  const report = (desired: DesiredState): void => {
+    const invalid = new Map<string, string>();
+    for (const bad of desired.invalid) {
+      invalid.set(bad.service, bad.value);
+      if (warnedInvalid.get(bad.service) === bad.value) continue;
+      stats.invalidProbes++;
+      log.warn(
+        { service: bad.service, annotation: PROBE_ANNOTATION, field: bad.field, err: bad.message },
+        'kube: invalid probe annotation ignored',
+      );
+    }
+    warnedInvalid = invalid;
+    const conflicts = new Set<string>();
+    for (const c of desired.conflicts) {
+      const k = `${c.ip} ${c.ignored}`;
+      conflicts.add(k);
+      if (!warnedConflicts.has(k))
+        log.warn(
+          { ip: c.ip, kept: c.kept, ignored: c.ignored },
+          'kube: services sharing an address have different probes',
+        );
+    }
+    warnedConflicts = conflicts;
   };
 
   const pass = async (): Promise<void> => {
@@ -299,6 +347,7 @@ function startKubeWith(opts: KubeOptions): KubeHandle {
       if (state !== 'stopped' && services.synced && slices.synced && gate.isWriter()) {
         try {
           const desired = desiredState(services.objects.values(), slices.objects.values(), mapOpts);
+          report(desired);
           result = await reconcileOnce(opts.store, desired, ranges, opts.ipMonitorPath);
           stats.reconciles++;
           if (result.conflicts > 0) stats.conflicted++;
@@ -306,12 +355,22 @@ function startKubeWith(opts: KubeOptions): KubeHandle {
           stats.written.deleted += result.deleted;
           stats.written.healthCreated += result.healthCreated;
           stats.written.healthDeleted += result.healthDeleted;
+          stats.written.probeSet += result.probeSet;
+          stats.written.probeRemoved += result.probeRemoved;
           stats.last = result;
           if (
-            result.put + result.deleted + result.healthCreated + result.healthDeleted > 0 ||
-            result.conflicts > 0
+            result.put +
+              result.deleted +
+              result.healthCreated +
+              result.healthDeleted +
+              result.probeSet +
+              result.probeRemoved >
+              0 ||
+            result.conflicts > 0 ||
+            result.probeSkipped !== lastSkipped
           )
             log.info({ ...result }, 'kube: reconciled');
+          lastSkipped = result.probeSkipped;
           if (result.conflicts > 0) schedule(debounceMs);
         } catch (err) {
           stats.failures++;
@@ -329,6 +388,9 @@ function startKubeWith(opts: KubeOptions): KubeHandle {
     }
     running = pass().finally(() => {
       running = undefined;
+      // a reconcileNow() made between the pass's last check of `again` and here (a waiter
+      // resolved by that pass calling again at once) would otherwise wait for the next resync
+      if (again && state !== 'stopped') runNow();
     });
   };
   function schedule(ms: number): void {

@@ -199,6 +199,9 @@ describe('reconciler', () => {
       deleted: 0,
       healthCreated: 0,
       healthDeleted: 0,
+      probeSet: 0,
+      probeRemoved: 0,
+      probeSkipped: 0,
       skipped: 0,
       conflicts: 0,
     });

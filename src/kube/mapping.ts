@@ -1,7 +1,8 @@
 /**
  * Kubernetes objects → the records Hades serves (the Kubernetes DNS specification, under
  * `svc.<domain>`). Pure: `desiredState(services, slices, opts)` gives every key and value the
- * cluster should have in the store, and the health status to create for each address.
+ * cluster should have in the store, the health status to create for each address, and the
+ * probes of `hades.io/probe` annotations (probe-keys.ts).
  */
 import {
   canonicalIP,
@@ -14,6 +15,7 @@ import {
   serializeRecordValue,
 } from '../records/index.js';
 import type { KubeObject } from './client.js';
+import { type DesiredProbes, desiredProbes } from './probe-keys.js';
 
 export interface ServicePort {
   name?: string;
@@ -62,11 +64,13 @@ export interface MappingOptions {
   ttl?: number;
 }
 
-export interface DesiredState {
+export interface DesiredState extends DesiredProbes {
   /** Record key → record JSON (every value carries `source: "svc"`). */
   records: Map<string, string>;
   /** Canonical IP → ports (strings) for the health status created for a new address. */
   addresses: Map<string, string[]>;
+  /** The served domain, canonical (`hades.local.`). */
+  domain: string;
 }
 
 /** `172.0.0.2` → `172-0-0-2`; `5678:abcd::1` → `5678-abcd--1` (canonical text, `:` → `-`). */
@@ -91,11 +95,12 @@ function validLabel(s: string): boolean {
 
 /** The desired records for the whole cluster state. Objects that cannot be named are skipped. */
 export function desiredState(
-  services: Iterable<Service>,
+  serviceList: Iterable<Service>,
   slices: Iterable<EndpointSlice>,
   opts: MappingOptions,
 ): DesiredState {
   const domain = parseName(opts.domain);
+  const services = [...serviceList];
   const ttl = opts.ttl ?? 30;
   const source = opts.svcIpSource ?? 'clusterIP';
   const records = new Map<string, string>();
@@ -202,5 +207,5 @@ export function desiredState(
       }
     }
   }
-  return { records, addresses };
+  return { records, addresses, domain, ...desiredProbes(services, domain) };
 }

@@ -5,19 +5,27 @@
  * (modRevision, or absence), so a concurrent change is never clobbered: a failed batch is
  * reported (`conflicts`) and the next pass reads again.
  *
- * Health keys: `{"status":"UP","ports":[...]}` is created (only if absent) for every address
- * the desired records use; a health key is deleted when its address was used by one of our
- * records and no record in the listed ranges (ours or a user's) uses it any more.
+ * Health keys (one decision per key, probe-keys.ts `statusOp`): `{"status":"UP","ports":[...],
+ * "source":"svc"}` is created (only if absent) for every address the desired records use; the
+ * `probe` of a `hades.io/probe` annotation is set on its addresses' keys (created if absent) and
+ * removed when no longer wanted; a key kubeapi created is deleted when its address was used by
+ * one of our records, or carried our probe, and nothing in the listed ranges uses it any more.
  */
-import { canonicalIP, healthKey, normalizeMonitorPath, serializeHealthStatus } from '../records/index.js';
+import { canonicalIP, healthKey, ipFromHealthKey, normalizeMonitorPath } from '../records/index.js';
 import type { Compare, KeyValue, Op, Store } from '../store/types.js';
 import { SOURCE } from './mapping.js';
+import { type DesiredProbe, PROBE_OWNER, type StatusOpKind, statusOp } from './probe-keys.js';
 
 export interface ReconcileResult {
   put: number;
   deleted: number;
   healthCreated: number;
   healthDeleted: number;
+  /** Status keys whose `probe` was set (created keys count in healthCreated) or removed. */
+  probeSet: number;
+  probeRemoved: number;
+  /** Addresses whose status holds someone else's probe (or is not a JSON object): annotation not applied. */
+  probeSkipped: number;
   /** Keys left alone because a record of someone else sits there. */
   skipped: number;
   /** Batches whose compares failed (a concurrent writer): the next pass retries. */
@@ -27,6 +35,12 @@ export interface ReconcileResult {
 export interface ReconcileInput {
   records: Map<string, string>;
   addresses: Map<string, string[]>;
+  /** `hades.io/probe` annotations (probe-keys.ts): the probe each address should carry. */
+  probes?: Map<string, DesiredProbe>;
+  /** Addresses of Services with an invalid annotation: their probe is left as it is. */
+  hold?: Set<string>;
+  /** The served domain (`hades.local.`): probes named under `svc.<domain>` are ours (none without it). */
+  domain?: string;
 }
 
 /** Parsed `host`/`source` of a stored value, without full validation. */
@@ -51,6 +65,9 @@ export async function reconcileOnce(
     deleted: 0,
     healthCreated: 0,
     healthDeleted: 0,
+    probeSet: 0,
+    probeRemoved: 0,
+    probeSkipped: 0,
     skipped: 0,
     conflicts: 0,
   };
@@ -63,7 +80,7 @@ export async function reconcileOnce(
   const health = new Map<string, KeyValue>();
   for (const kv of (await store.list(mp)).kvs) health.set(kv.key, kv);
 
-  const ops: { cmp: Compare; op: Op; kind: 'put' | 'deleted' | 'healthCreated' | 'healthDeleted' }[] = [];
+  const ops: { cmp: Compare; op: Op; kind: 'put' | 'deleted' | StatusOpKind }[] = [];
   const usedAfter = new Set<string>(); // addresses any record uses after convergence
   const ownedBefore = new Set<string>(); // addresses our records used before
 
@@ -103,28 +120,41 @@ export async function reconcileOnce(
     const ip = typeof host === 'string' ? canonicalIP(host) : undefined;
     if (ip) usedAfter.add(ip);
   }
-  for (const [ip, ports] of desired.addresses) {
-    const key = healthKey(mp, ip);
-    if (health.has(key)) continue;
-    ops.push({
-      cmp: { key, op: 'modRevision', modRevision: 0 },
-      op: { op: 'put', key, value: serializeHealthStatus({ status: 'UP', ports }) },
-      kind: 'healthCreated',
-    });
+  // one decision per status key: a record's address, a probe's, or one we may have to release
+  const zone = desired.domain === undefined ? undefined : `svc.${desired.domain}`;
+  const ips = new Set<string>([...desired.addresses.keys(), ...ownedBefore]);
+  for (const ip of desired.probes?.keys() ?? []) ips.add(ip);
+  for (const kv of health.values()) {
+    // cheap filter first: only values naming a Service can hold one of our probes
+    if (!kv.value.includes(PROBE_OWNER)) continue;
+    const ip = ipFromHealthKey(mp, kv.key);
+    if (ip !== undefined) ips.add(ip);
   }
-  for (const ip of ownedBefore) {
-    if (usedAfter.has(ip)) continue;
-    const kv = health.get(healthKey(mp, ip));
-    if (kv === undefined) continue;
+  for (const ip of ips) {
+    const key = healthKey(mp, ip);
+    const kv = health.get(key);
+    const op = statusOp(kv?.value, {
+      create: desired.addresses.get(ip),
+      probe: desired.probes?.get(ip),
+      hold: desired.hold?.has(ip),
+      released: ownedBefore.has(ip) && !usedAfter.has(ip),
+      used: usedAfter.has(ip),
+      zone,
+    });
+    if (op === undefined) continue;
+    if (op.kind === 'probeSkipped') {
+      res.probeSkipped++;
+      continue;
+    }
     ops.push({
-      cmp: { key: kv.key, op: 'modRevision', modRevision: kv.modRevision },
-      op: { op: 'delete', key: kv.key },
-      kind: 'healthDeleted',
+      cmp: { key, op: 'modRevision', modRevision: kv?.modRevision ?? 0 },
+      op: op.kind === 'healthDeleted' ? { op: 'delete', key } : { op: 'put', key, value: op.value },
+      kind: op.kind,
     });
   }
 
   // new records before deletions, so that a changed address is never briefly absent
-  const order = { healthCreated: 0, put: 1, deleted: 2, healthDeleted: 3 };
+  const order = { healthCreated: 0, probeSet: 0, put: 1, deleted: 2, probeRemoved: 3, healthDeleted: 3 };
   ops.sort((a, b) => order[a.kind] - order[b.kind]);
   for (let i = 0; i < ops.length; i += batch) {
     const part = ops.slice(i, i + batch);

@@ -39,7 +39,10 @@ export interface KubeSource {
       readonly deleted: number;
       readonly healthCreated: number;
       readonly healthDeleted: number;
+      readonly probeSet: number;
+      readonly probeRemoved: number;
     };
+    readonly invalidProbes: number;
     readonly services: ListWatchSource;
     readonly slices: ListWatchSource;
   };
@@ -164,7 +167,7 @@ export class KubeapiMetrics extends ProgramMetrics {
     );
     this.#add(
       'hades_kube_records_written_total',
-      'Store operations committed by the reconciler, by op (put, delete: svc records; health_create, health_delete: health status keys)',
+      'Store operations committed by the reconciler, by op (put, delete: svc records; health_create, health_delete: health status keys; probe_set, probe_remove: the probe of a hades.io/probe annotation set on or removed from an existing status key)',
       'counter',
       () => {
         const w = kube()?.stats.written;
@@ -174,7 +177,18 @@ export class KubeapiMetrics extends ProgramMetrics {
           { labels: { op: 'delete' }, value: w.deleted },
           { labels: { op: 'health_create' }, value: w.healthCreated },
           { labels: { op: 'health_delete' }, value: w.healthDeleted },
+          { labels: { op: 'probe_set' }, value: w.probeSet },
+          { labels: { op: 'probe_remove' }, value: w.probeRemoved },
         ];
+      },
+    );
+    this.#add(
+      'hades_kube_invalid_probes_total',
+      'hades.io/probe Service annotations that are not JSON or not a valid probe (each Service and value counted once; nothing is written for them)',
+      'counter',
+      () => {
+        const k = kube();
+        return k ? [{ labels: {}, value: k.stats.invalidProbes }] : [];
       },
     );
   }

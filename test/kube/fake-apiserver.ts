@@ -302,6 +302,7 @@ export interface SvcInput {
   externalName?: string;
   ports?: { name?: string; port: number; protocol?: string; targetPort?: number }[];
   lbIngress?: string[];
+  annotations?: { [k: string]: string };
 }
 
 export function service(s: SvcInput): Obj {
@@ -325,7 +326,12 @@ export function service(s: SvcInput): Obj {
   }));
   spec.selector = { app: s.name };
   return {
-    metadata: { name: s.name, namespace: s.namespace ?? 'default', labels: { app: s.name } },
+    metadata: {
+      name: s.name,
+      namespace: s.namespace ?? 'default',
+      labels: { app: s.name },
+      ...(s.annotations ? { annotations: s.annotations } : {}),
+    },
     spec,
     status: {
       loadBalancer: s.lbIngress ? { ingress: s.lbIngress.map((ip) => ({ ip, ipMode: 'VIP' })) } : {},

@@ -143,6 +143,7 @@ describe('kube → records', () => {
       assert.deepEqual(JSON.parse((await env.health('10.96.0.15')) ?? '{}'), {
         status: 'UP',
         ports: ['80', '8080', '53'],
+        source: 'svc', // created by kubeapi: it may delete it again
       });
       assert.ok(await env.health('fd00:10:96::20'));
 
@@ -242,6 +243,7 @@ describe('kube → records', () => {
       assert.deepEqual(JSON.parse((await env.health('172.0.0.2')) ?? '{}'), {
         status: 'UP',
         ports: ['5432'],
+        source: 'svc',
       });
       assert.equal(await env.health('172.0.0.4'), undefined);
       assert.deepEqual(await env.at(svcName('ext')), [

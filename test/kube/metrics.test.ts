@@ -1,8 +1,8 @@
 /**
  * hades-kubeapi's kube metrics (src/metrics/kubeapi-metrics.ts) read from a real watcher
  * (startKube on real etcd and the fake API server): table-driven steps, each a thing the cluster
- * or the API server does, and the series it must move (or leave alone). The text passes
- * `strictErrors`.
+ * or the API server does (a probe annotation set, broken, removed), and the series it must move
+ * (or leave alone). The text passes `strictErrors`.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -49,6 +49,9 @@ const watches = (kind: string) => `hades_kube_watches_total{kind=${kind}}`;
 const relists = (kind: string) => `hades_kube_relists_total{kind=${kind},reason=gone}`;
 const errors = (kind: string) => `hades_kube_errors_total{kind=${kind}}`;
 const OK = 'hades_kube_reconciles_total{outcome=ok}';
+const INVALID = 'hades_kube_invalid_probes_total';
+const PROBE = 'hades.io/probe';
+const TCP = '{"tcpSocket":{"port":80}}';
 
 describe('hades_kube_* metrics follow the watcher', () => {
   it('is absent or zero without a watcher', async () => {
@@ -120,6 +123,36 @@ describe('hades_kube_* metrics follow the watcher', () => {
           act: () => fake.remove('Service', 'default', 'b'),
           until: ev('services', 'DELETED'),
           want: { [ev('services', 'DELETED')]: 1, [written('put')]: 0 },
+        },
+        {
+          name: 'a hades.io/probe annotation on a service with a status key',
+          act: () => {
+            fake.apply(
+              'Service',
+              service({ name: 'a', clusterIP: '10.96.7.1', annotations: { [PROBE]: TCP } }),
+            );
+          },
+          until: written('probe_set'),
+          want: { [written('probe_set')]: 1, [written('health_create')]: 0, [INVALID]: 0 },
+        },
+        {
+          name: 'the annotation made invalid: counted, nothing written',
+          act: () => {
+            fake.apply(
+              'Service',
+              service({ name: 'a', clusterIP: '10.96.7.1', annotations: { [PROBE]: '{' } }),
+            );
+          },
+          until: INVALID,
+          want: { [INVALID]: 1, [written('probe_set')]: 0, [written('probe_remove')]: 0 },
+        },
+        {
+          name: 'the annotation removed',
+          act: () => {
+            fake.apply('Service', service({ name: 'a', clusterIP: '10.96.7.1' }));
+          },
+          until: written('probe_remove'),
+          want: { [written('probe_remove')]: 1, [written('health_delete')]: 0, [INVALID]: 0 },
         },
         {
           name: 'a bookmark',
