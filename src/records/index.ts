@@ -5,9 +5,9 @@ export {
   ADMIN_STATES,
   DEFAULT_MONITOR_PATH,
   HEALTH_STATES,
-  isDrained,
   healthKey,
   ipFromHealthKey,
+  isDrained,
   normalizeMonitorPath,
   parseHealthStatus,
   serializeHealthStatus,
@@ -25,21 +25,6 @@ export {
   parseName,
   splitLabels,
 } from './names.js';
-export type { DropHandler, HostInfo, ParseMode, RecordField } from './record.js';
-export {
-  classifyHost,
-  fnv1a32,
-  hostInfo,
-  leafKey,
-  MAX_TAG_OCTETS,
-  MAX_TEXT_OCTETS,
-  MAX_TTL,
-  MAX_U16,
-  parseRecordValue,
-  RECORD_FIELDS,
-  serializeRecordValue,
-  toRecord,
-} from './record.js';
 export type {
   GrpcProbe,
   HttpGetProbe,
@@ -59,6 +44,21 @@ export {
   parseStatusRanges,
   statusMatches,
 } from './probe.js';
+export type { DropHandler, HostInfo, ParseMode, RecordField } from './record.js';
+export {
+  classifyHost,
+  fnv1a32,
+  hostInfo,
+  leafKey,
+  MAX_TAG_OCTETS,
+  MAX_TEXT_OCTETS,
+  MAX_TTL,
+  MAX_U16,
+  parseRecordValue,
+  RECORD_FIELDS,
+  serializeRecordValue,
+  toRecord,
+} from './record.js';
 export { ipFromReverseName, reverseName } from './reverse.js';
 export type { HealthState, HealthStatus, HostKind, Record, RecordValue, SelectPolicy } from './types.js';
 export { SELECT_POLICIES } from './types.js';
