@@ -4,8 +4,8 @@
  * the body. Redirects are not followed: a 3xx is judged by `expectStatus` like any code.
  *
  * A small client on node:net / node:tls rather than node:http: a probe reads one status line,
- * three framing headers and at most a bounded body, and measured per check it costs about half
- * the CPU of node:http with `agent: false` (src/health/README.md, "Probes").
+ * three framing headers and at most a bounded body, and measured per check it costs clearly less
+ * CPU than node:http with `agent: false` (the figures: src/health/README.md, "Probes").
  *
  * One timer bounds the whole check (connect, TLS handshake, request, response). Each check opens
  * its own connection and closes it when judged, as the kubelet does; with `ctx.keepAlive` it
