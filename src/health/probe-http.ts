@@ -105,7 +105,13 @@ export function httpCheck(ip: string, probe: HttpGetProbe, ctx: ProbeContext): P
     try {
       x.start();
     } catch (err) {
-      x.finish({ ok: false, reason: `HTTP: ${short(errorCode(err))}`, class: 'error' }, false);
+      // what net/tls refuse before connecting: a CA that is not PEM, a port out of range
+      x.finish(
+        probe.scheme === 'HTTPS'
+          ? tlsFailed(err)
+          : { ok: false, reason: `HTTP: ${short(errorCode(err))}`, class: 'error' },
+        false,
+      );
     }
   });
 }

@@ -34,7 +34,7 @@ export interface ProbeResult {
 
 export interface ProbeContext {
   readonly timeoutMs: number;
-  /** Extra CAs for HTTPS verification (the scanner's `probe-ca-file`); system CAs otherwise. */
+  /** A CA (PEM) trusted for HTTPS besides the ones Node trusts: the scanner's `probe-ca-file`. */
   readonly ca?: string | Buffer;
   readonly pingCount: number;
   readonly pingBinary?: string;
