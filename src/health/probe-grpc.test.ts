@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Server, ServerCredentials, status } from '@grpc/grpc-js';
@@ -181,6 +182,123 @@ describe('grpc: not a health server', () => {
     await waitFor('the checks’ sockets and timers gone', () => mine() <= baseline, 15_000, {
       diag: () => JSON.stringify(process.getActiveResourcesInfo()),
     });
+  });
+});
+
+describe('grpc: HTTP/2 servers that answer oddly', () => {
+  /** An HTTP/2 server answering every stream with `answer`; its connections counted. */
+  async function h2(
+    answer: (stream: http2.ServerHttp2Stream) => void,
+  ): Promise<{ port: number; count: ConnectionCount }> {
+    const server = http2.createServer();
+    server.on('stream', (stream) => {
+      stream.on('error', () => {});
+      // the request is read whole before the answer, as a gRPC server does
+      stream.resume();
+      stream.on('end', () => answer(stream));
+    });
+    const count = new ConnectionCount().track(server);
+    netServers.push(server);
+    return { port: await listen(server), count };
+  }
+  const grpcHead = { ':status': 200, 'content-type': 'application/grpc' };
+  const message = (bytes: number[], compressed = 0): Buffer => {
+    const b = Buffer.alloc(5 + bytes.length);
+    b[0] = compressed;
+    b.writeUInt32BE(bytes.length, 1);
+    Buffer.from(bytes).copy(b, 5);
+    return b;
+  };
+  const reply =
+    (bytes: Buffer | undefined, trailers: Record<string, string>) =>
+    (s: http2.ServerHttp2Stream): void => {
+      s.respond(grpcHead, { waitForTrailers: true });
+      s.on('wantTrailers', () => s.sendTrailers(trailers));
+      s.end(bytes);
+    };
+
+  const cases: [name: string, answer: (s: http2.ServerHttp2Stream) => void, want: ProbeResult][] = [
+    ['SERVING by hand', reply(message([0x08, 0x01]), { 'grpc-status': '0' }), pass],
+    [
+      'trailers only, a percent-encoded message',
+      (s) => s.respond({ ...grpcHead, 'grpc-status': '7', 'grpc-message': 'no%20way' }, { endStream: true }),
+      fail('gRPC PERMISSION_DENIED: no way'),
+    ],
+    [
+      'an HTTP status other than 200',
+      (s) => s.respond({ ':status': 404 }, { endStream: true }),
+      fail('gRPC: HTTP 404'),
+    ],
+    [
+      'no grpc-status',
+      (s) => s.respond(grpcHead, { endStream: true }),
+      fail('gRPC INTERNAL: no grpc-status'),
+    ],
+    [
+      'a message that is not protobuf',
+      reply(message([0x08]), { 'grpc-status': '0' }),
+      fail('gRPC INTERNAL: malformed response message'),
+    ],
+    [
+      'a compressed message',
+      reply(message([0x08, 0x01], 1), { 'grpc-status': '0' }),
+      fail('gRPC INTERNAL: compressed response'),
+    ],
+    [
+      'a length that does not match',
+      reply(Buffer.from([0, 0, 0, 0, 9, 0x08, 0x01]), { 'grpc-status': '0' }),
+      fail('gRPC INTERNAL: not one response message'),
+    ],
+    [
+      'a message over the limit',
+      reply(message(Array(5000).fill(0)), { 'grpc-status': '0' }),
+      fail('gRPC RESOURCE_EXHAUSTED: response too large'),
+    ],
+    [
+      'a reset stream',
+      (s) => s.close(http2.constants.NGHTTP2_REFUSED_STREAM),
+      fail('gRPC UNAVAILABLE: stream reset REFUSED_STREAM'),
+    ],
+  ];
+  for (const [name, answer, want] of cases)
+    it(name, async () => {
+      const { port, count } = await h2(answer);
+      assert.deepEqual(await grpcCheck('127.0.0.1', probe(port), CTX), want);
+      await waitFor('the connection closed', () => count.opened === 1 && count.open === 0);
+    });
+
+  it('a stream never answered: timeout, the connection closed', async () => {
+    const { port, count } = await h2(() => {});
+    assert.deepEqual(
+      await grpcCheck('127.0.0.1', probe(port), { ...CTX, timeoutMs: 500 }),
+      fail('timeout after 0.5s', 'timeout'),
+    );
+    await waitFor('the connection closed', () => count.opened === 1 && count.open === 0);
+  });
+
+  it('the request as a gRPC server sees it', async () => {
+    let seen: http2.IncomingHttpHeaders = {};
+    let body = Buffer.alloc(0);
+    const server = http2.createServer();
+    server.on('stream', (stream, headers) => {
+      seen = headers;
+      stream.on('data', (d: Buffer) => {
+        body = Buffer.concat([body, d]);
+      });
+      stream.on('end', () => reply(message([0x08, 0x01]), { 'grpc-status': '0' })(stream));
+    });
+    netServers.push(server);
+    const port = await listen(server);
+    assert.deepEqual(
+      await grpcCheck('127.0.0.1', probe(port, 'hades.Api'), { ...CTX, timeoutMs: 2000 }),
+      pass,
+    );
+    assert.equal(seen[':method'], 'POST');
+    assert.equal(seen[':path'], '/grpc.health.v1.Health/Check');
+    assert.equal(seen['content-type'], 'application/grpc');
+    assert.equal(seen.te, 'trailers');
+    assert.equal(seen['grpc-timeout'], '2000m');
+    assert.deepEqual(body, Buffer.concat([Buffer.from([0, 0, 0, 0, 11]), encodeCheckRequest('hades.Api')]));
   });
 });
 

@@ -120,6 +120,32 @@ export function callFailed(code: number, details: string, timeoutMs: number): Pr
   return { ok: false, reason: `gRPC ${name}${details === '' ? '' : `: ${short(details)}`}`, class: 'grpc' };
 }
 
+/** HTTP/2 error codes (RFC 9113, section 7) by number. */
+const H2_ERRORS = [
+  'NO_ERROR',
+  'PROTOCOL_ERROR',
+  'INTERNAL_ERROR',
+  'FLOW_CONTROL_ERROR',
+  'SETTINGS_TIMEOUT',
+  'STREAM_CLOSED',
+  'FRAME_SIZE_ERROR',
+  'REFUSED_STREAM',
+  'CANCEL',
+  'COMPRESSION_ERROR',
+  'CONNECT_ERROR',
+  'ENHANCE_YOUR_CALM',
+  'INADEQUATE_SECURITY',
+  'HTTP_1_1_REQUIRED',
+];
+
+/** `stream reset REFUSED_STREAM` for a stream the server reset; else the error's code. */
+function streamError(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const m = typeof e?.message === 'string' ? /NGHTTP2_([A-Z0-9_]+)$/.exec(e.message) : null;
+  if (e?.code === 'ERR_HTTP2_STREAM_ERROR' && m !== null) return `stream reset ${m[1]}`;
+  return errorCode(err);
+}
+
 /** `grpc-message` is percent-encoded. */
 function message(v: unknown): string {
   const s = typeof v === 'string' ? v : '';
@@ -163,7 +189,7 @@ export function grpcCheck(ip: string, probe: GrpcProbe, ctx: ProbeContext): Prom
     };
     const broken = (err: unknown): void => {
       const cause = (err as { cause?: unknown } | null)?.cause ?? err;
-      finish(connected ? callFailed(UNAVAILABLE, errorCode(cause), ctx.timeoutMs) : connectFailed(cause));
+      finish(connected ? callFailed(UNAVAILABLE, streamError(cause), ctx.timeoutMs) : connectFailed(cause));
     };
     const timer = setTimeout(() => finish(timeoutResult(ctx.timeoutMs)), ctx.timeoutMs);
     try {
@@ -212,7 +238,7 @@ export function grpcCheck(ip: string, probe: GrpcProbe, ctx: ProbeContext): Prom
       req.on('error', broken);
       req.on('close', () => {
         if (done) return;
-        if (status === undefined) broken(new Error(`stream closed (HTTP/2 code ${req.rstCode})`));
+        if (status === undefined) broken(new Error(`stream reset ${H2_ERRORS[req.rstCode] ?? req.rstCode}`));
         else finish({ ok: false, reason: 'gRPC INTERNAL: no grpc-status', class: 'grpc' });
       });
       req.end(frame(encodeCheckRequest(probe.service)));
