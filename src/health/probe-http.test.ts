@@ -570,6 +570,23 @@ describe('httpGet: connections', () => {
     await waitFor('the kept-alive connection closed', () => count.closed === 1);
   });
 
+  it('keepAlive over TLS: one connection, one handshake', async () => {
+    const server = https.createServer({ cert: tlsm.cert, key: tlsm.key }, app);
+    let handshakes = 0;
+    server.on('secureConnection', () => handshakes++);
+    const { port: p, count } = await start(server);
+    const ka = { ...CTX, keepAlive: true, ca: tlsm.ca };
+    for (let i = 0; i < 3; i++)
+      assert.deepEqual(
+        await httpCheck('127.0.0.1', httpGet({ port: p, scheme: 'HTTPS', host: 'probe.test' }), ka),
+        pass('HTTP 200'),
+      );
+    assert.equal(count.opened, 1);
+    assert.equal(handshakes, 1);
+    closeIdleProbeConnections();
+    await waitFor('the kept-alive connection closed', () => count.closed === 1);
+  });
+
   it('keepAlive: a response with Connection: close is not reused', async () => {
     const { port: p, count } = await start(
       rawServer((s) => s.end('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok')),
