@@ -42,6 +42,9 @@ export interface ScannerConfig extends HealthStoreConfig, MetricsPortConfig {
   fall: number;
   rise: number;
   maxConcurrency: number;
+  /** `probe-ca-file`: path ('' = system CAs only); read by the program at start. */
+  probeCaFile: string;
+  probeKeepAlive: boolean;
   log: HealthLogConfig;
 }
 
@@ -229,6 +232,20 @@ export function scannerFlagSpecs(): FlagSpec[] {
       ini: 'Check.max-concurrency',
       help: 'probes in flight at once',
     },
+    {
+      name: 'probe-ca-file',
+      type: 'string',
+      default: '',
+      ini: 'Check.probe-ca-file',
+      help: 'PEM file of CAs trusted by HTTPS probes besides the system ones',
+    },
+    {
+      name: 'probe-keepalive',
+      type: 'bool',
+      default: 'false',
+      ini: 'Check.probe-keepalive',
+      help: 'HTTP(S) probes reuse a kept-alive connection per address and port (default: a new one per check)',
+    },
     ...metricsFlagSpecs(),
   ];
 }
@@ -313,6 +330,8 @@ export function buildScannerConfig(v: FlagValues, env: NodeJS.ProcessEnv = proce
     fall: v.fall as number,
     rise: v.rise as number,
     maxConcurrency: v['max-concurrency'] as number,
+    probeCaFile: (v['probe-ca-file'] as string).trim(),
+    probeKeepAlive: v['probe-keepalive'] as boolean,
     ...buildMetricsPortConfig(v),
     log: buildLogConfig(v),
   };

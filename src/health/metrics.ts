@@ -6,14 +6,31 @@ import { ProgramMetrics } from '../metrics/program.js';
 export class ScannerMetrics extends ProgramMetrics {
   readonly probes = new Counter({
     name: 'hades_scanner_probes_total',
-    help: 'Probes run, by kind (tcp, icmp)',
-    labelNames: ['kind'] as const,
+    help: 'Checks run, by type (httpGet, tcpSocket, grpc, icmp; the ports check is tcpSocket) and result (pass, fail)',
+    labelNames: ['type', 'result'] as const,
     registers: [this.registry],
   });
-  readonly probeFailures = new Counter({
-    name: 'hades_scanner_probe_failures_total',
-    help: 'Probes that failed, by kind (tcp, icmp)',
-    labelNames: ['kind'] as const,
+  readonly probeDuration = new Histogram({
+    name: 'hades_scanner_probe_duration_seconds',
+    help: 'Duration of one check, by type',
+    labelNames: ['type'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly lateness = new Histogram({
+    name: 'hades_scanner_probe_lateness_seconds',
+    help: 'How long after its scheduled time a round started probing (waiting for the pool included)',
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly lateProbes = new Counter({
+    name: 'hades_scanner_late_probes_total',
+    help: 'Rounds that started probing 1 s or more after their scheduled time',
+    registers: [this.registry],
+  });
+  readonly invalidProbes = new Counter({
+    name: 'hades_scanner_invalid_probes_total',
+    help: 'Status values with a probe that does not validate (counted once per value; the status is left as it is)',
     registers: [this.registry],
   });
   readonly rounds = new Counter({
@@ -24,8 +41,8 @@ export class ScannerMetrics extends ProgramMetrics {
   });
   readonly stateChanges = new Counter({
     name: 'hades_scanner_state_changes_total',
-    help: 'Status changes written, by new state (UP, DOWN)',
-    labelNames: ['to'] as const,
+    help: 'Status changes written, by new state (UP, DOWN) and reason class (ok, http_status, body, connect, timeout, tls, grpc, icmp, error)',
+    labelNames: ['to', 'reason'] as const,
     registers: [this.registry],
   });
   readonly writeConflicts = new Counter({
@@ -54,6 +71,16 @@ export class ScannerMetrics extends ProgramMetrics {
     help: '1 while the heartbeat key is held under a live lease',
     registers: [this.registry],
   });
+
+  observeProbe(type: string, ok: boolean, seconds: number): void {
+    this.probes.inc({ type, result: ok ? 'pass' : 'fail' });
+    this.probeDuration.observe({ type }, seconds);
+  }
+
+  observeLateness(seconds: number): void {
+    this.lateness.observe(seconds);
+    if (seconds >= 1) this.lateProbes.inc();
+  }
 
   override endpoints(ready: () => boolean, why = 'no heartbeat yet'): MetricsEndpoints {
     return super.endpoints(ready, why);

@@ -11,6 +11,8 @@ import { after, before, test } from 'node:test';
 import { waitFor as waitUntil } from '../../test/lib/wait.js';
 import { silentLogger } from '../config/logger.js';
 import { type EmbeddedStore, openEmbeddedStore } from '../store/embedded/embedded.js';
+import { ScannerMetrics } from './metrics.js';
+import type { ProbeResult } from './probe.js';
 import { Scanner, type ScannerOptions } from './scanner.js';
 
 const S = '/t/status/';
@@ -27,6 +29,13 @@ after(async () => {
   await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** A stand-in TCP check's result. */
+function verdict(ok: boolean): ProbeResult {
+  return ok
+    ? { ok, reason: 'connected', class: 'ok' }
+    : { ok, reason: 'connect ECONNREFUSED', class: 'connect' };
+}
 
 function options(over: Partial<ScannerOptions>): ScannerOptions {
   return {
@@ -59,7 +68,7 @@ test('a slow address does not delay the others; writes only changes, keeping fie
         tcp: async (ip) => {
           rounds.set(ip, (rounds.get(ip) ?? 0) + 1);
           if (ip === '10.9.0.1') await new Promise((r) => setTimeout(r, 3000)); // hangs far past the interval
-          return ip === '10.9.0.2' ? fastUp : true;
+          return verdict(ip === '10.9.0.2' ? fastUp : true);
         },
       },
     }),
@@ -90,6 +99,7 @@ test('a slow address does not delay the others; writes only changes, keeping fie
       status: 'DOWN',
       ports: ['8080'],
       note: 'keep me',
+      reason: 'connect ECONNREFUSED',
       changed: downValue.changed,
     });
     assert.equal(down?.version, (before?.version ?? 0) + 1, 'one write for the change');
@@ -138,7 +148,7 @@ test('each heartbeat renewal rewrites the value (renewed) on the same lease; a d
 
 test('a transition back writes a new changed time', async () => {
   let up = false;
-  const scanner = new Scanner(options({ hostname: 'flip', probes: { tcp: async () => up } }));
+  const scanner = new Scanner(options({ hostname: 'flip', probes: { tcp: async () => verdict(up) } }));
   await store.put(`${S}10.9.1.1`, '{"status":"UP","changed":"2000-01-01T00:00:00.000Z"}');
   await store.put(`${R}10.9.1.1`, '{"hostname":"flip"}');
   await scanner.start();
@@ -151,6 +161,62 @@ test('a transition back writes a new changed time', async () => {
     const upv = JSON.parse((await store.get(`${S}10.9.1.1`))?.value ?? '{}') as { changed: string };
     assert.notEqual(upv.changed, down.changed, 'a new time');
     assert.equal(Object.keys(upv).filter((k) => k === 'changed').length, 1);
+  } finally {
+    await scanner.stop();
+  }
+});
+
+test('a probe in the status replaces the ports check: its reason, its thresholds, drain kept, bad probe left alone', async () => {
+  const results = new Map<string, ProbeResult>();
+  const calls: string[] = [];
+  const metrics = new ScannerMetrics();
+  const scanner = new Scanner(
+    options({
+      hostname: 'probe',
+      metrics,
+      probes: {
+        tcp: async () => {
+          throw new Error('the ports check must not run when there is a probe');
+        },
+        run: async (ip, handler) => {
+          calls.push(`${ip} ${handler.kind}`);
+          return results.get(ip) ?? { ok: true, reason: 'HTTP 200', class: 'ok' };
+        },
+      },
+    }),
+  );
+  const http = { httpGet: { path: '/healthz', port: 8080 }, failureThreshold: 1, successThreshold: 3 };
+  await store.put(`${S}10.9.2.1`, JSON.stringify({ status: 'UP', probe: http, admin: 'drain', extra: 1 }));
+  await store.put(`${S}10.9.2.2`, JSON.stringify({ status: 'UP', probe: { httpGet: { port: 'http' } } }));
+  await store.put(`${R}10.9.2.1`, '{"hostname":"probe"}');
+  await store.put(`${R}10.9.2.2`, '{"hostname":"probe"}');
+  const status = async (ip: string): Promise<Record<string, unknown>> =>
+    JSON.parse((await store.get(`${S}${ip}`))?.value ?? '{}') as Record<string, unknown>;
+  await scanner.start();
+  try {
+    await waitUntil('probed', () => calls.includes('10.9.2.1 httpGet'));
+    results.set('10.9.2.1', { ok: false, reason: 'HTTP 503', class: 'http_status' });
+    // failureThreshold 1: the first failed round turns it DOWN
+    await waitUntil('DOWN', async () => (await status('10.9.2.1')).status === 'DOWN');
+    const down = await status('10.9.2.1');
+    assert.deepEqual(
+      { ...down, changed: undefined },
+      { status: 'DOWN', probe: http, admin: 'drain', extra: 1, reason: 'HTTP 503', changed: undefined },
+    );
+    const n = calls.length;
+    results.set('10.9.2.1', { ok: true, reason: 'HTTP 200', class: 'ok' });
+    await waitUntil('UP', async () => (await status('10.9.2.1')).status === 'UP');
+    const ups = calls.slice(n).filter((c) => c === '10.9.2.1 httpGet').length;
+    assert.ok(ups >= 3, `successThreshold 3: UP after 3 passed rounds, saw ${ups}`);
+    assert.equal((await status('10.9.2.1')).reason, 'HTTP 200');
+    assert.equal((await status('10.9.2.1')).admin, 'drain', 'drain survives the write');
+    // the invalid probe: never run, the status untouched, counted once
+    assert.ok(!calls.some((c) => c.startsWith('10.9.2.2')));
+    assert.deepEqual(await status('10.9.2.2'), { status: 'UP', probe: { httpGet: { port: 'http' } } });
+    const text = await metrics.registry.metrics();
+    assert.match(text, /^hades_scanner_invalid_probes_total 1$/m);
+    assert.match(text, /^hades_scanner_state_changes_total\{to="DOWN",reason="http_status"\} 1$/m);
+    assert.match(text, /^hades_scanner_probes_total\{type="httpGet",result="fail"\} [1-9]/m);
   } finally {
     await scanner.stop();
   }

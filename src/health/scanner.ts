@@ -1,17 +1,19 @@
 /**
- * hades-scanner's engine: heartbeat under a lease, the addresses assigned to this hostname under
- * report-path (list + watch), one independent check loop per address (TCP connect to its ports
- * or scann-ports, ICMP when enabled), hysteresis, and status writes by compare-and-swap.
+ * hades-scanner's engine: heartbeat under a lease, the statuses (list + watch of status-path, so a
+ * round reads no key), the addresses assigned to this hostname under report-path (list + watch),
+ * one `Target` per address, and the bounded pool its checks run in.
  */
 
 import type { Logger } from '../common/logger.js';
-import { parseHealthStatus, serializeHealthStatus } from '../records/health.js';
+import { parseHealthStatus } from '../records/health.js';
 import { canonicalIP } from '../records/ip.js';
+import { type Probe, parseProbe } from '../records/probe.js';
 import type { HealthStatus } from '../records/types.js';
 import type { LeaseId, Store, Watch, WatchEvent } from '../store/types.js';
-import { type Health, Hysteresis } from './hysteresis.js';
 import type { ScannerMetrics } from './metrics.js';
-import { icmpProbe, Limiter, tcpProbe } from './probe.js';
+import { icmpCheck, Limiter, type ProbeContext, type ProbeResult, type RunProbe, tcpCheck } from './probe.js';
+import { runProbe } from './run-probe.js';
+import { Target } from './target.js';
 
 export interface ScannerOptions {
   store: Store;
@@ -21,7 +23,9 @@ export interface ScannerOptions {
   reportPath: string;
   heartPath: string;
   heartbeatIntervalMs: number;
+  /** Per TCP connect of the ports check (no probe). */
   checkTimeoutMs: number;
+  /** Between rounds, unless the probe has `periodSeconds`. */
   checkIntervalMs: number;
   scanPorts: readonly string[];
   enableIcmp: boolean;
@@ -30,13 +34,47 @@ export interface ScannerOptions {
   fall: number;
   rise: number;
   maxConcurrency: number;
+  /** Extra CAs for HTTPS probes (`probe-ca-file`). */
+  probeCa?: string | Buffer;
+  /** HTTP(S) probes reuse a kept-alive connection (`probe-keepalive`). */
+  probeKeepAlive?: boolean;
   logger: Logger;
   metrics?: ScannerMetrics;
-  /** Probes, replaceable in tests. */
-  probes?: {
-    tcp?: (ip: string, port: number, timeoutMs: number) => Promise<boolean>;
-    icmp?: (ip: string, count: number, timeoutMs: number) => Promise<boolean>;
-  };
+  /** Checks, replaceable in tests. */
+  probes?: Partial<Checks>;
+}
+
+export interface Checks {
+  run: RunProbe;
+  tcp: (ip: string, port: number, timeoutMs: number) => Promise<ProbeResult>;
+  icmp: (ip: string, count: number, timeoutMs: number) => Promise<ProbeResult>;
+}
+
+/** A status key as last seen, parsed once per value. */
+export interface StatusEntry {
+  readonly value: string;
+  readonly modRevision: number;
+  readonly status: HealthStatus | Error;
+  /** undefined: no `probe` field. */
+  readonly probe: Probe | Error | undefined;
+}
+
+function entry(value: string, modRevision: number): StatusEntry {
+  let status: HealthStatus | Error;
+  let probe: Probe | Error | undefined;
+  try {
+    status = parseHealthStatus(value);
+  } catch (err) {
+    return { value, modRevision, status: err as Error, probe: undefined };
+  }
+  if (status.probe !== undefined) {
+    try {
+      probe = parseProbe(status.probe);
+    } catch (err) {
+      probe = err as Error;
+    }
+  }
+  return { value, modRevision, status, probe };
 }
 
 /** `{"hostname":"h1"}` → `h1`; anything else → undefined. */
@@ -59,119 +97,15 @@ export function ipUnder(path: string, key: string): string | undefined {
   return canonicalIP(rest);
 }
 
-class Target {
-  readonly ip: string;
-  #s: Scanner;
-  #timer: NodeJS.Timeout | undefined;
-  #stopped = false;
-  #hyst: Hysteresis | undefined;
-  #warnedNoChecks = false;
-
-  constructor(s: Scanner, ip: string) {
-    this.#s = s;
-    this.ip = ip;
-  }
-
-  start(): void {
-    // spread first rounds over the interval so many targets do not fire together
-    this.#schedule(Math.floor(Math.random() * Math.min(this.#s.opts.checkIntervalMs, 1000)));
-  }
-
-  stop(): void {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-  }
-
-  #schedule(ms: number): void {
-    if (this.#stopped) return;
-    this.#timer = setTimeout(() => void this.#round(), ms);
-  }
-
-  async #round(): Promise<void> {
-    const started = Date.now();
-    try {
-      await this.#check();
-    } catch (err) {
-      this.#s.opts.metrics?.storeErrors.inc();
-      this.#s.opts.logger.warn({ ip: this.ip, err: (err as Error).message }, 'scanner: round failed');
-    }
-    const took = Date.now() - started;
-    this.#s.opts.metrics?.roundDuration.observe(took / 1000);
-    this.#schedule(Math.max(0, this.#s.opts.checkIntervalMs - took));
-  }
-
-  async #check(): Promise<void> {
-    const o = this.#s.opts;
-    const key = o.statusPath + this.ip;
-    const kv = await o.store.get(key);
-    if (kv === undefined || this.#stopped) return; // the scheduler removes the report soon
-    let status: HealthStatus;
-    try {
-      status = parseHealthStatus(kv.value);
-    } catch (err) {
-      o.logger.warn({ key, err: (err as Error).message }, 'scanner: unreadable status; not checking');
-      return;
-    }
-    if (this.#hyst === undefined) this.#hyst = new Hysteresis(o.fall, o.rise, status.status);
-    const ports = status.ports && status.ports.length > 0 ? status.ports : o.scanPorts;
-    const checks: Promise<boolean>[] = [];
-    const tcp = o.probes?.tcp ?? tcpProbe;
-    const icmp = o.probes?.icmp ?? ((ip, count, timeoutMs) => icmpProbe(ip, { count, timeoutMs }));
-    const counted = (kind: 'tcp' | 'icmp', p: Promise<boolean>): Promise<boolean> =>
-      p.then((ok) => {
-        o.metrics?.probes.inc({ kind });
-        if (!ok) o.metrics?.probeFailures.inc({ kind });
-        return ok;
-      });
-    for (const p of ports) {
-      const port = Number(p);
-      if (Number.isInteger(port) && port >= 1 && port <= 65535)
-        checks.push(counted('tcp', tcp(this.ip, port, o.checkTimeoutMs)));
-    }
-    if (o.enableIcmp) checks.push(counted('icmp', icmp(this.ip, o.pingCount, o.pingTimeoutMs)));
-    if (checks.length === 0) {
-      if (!this.#warnedNoChecks)
-        o.logger.warn(
-          { ip: this.ip },
-          'scanner: no ports in the status, no scann-ports, no ICMP: nothing to check',
-        );
-      this.#warnedNoChecks = true;
-      return;
-    }
-    const results = await this.#s.limiter.run(() => Promise.all(checks));
-    if (this.#stopped) return;
-    const passed = results.some(Boolean);
-    o.metrics?.rounds.inc({ outcome: passed ? 'pass' : 'fail' });
-    this.#hyst.observe(passed);
-    const want = this.#hyst.state;
-    if (want === undefined || want === status.status) return;
-    await this.#write(key, kv.value, status, want);
-  }
-
-  async #write(key: string, read: string, status: HealthStatus, to: Health): Promise<void> {
-    const o = this.#s.opts;
-    // `changed`: when this transition was written (the UI's "last change"); replaces the old one
-    const next = serializeHealthStatus({ ...status, status: to, changed: new Date().toISOString() });
-    const r = await o.store.txn({
-      compare: [{ key, op: 'value', value: read }],
-      success: [{ op: 'put', key, value: next }],
-    });
-    if (r.succeeded) {
-      o.metrics?.stateChanges.inc({ to });
-      o.logger.info({ ip: this.ip, from: status.status, to }, 'scanner: status changed');
-    } else {
-      // someone wrote since we read: the next round reads again and decides again
-      o.metrics?.writeConflicts.inc();
-      o.logger.debug({ ip: this.ip }, 'scanner: status changed under us; retrying next round');
-    }
-  }
-}
-
 export class Scanner {
   readonly opts: ScannerOptions;
   readonly limiter: Limiter;
+  readonly probes: Checks;
   #targets = new Map<string, Target>();
+  /** Every status key under status-path, by canonical IP. */
+  #statuses = new Map<string, StatusEntry>();
   #watch: Watch | undefined;
+  #statusWatch: Watch | undefined;
   #lease: LeaseId | undefined;
   #heartTimer: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -181,6 +115,27 @@ export class Scanner {
   constructor(opts: ScannerOptions) {
     this.opts = opts;
     this.limiter = new Limiter(opts.maxConcurrency);
+    this.probes = {
+      run: opts.probes?.run ?? runProbe,
+      tcp: opts.probes?.tcp ?? tcpCheck,
+      icmp: opts.probes?.icmp ?? ((ip, count, timeoutMs) => icmpCheck(ip, { count, timeoutMs })),
+    };
+  }
+
+  /** The status key of `ip` as last seen, or undefined when there is none. */
+  status(ip: string): StatusEntry | undefined {
+    return this.#statuses.get(ip);
+  }
+
+  /** A write of ours committed at `revision`: seen at once, before its watch event. */
+  wrote(ip: string, value: string, revision: number): void {
+    const cur = this.#statuses.get(ip);
+    if (cur === undefined || cur.modRevision < revision) this.#statuses.set(ip, entry(value, revision));
+  }
+
+  probeContext(timeoutMs: number): ProbeContext {
+    const o = this.opts;
+    return { timeoutMs, ca: o.probeCa, pingCount: o.pingCount, keepAlive: o.probeKeepAlive };
   }
 
   get targets(): string[] {
@@ -195,9 +150,10 @@ export class Scanner {
     return this.opts.heartPath + this.opts.hostname;
   }
 
-  /** Heartbeat first (so the scheduler sees us), then the assignments. */
+  /** Heartbeat first (so the scheduler sees us), then the statuses, then the assignments. */
   async start(): Promise<void> {
     await this.#heartbeat();
+    await this.#followStatuses();
     await this.#follow();
   }
 
@@ -205,6 +161,7 @@ export class Scanner {
     this.#stopped = true;
     clearTimeout(this.#heartTimer);
     await this.#watch?.close();
+    await this.#statusWatch?.close();
     for (const t of this.#targets.values()) t.stop();
     this.#targets.clear();
     if (this.#lease !== undefined) await this.opts.store.revokeLease(this.#lease).catch(() => {});
@@ -249,6 +206,55 @@ export class Scanner {
         () => void this.#heartbeat(),
         this.#heartbeatOk ? o.heartbeatIntervalMs : 1000,
       );
+    }
+  }
+
+  // ---- statuses
+
+  async #followStatuses(): Promise<void> {
+    const o = this.opts;
+    for (;;) {
+      if (this.#stopped) return;
+      try {
+        const list = await o.store.list(o.statusPath);
+        const seen = new Map<string, StatusEntry>();
+        for (const kv of list.kvs) {
+          const ip = ipUnder(o.statusPath, kv.key);
+          if (ip === undefined) continue;
+          const cur = this.#statuses.get(ip);
+          seen.set(
+            ip,
+            cur !== undefined && cur.modRevision === kv.modRevision ? cur : entry(kv.value, kv.modRevision),
+          );
+        }
+        this.#statuses = seen;
+        this.#statusWatch = o.store.watch(o.statusPath, list.revision + 1, {
+          events: (evs) => this.#onStatusEvents(evs),
+          compacted: () => {
+            o.logger.warn({}, 'scanner: status watch compacted; listing again');
+            void this.#statusWatch?.close().then(() => this.#followStatuses());
+          },
+          status: (state, err) => o.logger.info({ state, err: err?.message }, 'scanner: status watch'),
+        });
+        return;
+      } catch (err) {
+        o.metrics?.storeErrors.inc();
+        o.logger.warn({ err: (err as Error).message }, 'scanner: listing statuses failed; retrying');
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  #onStatusEvents(evs: WatchEvent[]): void {
+    const path = this.opts.statusPath;
+    for (const e of evs) {
+      const ip = ipUnder(path, e.type === 'put' ? e.kv.key : e.key);
+      if (ip === undefined) continue;
+      if (e.type === 'put') {
+        const cur = this.#statuses.get(ip);
+        if (cur === undefined || cur.modRevision < e.kv.modRevision)
+          this.#statuses.set(ip, entry(e.kv.value, e.kv.modRevision));
+      } else if ((this.#statuses.get(ip)?.modRevision ?? 0) < e.modRevision) this.#statuses.delete(ip);
     }
   }
 

@@ -187,7 +187,7 @@ describe('web UI endpoints: /v1/zones, /v1/scanners, /v1/dns-metrics, changed', 
         rise: 2,
         maxConcurrency: 4,
         logger: silentLogger,
-        probes: { tcp: async () => true },
+        probes: { tcp: async () => ({ ok: true, reason: 'connected', class: 'ok' }) },
       });
     const a = scanner('scan-a');
     const b = scanner('scan-b');

@@ -220,6 +220,7 @@ lock-path = ${LOCK}
           status: 'DOWN',
           ports: [String(listeners[0].port)],
           owner: 'test',
+          reason: 'connect ECONNREFUSED',
           changed: kept.changed,
         });
       }
@@ -271,8 +272,11 @@ lock-path = ${LOCK}
     // the survivor's metrics saw its probes and the changes it wrote
     const text = await (await fetch(`http://127.0.0.1:${metricsPorts.get(survivor)}/metrics`)).text();
     const sample = (re: RegExp): number => Number(re.exec(text)?.[1] ?? 'NaN');
-    assert.ok(sample(/^hades_scanner_probes_total\{kind="tcp"\} (\d+)/m) > 0, text.slice(0, 2000));
-    assert.ok(sample(/^hades_scanner_state_changes_total\{to="DOWN"\} (\d+)/m) >= 1);
+    assert.ok(
+      sample(/^hades_scanner_probes_total\{type="tcpSocket",result="pass"\} (\d+)/m) > 0,
+      text.slice(0, 2000),
+    );
+    assert.ok(sample(/^hades_scanner_state_changes_total\{to="DOWN",reason="connect"\} (\d+)/m) >= 1);
     assert.equal(sample(/^hades_scanner_targets (\d+)/m), 3);
     assert.equal((await fetch(`http://127.0.0.1:${metricsPorts.get(survivor)}/ready`)).status, 200);
 

@@ -68,37 +68,64 @@ describe('ICMP checks against a network namespace', async () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  test('reachable → UP; link down → DOWN', { skip: why }, async () => {
-    await waitFor('the namespace answers ping', () => icmpProbe(NS_IP, { count: 1, timeoutMs: 500 }), 10_000);
-    store = await openEmbeddedStore({ dir });
-    const s = store;
-    await s.put(`/hades/monitor/status/${NS_IP}`, '{"status":"DOWN"}');
-    await s.put(`/hades/monitor/report/${NS_IP}`, '{"hostname":"icmp-test"}');
-    scanner = new Scanner({
-      store: s,
-      hostname: 'icmp-test',
-      statusPath: '/hades/monitor/status/',
-      reportPath: '/hades/monitor/report/',
-      heartPath: '/hades/monitor/heart/',
-      heartbeatIntervalMs: 1000,
-      checkTimeoutMs: 1000,
-      checkIntervalMs: 300,
-      scanPorts: [],
-      enableIcmp: true,
-      pingTimeoutMs: 300,
-      pingCount: 1,
-      fall: 2,
-      rise: 2,
-      maxConcurrency: 4,
-      logger: silentLogger,
+  // the seed's enable-icmp check, and the icmp probe of a status (issue 13) with its reasons
+  const cases = [
+    { name: 'enable-icmp', enableIcmp: true, status: { status: 'DOWN' } },
+    {
+      name: 'probe icmp',
+      enableIcmp: false,
+      status: {
+        status: 'DOWN',
+        probe: { icmp: {}, periodSeconds: 1, failureThreshold: 2, successThreshold: 2 },
+      },
+    },
+  ];
+  for (const c of cases)
+    test(`${c.name}: reachable → UP (echo reply); link down → DOWN (no echo reply)`, {
+      skip: why,
+    }, async () => {
+      await sh(['-n', NS, 'link', 'set', NS_IF, 'up']);
+      await waitFor(
+        'the namespace answers ping',
+        () => icmpProbe(NS_IP, { count: 1, timeoutMs: 500 }),
+        10_000,
+      );
+      store ??= await openEmbeddedStore({ dir });
+      const s = store;
+      await s.put(`/hades/monitor/status/${NS_IP}`, JSON.stringify(c.status));
+      await s.put(`/hades/monitor/report/${NS_IP}`, '{"hostname":"icmp-test"}');
+      scanner = new Scanner({
+        store: s,
+        hostname: 'icmp-test',
+        statusPath: '/hades/monitor/status/',
+        reportPath: '/hades/monitor/report/',
+        heartPath: '/hades/monitor/heart/',
+        heartbeatIntervalMs: 1000,
+        checkTimeoutMs: 1000,
+        checkIntervalMs: 300,
+        scanPorts: [],
+        enableIcmp: c.enableIcmp,
+        pingTimeoutMs: 300,
+        pingCount: 1,
+        fall: 2,
+        rise: 2,
+        maxConcurrency: 4,
+        logger: silentLogger,
+      });
+      try {
+        await scanner.start();
+        const status = async (): Promise<{ status?: string; reason?: string }> =>
+          JSON.parse((await s.get(`/hades/monitor/status/${NS_IP}`))?.value ?? '{}');
+        await waitFor('UP while it answers', async () => (await status()).status === 'UP', 20_000);
+        assert.equal((await status()).reason, 'echo reply');
+        assert.ok((await s.get(`/hades/monitor/heart/icmp-test`)) !== undefined, 'heartbeat key');
+        await sh(['-n', NS, 'link', 'set', NS_IF, 'down']);
+        await waitFor('DOWN once its link is down', async () => (await status()).status === 'DOWN', 20_000);
+        assert.equal((await status()).reason, 'no echo reply');
+        assert.equal(await icmpProbe(NS_IP, { count: 1, timeoutMs: 300 }), false);
+      } finally {
+        await scanner.stop();
+        scanner = undefined;
+      }
     });
-    await scanner.start();
-    const status = async (): Promise<string | undefined> =>
-      JSON.parse((await s.get(`/hades/monitor/status/${NS_IP}`))?.value ?? '{}').status;
-    await waitFor('UP while it answers', async () => (await status()) === 'UP', 20_000);
-    assert.ok((await s.get(`/hades/monitor/heart/icmp-test`)) !== undefined, 'heartbeat key');
-    await sh(['-n', NS, 'link', 'set', NS_IF, 'down']);
-    await waitFor('DOWN once its link is down', async () => (await status()) === 'DOWN', 20_000);
-    assert.equal(await icmpProbe(NS_IP, { count: 1, timeoutMs: 300 }), false);
-  });
 });

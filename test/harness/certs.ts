@@ -1,0 +1,106 @@
+/**
+ * Certificates for tests, made with the system `openssl` at test time: a CA and server
+ * certificates it signs for given DNS names and IP addresses (EC P-256, valid two days).
+ */
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+
+export interface ServerCert {
+  /** PEM files in the directory given. */
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** The same, read. */
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+}
+
+/** A CA in `dir` (`ca.pem`, `ca.key`), made once per directory. */
+async function ensureCA(dir: string): Promise<void> {
+  try {
+    await readFile(path.join(dir, 'ca.pem'));
+    return;
+  } catch {
+    // not made yet
+  }
+  await run(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      ...EC,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=hades-test-ca',
+    ],
+    {
+      cwd: dir,
+    },
+  );
+}
+
+/**
+ * A server certificate signed by the directory's CA (made first when missing), named `name`
+ * (files `<name>.pem`, `<name>.key`), for `dns` names and `ips` in its subjectAltName.
+ */
+export async function makeServerCert(
+  dir: string,
+  sans: { dns?: readonly string[]; ips?: readonly string[] },
+  name = 'server',
+): Promise<ServerCert> {
+  await ensureCA(dir);
+  const alt = [...(sans.dns ?? []).map((d) => `DNS:${d}`), ...(sans.ips ?? []).map((i) => `IP:${i}`)].join(
+    ',',
+  );
+  await writeFile(
+    path.join(dir, `${name}.ext`),
+    `subjectAltName=${alt}\nextendedKeyUsage=serverAuth,clientAuth\n`,
+  );
+  const cn = sans.dns?.[0] ?? sans.ips?.[0] ?? name;
+  await run(
+    'openssl',
+    ['req', ...EC, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`],
+    { cwd: dir },
+  );
+  await run(
+    'openssl',
+    [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      `${name}.ext`,
+      '-out',
+      `${name}.pem`,
+    ],
+    { cwd: dir },
+  );
+  const f = (n: string): string => path.join(dir, n);
+  return {
+    caFile: f('ca.pem'),
+    certFile: f(`${name}.pem`),
+    keyFile: f(`${name}.key`),
+    ca: await readFile(f('ca.pem')),
+    cert: await readFile(f(`${name}.pem`)),
+    key: await readFile(f(`${name}.key`)),
+  };
+}
