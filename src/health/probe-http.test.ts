@@ -4,21 +4,24 @@
  * exactly; no assertion is about time. Every connection a server accepted is closed by the end.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type tls from 'node:tls';
+import { makeServerCert } from '../../test/harness/certs.js';
 import { freePort } from '../../test/harness/ports.js';
 import {
   ConnectionCount,
   close,
   headersOf,
   listen,
-  makeTlsMaterial,
+  makeSelfSigned,
   type RawHandler,
   rawServer,
-  type TlsMaterial,
 } from '../../test/lib/probe-servers.js';
 import { waitFor } from '../../test/lib/wait.js';
 import { type HttpGetProbe, MAX_PROBE_BODY, parseProbe } from '../records/probe.js';
@@ -108,12 +111,17 @@ let httpsPort = 0;
 let httpsPort2 = 0;
 let selfSignedPort = 0;
 let closedPort = 0;
-let tlsm: TlsMaterial;
+/** The test CA, a certificate it signed for probe.test and 127.0.0.1, a self-signed one. */
+let tlsm: { ca: Buffer; cert: Buffer; key: Buffer; selfCert: string; selfKey: string };
+let certDir = '';
 
 before(async () => {
   port = (await start(http.createServer(app))).port;
   v6Port = (await start(http.createServer(app), '::1')).port;
-  tlsm = makeTlsMaterial();
+  certDir = mkdtempSync(path.join(tmpdir(), 'hades-probe-http-'));
+  const signed = await makeServerCert(certDir, { dns: ['probe.test'], ips: ['127.0.0.1'] });
+  const self = makeSelfSigned();
+  tlsm = { ca: signed.ca, cert: signed.cert, key: signed.key, selfCert: self.cert, selfKey: self.key };
   httpsPort = (await start(https.createServer({ cert: tlsm.cert, key: tlsm.key }, app))).port;
   // the same certificate (for probe.test and 127.0.0.1) served on an address it does not name
   httpsPort2 = (await start(https.createServer({ cert: tlsm.cert, key: tlsm.key }, app), '127.0.0.2')).port;
@@ -130,6 +138,7 @@ after(async () => {
     { diag: () => servers.map((s) => `${s.count.opened} opened, ${s.count.closed} closed`).join('\n') },
   );
   for (const s of servers) await close(s.server);
+  rmSync(certDir, { recursive: true, force: true });
 });
 
 describe('httpGet: status', () => {

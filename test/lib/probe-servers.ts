@@ -1,10 +1,10 @@
 /**
  * Servers for probe tests, on loopback and port 0: a raw TCP server that answers each request
- * with what the test scripts, a connection count for "every connection was closed", and TLS
- * material made by `openssl` at test time.
+ * with what the test scripts, a connection count for "every connection was closed", and a
+ * self-signed certificate made by `openssl` at test time (CA-signed ones: test/harness/certs.ts).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -83,87 +83,36 @@ export function headersOf(request: string): [string, string][] {
     });
 }
 
-export interface TlsMaterial {
-  /** The test CA's certificate (PEM). */
-  ca: string;
-  /** A certificate for `probe.test` and 127.0.0.1, signed by the CA, and its key. */
-  cert: string;
-  key: string;
-  /** A self-signed certificate for the same names, and its key. */
-  selfCert: string;
-  selfKey: string;
-}
-
-/** Makes the CA, a server certificate and a self-signed one with `openssl` (P-256 keys, one day). */
-export function makeTlsMaterial(): TlsMaterial {
+/** A self-signed certificate (PEM) for `probe.test` and 127.0.0.1 and its key, made by `openssl`. */
+export function makeSelfSigned(): { cert: string; key: string } {
   const dir = mkdtempSync(path.join(tmpdir(), 'hades-probe-tls-'));
-  const f = (n: string): string => path.join(dir, n);
-  const ssl = (...args: string[]): void => {
-    execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  };
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   try {
-    ssl(
-      'req',
-      '-x509',
-      ...ec,
-      '-keyout',
-      f('ca.key'),
-      '-out',
-      f('ca.crt'),
-      '-days',
-      '1',
-      '-subj',
-      '/CN=hades test CA',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        'self.key',
+        '-out',
+        'self.crt',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=probe.test',
+        '-addext',
+        'subjectAltName=DNS:probe.test,IP:127.0.0.1',
+      ],
+      { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
     );
-    writeFileSync(
-      f('server.ext'),
-      'subjectAltName=DNS:probe.test,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n',
-    );
-    ssl('req', ...ec, '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=probe.test');
-    ssl(
-      'x509',
-      '-req',
-      '-in',
-      f('server.csr'),
-      '-CA',
-      f('ca.crt'),
-      '-CAkey',
-      f('ca.key'),
-      '-CAcreateserial',
-      '-out',
-      f('server.crt'),
-      '-days',
-      '1',
-      '-extfile',
-      f('server.ext'),
-    );
-    ssl(
-      'req',
-      '-x509',
-      ...ec,
-      '-keyout',
-      f('self.key'),
-      '-out',
-      f('self.crt'),
-      '-days',
-      '1',
-      '-subj',
-      '/CN=probe.test',
-      '-addext',
-      'subjectAltName=DNS:probe.test,IP:127.0.0.1',
-    );
-    const read = (n: string): string => readFileSync(f(n), 'utf8');
     return {
-      ca: read('ca.crt'),
-      cert: read('server.crt'),
-      key: read('server.key'),
-      selfCert: read('self.crt'),
-      selfKey: read('self.key'),
+      cert: readFileSync(path.join(dir, 'self.crt'), 'utf8'),
+      key: readFileSync(path.join(dir, 'self.key'), 'utf8'),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
