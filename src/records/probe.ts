@@ -9,6 +9,7 @@
  * the scanner logs it and leaves the address's status alone.
  */
 import { RecordError, show } from './errors.js';
+import { parseIP } from './ip.js';
 
 /** An inclusive range of HTTP status codes. */
 export interface StatusRange {
@@ -76,7 +77,7 @@ const TIMING = [
   'failureThreshold',
   'initialDelaySeconds',
 ];
-/** Kubernetes Probe fields accepted and not used here. */
+/** Kubernetes Probe fields accepted (and validated) but not used here. */
 const IGNORED = ['terminationGracePeriodSeconds'];
 const HTTP_FIELDS = [
   'path',
@@ -93,7 +94,9 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Header values and paths: visible ASCII and spaces/tabs only (no CR/LF smuggling). */
 const SAFE_VALUE = /^[\t\x20-\x7e]*$/;
 const SAFE_PATH = /^\/[\x21-\x7e]*$/;
-const SAFE_HOST = /^[A-Za-z0-9._:[\]-]+$/;
+/** A DNS name (labels of letters, digits, `-`, `_`; no trailing dot, as SNI has none). */
+const HOST_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$/;
 
 type Obj = { readonly [k: string]: unknown };
 
@@ -169,8 +172,12 @@ function httpGet(v: unknown, field: string): HttpGetProbe {
       `${field}.path must start with / and hold visible ASCII only, got ${show(path)}`,
     );
   const host = str(o.host, `${field}.host`);
-  if (host !== undefined && !SAFE_HOST.test(host))
-    throw new RecordError(`${field}.host`, `${field}.host must be a host name or address, got ${show(host)}`);
+  // a name or a bare address: it is the TLS server name and goes into Host with the port added
+  if (host !== undefined && !HOST_NAME.test(host) && parseIP(host) === undefined)
+    throw new RecordError(
+      `${field}.host`,
+      `${field}.host must be a host name or an IP address without a port, got ${show(host)}`,
+    );
   const scheme = o.scheme === undefined ? 'HTTP' : o.scheme;
   if (scheme !== 'HTTP' && scheme !== 'HTTPS')
     throw new RecordError(
@@ -234,6 +241,8 @@ export function parseProbe(v: unknown, field = 'probe'): Probe {
       field,
       `${field} must have exactly one of ${PROBE_KINDS.join(', ')}${present.length ? `, got ${present.join(' and ')}` : ''}`,
     );
+  // accepted for Kubernetes manifests as they are, and still checked: a bad value is a typo
+  positiveInt(o.terminationGracePeriodSeconds, `${field}.terminationGracePeriodSeconds`, 1);
   const kind = present[0];
   const f = `${field}.${kind}`;
   let handler: ProbeHandler;
@@ -266,7 +275,7 @@ export function parseProbe(v: unknown, field = 'probe'): Probe {
 export function describeProbe(p: ProbeHandler): string {
   switch (p.kind) {
     case 'httpGet':
-      return `httpGet ${p.scheme} ${p.host ?? ''}:${p.port}${p.path}`;
+      return `httpGet ${p.scheme} ${p.host?.includes(':') ? `[${p.host}]` : (p.host ?? '')}:${p.port}${p.path}`;
     case 'tcpSocket':
       return `tcpSocket :${p.port}`;
     case 'grpc':
