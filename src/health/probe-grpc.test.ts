@@ -8,10 +8,10 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { Server, ServerCredentials, status } from '@grpc/grpc-js';
+import { type Server, status } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { freePort } from '../../test/harness/ports.js';
-import { ConnectionCount, close, listen, rawServer } from '../../test/lib/probe-servers.js';
+import { ConnectionCount, close, grpcServer, listen, rawServer } from '../../test/lib/probe-servers.js';
 import { waitFor } from '../../test/lib/wait.js';
 import type { GrpcProbe } from '../records/probe.js';
 import type { ProbeContext, ProbeResult } from './probe.js';
@@ -25,20 +25,6 @@ const fail = (reason: string, cls: ProbeResult['class'] = 'grpc'): ProbeResult =
   reason,
   class: cls,
 });
-
-async function grpcServer(
-  host: string,
-  health?: HealthImplementation,
-): Promise<{ server: Server; port: number }> {
-  const server = new Server();
-  health?.addToServer(server);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:0`, ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
-  );
-  return { server, port };
-}
 
 /** A TCP relay to `port`, so the connections a check makes can be counted and seen closed. */
 function relay(host: string, port: number): net.Server {

@@ -9,10 +9,10 @@ import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import type { Server } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { freePort } from '../../test/harness/ports.js';
-import { ConnectionCount, close, listen, rawServer } from '../../test/lib/probe-servers.js';
+import { ConnectionCount, close, grpcServer, listen, rawServer } from '../../test/lib/probe-servers.js';
 import { waitFor } from '../../test/lib/wait.js';
 import { type ProbeHandler, parseProbe } from '../records/probe.js';
 import type { ProbeContext, ProbeResult } from './probe.js';
@@ -39,13 +39,10 @@ before(async () => {
   const silent = rawServer(() => {});
   servers.push(silent);
   silentPort = await listen(silent);
-  grpc = new Server();
-  new HealthImplementation({ '': 'SERVING', down: 'NOT_SERVING' }).addToServer(grpc);
-  grpcPort = await new Promise<number>((resolve, reject) =>
-    grpc.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
-  );
+  ({ server: grpc, port: grpcPort } = await grpcServer(
+    '127.0.0.1',
+    new HealthImplementation({ '': 'SERVING', down: 'NOT_SERVING' }),
+  ));
   closedPort = await freePort();
   dir = mkdtempSync(path.join(tmpdir(), 'hades-run-probe-'));
 });

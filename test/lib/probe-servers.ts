@@ -8,6 +8,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import type { HealthImplementation } from 'grpc-health-check';
 
 /** Connections a server accepted and how many of them have closed since. */
 export class ConnectionCount {
@@ -117,4 +119,19 @@ export function makeSelfSigned(): { cert: string; key: string } {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A grpc-js server on `host`, port 0, serving grpc.health.v1 through `health` when given. */
+export async function grpcServer(
+  host: string,
+  health?: HealthImplementation,
+): Promise<{ server: Server; port: number }> {
+  const server = new Server();
+  health?.addToServer(server);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${host}:0`, ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
+  );
+  return { server, port };
 }
