@@ -4,6 +4,8 @@
  * also a flag (`-check-interval 5`) and `HADES_<KEY>` in the environment. Precedence: command
  * line, environment, the file, the default.
  */
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { normalizeMonitorPath } from '../records/health.js';
 import { FlagError, type FlagSpec, type FlagValues } from './flags.js';
@@ -42,8 +44,10 @@ export interface ScannerConfig extends HealthStoreConfig, MetricsPortConfig {
   fall: number;
   rise: number;
   maxConcurrency: number;
-  /** `probe-ca-file`: path ('' = system CAs only); read by the program at start. */
+  /** `probe-ca-file`: path ('' = system CAs only). */
   probeCaFile: string;
+  /** Its certificates, read and checked at start. */
+  probeCa: Buffer | undefined;
   probeKeepAlive: boolean;
   log: HealthLogConfig;
 }
@@ -309,6 +313,29 @@ export function hostnameOf(v: FlagValues): string {
   return h;
 }
 
+/** A PEM file of certificates, each parsed (TLS would silently ignore a file that holds none). */
+function readCertificates(file: string): Buffer | undefined {
+  if (file === '') return undefined;
+  let pem: Buffer;
+  try {
+    pem = readFileSync(file);
+  } catch (err) {
+    throw new FlagError('probe-ca-file', `-probe-ca-file: ${(err as Error).message}`);
+  }
+  const blocks =
+    pem.toString('latin1').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0)
+    throw new FlagError('probe-ca-file', `-probe-ca-file: ${file} holds no PEM certificate`);
+  for (const b of blocks) {
+    try {
+      new X509Certificate(b);
+    } catch (err) {
+      throw new FlagError('probe-ca-file', `-probe-ca-file: ${file}: ${(err as Error).message}`);
+    }
+  }
+  return pem;
+}
+
 export function buildScannerConfig(v: FlagValues, env: NodeJS.ProcessEnv = process.env): ScannerConfig {
   const ports = v['scann-ports'] as string[];
   for (const p of ports)
@@ -331,6 +358,7 @@ export function buildScannerConfig(v: FlagValues, env: NodeJS.ProcessEnv = proce
     rise: v.rise as number,
     maxConcurrency: v['max-concurrency'] as number,
     probeCaFile: (v['probe-ca-file'] as string).trim(),
+    probeCa: readCertificates((v['probe-ca-file'] as string).trim()),
     probeKeepAlive: v['probe-keepalive'] as boolean,
     ...buildMetricsPortConfig(v),
     log: buildLogConfig(v),

@@ -12,6 +12,7 @@ import type { HealthStatus } from '../records/types.js';
 import type { LeaseId, Store, Watch, WatchEvent } from '../store/types.js';
 import type { ScannerMetrics } from './metrics.js';
 import { icmpCheck, Limiter, type ProbeContext, type ProbeResult, type RunProbe, tcpCheck } from './probe.js';
+import { closeIdleProbeConnections } from './probe-http.js';
 import { runProbe } from './run-probe.js';
 import { Target } from './target.js';
 
@@ -164,6 +165,7 @@ export class Scanner {
     await this.#statusWatch?.close();
     for (const t of this.#targets.values()) t.stop();
     this.#targets.clear();
+    if (this.opts.probeKeepAlive) closeIdleProbeConnections();
     if (this.#lease !== undefined) await this.opts.store.revokeLease(this.#lease).catch(() => {});
   }
 

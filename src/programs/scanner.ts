@@ -3,7 +3,6 @@
  * to status-path (src/health/README.md). Settings from `-config-file` (default
  * /etc/hades/hades-scanner.conf, the seed's INI layout), flags and HADES_* variables.
  */
-import { readFileSync } from 'node:fs';
 import { flagsCommandLine } from '../config/cli.js';
 import { buildScannerConfig, scannerFlagSpecs } from '../config/scanner.js';
 import { ScannerMetrics } from '../health/metrics.js';
@@ -11,21 +10,13 @@ import { Scanner } from '../health/scanner.js';
 import type { MetricsHttpServer } from '../metrics/http.js';
 import { serveProgramMetrics } from '../metrics/program.js';
 import type { Store } from '../store/types.js';
-import { fatal, loadConfig, onSignals, openStoreRetrying, programLogger } from './run.js';
+import { loadConfig, onSignals, openStoreRetrying, programLogger } from './run.js';
 
 const PROGRAM = 'hades-scanner';
 
 export async function main(): Promise<void> {
   const cfg = loadConfig(flagsCommandLine(PROGRAM, scannerFlagSpecs(), buildScannerConfig, 'config-file'));
   const log = programLogger(PROGRAM, cfg.log);
-  let probeCa: Buffer | undefined;
-  if (cfg.probeCaFile !== '') {
-    try {
-      probeCa = readFileSync(cfg.probeCaFile);
-    } catch (err) {
-      fatal(PROGRAM, log, `-probe-ca-file: ${(err as Error).message}`);
-    }
-  }
 
   let store: Store | undefined;
   let scanner: Scanner | undefined;
@@ -51,7 +42,7 @@ export async function main(): Promise<void> {
   }
   store = await openStoreRetrying(PROGRAM, cfg, 'etcd-machine', log, stopped);
   if (!store) return;
-  scanner = new Scanner({ ...cfg, store, logger: log, metrics, probeCa });
+  scanner = new Scanner({ ...cfg, store, logger: log, metrics });
   log.info(
     { hostname: cfg.hostname, store: store.kind, statusPath: cfg.statusPath, reportPath: cfg.reportPath },
     `${PROGRAM}: started`,

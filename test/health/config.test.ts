@@ -84,6 +84,8 @@ test("the seed's hades-scanner.conf", () => {
   assert.equal(c.heartPath, '/hades/monitor/heart/');
   assert.equal(c.log.logDir, '/export/log/hades');
   assert.equal(c.tls, undefined);
+  assert.equal(c.probeCaFile, '', 'no probe-ca-file: the system CAs only');
+  assert.equal(c.probeKeepAlive, false, 'a new connection per check, as the kubelet');
   // the command line wins over the file
   const v2 = parseWithConfigFile(
     scannerFlagSpecs(),
@@ -112,6 +114,7 @@ test('bad values name the flag', () => {
     ['[Etcd]\nstatus-path = relative', /status-path/],
     ['[Etcd]\netcd-machine = not a url', /etcd-machine/],
     ['[Etcd]\ntls-key = /k', /tls-pem/],
+    ['[Check]\nprobe-keepalive = sometimes', /probe-keepalive/],
   ];
   for (const [text, re] of bad) {
     const f = file('bad.conf', text);
@@ -141,14 +144,25 @@ test('a stray word on the command line: exit 2, one line naming it, nothing star
       /^hades-scanner: unexpected argument "maybe" \(-enable-icmp is a boolean: write -enable-icmp=true or -enable-icmp=false\)\n$/,
     ],
     ['hades-scanner', ['-config-file', '', 'start'], /^hades-scanner: unexpected argument "start"\n$/],
+    // a CA file that is missing, or holds no certificate, stops it before anything opens
+    [
+      'hades-scanner',
+      ['-config-file', '', '-probe-ca-file', path.join(dir, 'missing.pem')],
+      /^hades-scanner: -probe-ca-file: ENOENT: no such file or directory, open '.*missing\.pem'\n$/,
+    ],
+    [
+      'hades-scanner',
+      ['-config-file', '', '-probe-ca-file', file('not-a-ca.pem', 'hello\n')],
+      /^hades-scanner: -probe-ca-file: .*not-a-ca\.pem holds no PEM certificate\n$/,
+    ],
     [
       'hades-schedule',
       ['-config-file', '', '-hostname', 'h1', 'extra'],
       /^hades-schedule: unexpected argument "extra"\n$/,
     ],
   ];
-  for (const [program, args, re] of cases) {
-    const cwd = path.join(dir, `stray-${program}-${args.length}`);
+  for (const [i, [program, args, re]] of cases.entries()) {
+    const cwd = path.join(dir, `stray-${program}-${i}`);
     mkdirSync(cwd);
     const r = spawnSync(process.execPath, [bin(program), ...args], {
       cwd,
