@@ -9,7 +9,7 @@ import { parseHealthStatus } from '../records/health.js';
 import { canonicalIP } from '../records/ip.js';
 import { type Probe, parseProbe } from '../records/probe.js';
 import type { HealthStatus } from '../records/types.js';
-import type { LeaseId, Store, Watch, WatchEvent } from '../store/types.js';
+import type { KeyValue, LeaseId, Store, Watch, WatchEvent } from '../store/types.js';
 import type { ScannerMetrics } from './metrics.js';
 import { icmpCheck, Limiter, type ProbeContext, type ProbeResult, type RunProbe, tcpCheck } from './probe.js';
 import { closeIdleProbeConnections } from './probe-http.js';
@@ -105,8 +105,7 @@ export class Scanner {
   #targets = new Map<string, Target>();
   /** Every status key under status-path, by canonical IP. */
   #statuses = new Map<string, StatusEntry>();
-  #watch: Watch | undefined;
-  #statusWatch: Watch | undefined;
+  #watches = new Set<Watch>();
   #lease: LeaseId | undefined;
   #heartTimer: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -154,15 +153,25 @@ export class Scanner {
   /** Heartbeat first (so the scheduler sees us), then the statuses, then the assignments. */
   async start(): Promise<void> {
     await this.#heartbeat();
-    await this.#followStatuses();
-    await this.#follow();
+    await this.#follow(
+      'status',
+      this.opts.statusPath,
+      (kvs) => this.#listStatuses(kvs),
+      (evs) => this.#onStatusEvents(evs),
+    );
+    await this.#follow(
+      'report',
+      this.opts.reportPath,
+      (kvs) => this.#listAssignments(kvs),
+      (evs) => this.#onEvents(evs),
+    );
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#heartTimer);
-    await this.#watch?.close();
-    await this.#statusWatch?.close();
+    for (const w of this.#watches) await w.close();
+    this.#watches.clear();
     for (const t of this.#targets.values()) t.stop();
     this.#targets.clear();
     if (this.opts.probeKeepAlive) closeIdleProbeConnections();
@@ -213,38 +222,18 @@ export class Scanner {
 
   // ---- statuses
 
-  async #followStatuses(): Promise<void> {
-    const o = this.opts;
-    for (;;) {
-      if (this.#stopped) return;
-      try {
-        const list = await o.store.list(o.statusPath);
-        const seen = new Map<string, StatusEntry>();
-        for (const kv of list.kvs) {
-          const ip = ipUnder(o.statusPath, kv.key);
-          if (ip === undefined) continue;
-          const cur = this.#statuses.get(ip);
-          seen.set(
-            ip,
-            cur !== undefined && cur.modRevision === kv.modRevision ? cur : entry(kv.value, kv.modRevision),
-          );
-        }
-        this.#statuses = seen;
-        this.#statusWatch = o.store.watch(o.statusPath, list.revision + 1, {
-          events: (evs) => this.#onStatusEvents(evs),
-          compacted: () => {
-            o.logger.warn({}, 'scanner: status watch compacted; listing again');
-            void this.#statusWatch?.close().then(() => this.#followStatuses());
-          },
-          status: (state, err) => o.logger.info({ state, err: err?.message }, 'scanner: status watch'),
-        });
-        return;
-      } catch (err) {
-        o.metrics?.storeErrors.inc();
-        o.logger.warn({ err: (err as Error).message }, 'scanner: listing statuses failed; retrying');
-        await new Promise((r) => setTimeout(r, 1000));
-      }
+  #listStatuses(kvs: KeyValue[]): void {
+    const seen = new Map<string, StatusEntry>();
+    for (const kv of kvs) {
+      const ip = ipUnder(this.opts.statusPath, kv.key);
+      if (ip === undefined) continue;
+      const cur = this.#statuses.get(ip);
+      seen.set(
+        ip,
+        cur !== undefined && cur.modRevision === kv.modRevision ? cur : entry(kv.value, kv.modRevision),
+      );
     }
+    this.#statuses = seen;
   }
 
   #onStatusEvents(evs: WatchEvent[]): void {
@@ -262,31 +251,50 @@ export class Scanner {
 
   // ---- assignments
 
-  async #follow(): Promise<void> {
+  #listAssignments(kvs: KeyValue[]): void {
+    const o = this.opts;
+    const mine = new Set<string>();
+    for (const kv of kvs) {
+      const ip = ipUnder(o.reportPath, kv.key);
+      if (ip !== undefined && reportHostname(kv.value) === o.hostname) mine.add(ip);
+    }
+    for (const ip of this.#targets.keys()) if (!mine.has(ip)) this.#drop(ip);
+    for (const ip of mine) this.#add(ip);
+  }
+
+  // ---- list + watch
+
+  /**
+   * Lists `prefix` into `onList`, then watches it from the next revision into `onEvents`; lists
+   * again after a compaction, and retries a failed listing every second.
+   */
+  async #follow(
+    what: string,
+    prefix: string,
+    onList: (kvs: KeyValue[]) => void,
+    onEvents: (evs: WatchEvent[]) => void,
+  ): Promise<void> {
     const o = this.opts;
     for (;;) {
       if (this.#stopped) return;
       try {
-        const list = await o.store.list(o.reportPath);
-        const mine = new Set<string>();
-        for (const kv of list.kvs) {
-          const ip = ipUnder(o.reportPath, kv.key);
-          if (ip !== undefined && reportHostname(kv.value) === o.hostname) mine.add(ip);
-        }
-        for (const ip of this.#targets.keys()) if (!mine.has(ip)) this.#drop(ip);
-        for (const ip of mine) this.#add(ip);
-        this.#watch = o.store.watch(o.reportPath, list.revision + 1, {
-          events: (evs) => this.#onEvents(evs),
+        const list = await o.store.list(prefix);
+        if (this.#stopped) return;
+        onList(list.kvs);
+        const w: Watch = o.store.watch(prefix, list.revision + 1, {
+          events: onEvents,
           compacted: () => {
-            o.logger.warn({}, 'scanner: report watch compacted; listing again');
-            void this.#watch?.close().then(() => this.#follow());
+            o.logger.warn({}, `scanner: ${what} watch compacted; listing again`);
+            this.#watches.delete(w);
+            void w.close().then(() => this.#follow(what, prefix, onList, onEvents));
           },
-          status: (state, err) => o.logger.info({ state, err: err?.message }, 'scanner: report watch'),
+          status: (state, err) => o.logger.info({ state, err: err?.message }, `scanner: ${what} watch`),
         });
+        this.#watches.add(w);
         return;
       } catch (err) {
         o.metrics?.storeErrors.inc();
-        o.logger.warn({ err: (err as Error).message }, 'scanner: listing assignments failed; retrying');
+        o.logger.warn({ err: (err as Error).message }, `scanner: listing ${what} failed; retrying`);
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
