@@ -12,14 +12,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type tls from 'node:tls';
-import { makeServerCert } from '../../test/harness/certs.js';
+import { makeSelfSigned, makeServerCert } from '../../test/harness/certs.js';
 import { freePort } from '../../test/harness/ports.js';
 import {
   ConnectionCount,
   close,
   headersOf,
   listen,
-  makeSelfSigned,
   type RawHandler,
   rawServer,
 } from '../../test/lib/probe-servers.js';
@@ -112,7 +111,7 @@ let httpsPort2 = 0;
 let selfSignedPort = 0;
 let closedPort = 0;
 /** The test CA, a certificate it signed for probe.test and 127.0.0.1, a self-signed one. */
-let tlsm: { ca: Buffer; cert: Buffer; key: Buffer; selfCert: string; selfKey: string };
+let tlsm: { ca: Buffer; cert: Buffer; key: Buffer; selfCert: Buffer; selfKey: Buffer };
 let certDir = '';
 
 before(async () => {
@@ -120,7 +119,7 @@ before(async () => {
   v6Port = (await start(http.createServer(app), '::1')).port;
   certDir = mkdtempSync(path.join(tmpdir(), 'hades-probe-http-'));
   const signed = await makeServerCert(certDir, { dns: ['probe.test'], ips: ['127.0.0.1'] });
-  const self = makeSelfSigned();
+  const self = await makeSelfSigned(certDir, { dns: ['probe.test'], ips: ['127.0.0.1'] });
   tlsm = { ca: signed.ca, cert: signed.cert, key: signed.key, selfCert: self.cert, selfKey: self.key };
   httpsPort = (await start(https.createServer({ cert: tlsm.cert, key: tlsm.key }, app))).port;
   // the same certificate (for probe.test and 127.0.0.1) served on an address it does not name

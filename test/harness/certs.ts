@@ -21,6 +21,40 @@ export interface ServerCert {
   key: Buffer;
 }
 
+/** A self-signed certificate (PEM) and its key in `dir` (`self.pem`, `self.key`), for `dns` names and `ips`. */
+export async function makeSelfSigned(
+  dir: string,
+  sans: { dns?: readonly string[]; ips?: readonly string[] },
+): Promise<{ cert: Buffer; key: Buffer }> {
+  const alt = [...(sans.dns ?? []).map((d) => `DNS:${d}`), ...(sans.ips ?? []).map((i) => `IP:${i}`)].join(
+    ',',
+  );
+  const cn = sans.dns?.[0] ?? sans.ips?.[0] ?? 'self';
+  await run(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      ...EC,
+      '-keyout',
+      'self.key',
+      '-out',
+      'self.pem',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${cn}`,
+      '-addext',
+      `subjectAltName=${alt}`,
+    ],
+    { cwd: dir },
+  );
+  return {
+    cert: await readFile(path.join(dir, 'self.pem')),
+    key: await readFile(path.join(dir, 'self.key')),
+  };
+}
+
 /** A CA in `dir` (`ca.pem`, `ca.key`), made once per directory. */
 async function ensureCA(dir: string): Promise<void> {
   try {

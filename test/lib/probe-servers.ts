@@ -1,13 +1,4 @@
-/**
- * Servers for probe tests, on loopback and port 0: a raw TCP server that answers each request
- * with what the test scripts, a connection count for "every connection was closed", and a
- * self-signed certificate made by `openssl` at test time (CA-signed ones: test/harness/certs.ts).
- */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { HealthImplementation } from 'grpc-health-check';
 
@@ -83,42 +74,6 @@ export function headersOf(request: string): [string, string][] {
       const i = l.indexOf(':');
       return [l.slice(0, i).toLowerCase(), l.slice(i + 1).trim()];
     });
-}
-
-/** A self-signed certificate (PEM) for `probe.test` and 127.0.0.1 and its key, made by `openssl`. */
-export function makeSelfSigned(): { cert: string; key: string } {
-  const dir = mkdtempSync(path.join(tmpdir(), 'hades-probe-tls-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        'self.key',
-        '-out',
-        'self.crt',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=probe.test',
-        '-addext',
-        'subjectAltName=DNS:probe.test,IP:127.0.0.1',
-      ],
-      { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    return {
-      cert: readFileSync(path.join(dir, 'self.crt'), 'utf8'),
-      key: readFileSync(path.join(dir, 'self.key'), 'utf8'),
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /** A grpc-js server on `host`, port 0, serving grpc.health.v1 through `health` when given. */

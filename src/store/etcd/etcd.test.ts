@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
+import { makeServerCert } from '../../../test/harness/certs.js';
 import { type EtcdProcess, freePort, startEtcd } from '../../../test/harness/etcd.js';
 import { RecordingHandler, storeConformance } from '../conformance.js';
 import { StoreError, type StoreErrorCode } from '../types.js';
@@ -257,60 +256,12 @@ describe('etcd backend', () => {
     skip: openssl ? false : 'openssl is not installed',
     timeout: 30_000,
   }, async () => {
-    const run = promisify(execFile);
     const dir = await mkdtemp(path.join(os.tmpdir(), 'hades-etcd-tls-'));
     const f = (name: string) => path.join(dir, name);
     let e: EtcdProcess | undefined;
     try {
-      const ssl = (...args: string[]) => run(openssl!, args, { cwd: dir });
-      const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-      await ssl(
-        'req',
-        '-x509',
-        ...ec,
-        '-keyout',
-        'ca.key',
-        '-out',
-        'ca.pem',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=hades-test-ca',
-      );
-      await writeFile(
-        f('server.ext'),
-        'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n',
-      );
-      await writeFile(f('client.ext'), 'extendedKeyUsage=clientAuth\n');
-      for (const who of ['server', 'client']) {
-        await ssl(
-          'req',
-          ...ec,
-          '-keyout',
-          `${who}.key`,
-          '-out',
-          `${who}.csr`,
-          '-subj',
-          `/CN=hades-test-${who}`,
-        );
-        await ssl(
-          'x509',
-          '-req',
-          '-in',
-          `${who}.csr`,
-          '-CA',
-          'ca.pem',
-          '-CAkey',
-          'ca.key',
-          '-CAcreateserial',
-          '-out',
-          `${who}.pem`,
-          '-days',
-          '2',
-          '-extfile',
-          `${who}.ext`,
-        );
-      }
+      await makeServerCert(dir, { dns: ['localhost'], ips: ['127.0.0.1'] }, 'server');
+      await makeServerCert(dir, { dns: ['hades-test-client'] }, 'client');
       e = await startEtcd({
         tls: {
           certFile: f('server.pem'),
