@@ -1,3 +1,8 @@
+/**
+ * Servers for probe tests, on loopback and port 0: a raw TCP server that answers each request
+ * with what the test scripts, a connection count for "every connection was closed", and a grpc-js
+ * server (certificates: test/harness/certs.ts).
+ */
 import net from 'node:net';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { HealthImplementation } from 'grpc-health-check';
