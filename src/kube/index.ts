@@ -148,14 +148,10 @@ export interface KubeHandle {
     /** Passes that threw (a store error); retried after 1 s. */
     failures: number;
     /** Store operations of the completed batches, summed over all passes. */
-    written: {
-      put: number;
-      deleted: number;
-      healthCreated: number;
-      healthDeleted: number;
-      probeSet: number;
-      probeRemoved: number;
-    };
+    written: Pick<
+      ReconcileResult,
+      'put' | 'deleted' | 'healthCreated' | 'healthDeleted' | 'probeSet' | 'probeRemoved'
+    >;
     /** `hades.io/probe` annotations found invalid (each Service's value counted once). */
     invalidProbes: number;
     last?: ReconcileResult;
