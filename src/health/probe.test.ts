@@ -1,6 +1,5 @@
 /**
- * The legacy checks with reasons (`tcpCheck`, `icmpCheck`) and as booleans (`tcpProbe`,
- * `icmpProbe`), on loopback; ping's other outcomes through stand-in ping programs.
+ * The legacy checks with reasons (`tcpCheck`, `icmpCheck`), on loopback; ping's other outcomes through stand-in ping programs.
  */
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,16 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { freePort } from '../../test/harness/ports.js';
 import { ConnectionCount, close, listen } from '../../test/lib/probe-servers.js';
 import { waitFor } from '../../test/lib/wait.js';
-import {
-  errorCode,
-  icmpCheck,
-  icmpProbe,
-  Limiter,
-  type ProbeResult,
-  tcpCheck,
-  tcpProbe,
-  timeoutResult,
-} from './probe.js';
+import { errorCode, icmpCheck, Limiter, type ProbeResult, tcpCheck, timeoutResult } from './probe.js';
 
 let open = 0;
 let count: ConnectionCount;
@@ -69,11 +59,6 @@ describe('tcpCheck', () => {
     await waitFor('every connection closed', () => count.open === 0);
   });
 
-  it('tcpProbe is tcpCheck as a boolean', async () => {
-    assert.equal(await tcpProbe('127.0.0.1', open, 2000), true);
-    assert.equal(await tcpProbe('127.0.0.1', closed, 2000), false);
-  });
-
   it('timeoutResult formats the seconds as given', () => {
     const cases: [number, string][] = [
       [1000, 'timeout after 1s'],
@@ -101,7 +86,6 @@ describe('icmpCheck', () => {
       reason: 'echo reply',
       class: 'ok',
     });
-    assert.equal(await icmpProbe('127.0.0.1', { count: 1, timeoutMs: 1000 }), true);
   });
 
   it('what ping says, through stand-in programs', async () => {
@@ -129,10 +113,6 @@ describe('icmpCheck', () => {
         want,
         name,
       );
-    assert.equal(
-      await icmpProbe('127.0.0.1', { count: 1, timeoutMs: 1000, binary: fakePing('n.sh', 1) }),
-      false,
-    );
   });
 });
 

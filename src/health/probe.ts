@@ -2,14 +2,14 @@
  * The probe contract and the legacy checks. `RunProbe` (run-probe.ts) runs one check of an address
  * with its probe handler and resolves to a `ProbeResult` (never rejects), within `ctx.timeoutMs`
  * plus a small margin. `tcpCheck` and `icmpCheck` are the `ports` / `enable-icmp` path with a
- * reason; `tcpProbe` and `icmpProbe` the same as booleans.
+ * reason.
  */
 import { execFile } from 'node:child_process';
 import net from 'node:net';
 import type { ProbeHandler } from '../records/probe.js';
 
 /**
- * What a failed (or passed) check says, for `hades_scanner_status_changes_total{reason}` and
+ * What a failed (or passed) check says, for `hades_scanner_state_changes_total{reason}` and
  * people: `ok`, `http_status`, `body`, `connect`, `timeout`, `tls`, `grpc`, `icmp`, `error`.
  */
 export type ReasonClass =
@@ -91,11 +91,6 @@ export function tcpCheck(ip: string, port: number, timeoutMs: number): Promise<P
   });
 }
 
-/** True when a TCP connection to ip:port is established within `timeoutMs` (then closed at once). */
-export function tcpProbe(ip: string, port: number, timeoutMs: number): Promise<boolean> {
-  return tcpCheck(ip, port, timeoutMs).then((r) => r.ok);
-}
-
 export interface PingOptions {
   count: number;
   /** Time to wait for a reply, ms (ping -W, rounded up to whole seconds... or fractions where supported). */
@@ -130,11 +125,6 @@ export function icmpCheck(ip: string, opts: PingOptions): Promise<ProbeResult> {
       },
     );
   });
-}
-
-/** `icmpCheck` as a boolean. */
-export function icmpProbe(ip: string, opts: PingOptions): Promise<boolean> {
-  return icmpCheck(ip, opts).then((r) => r.ok);
 }
 
 /** A counting semaphore: at most `max` holders at once, FIFO. */

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { silentLogger } from '../../src/config/logger.js';
-import { icmpProbe } from '../../src/health/probe.js';
+import { icmpCheck } from '../../src/health/probe.js';
 import { Scanner } from '../../src/health/scanner.js';
 import { openEmbeddedStore } from '../../src/store/embedded/embedded.js';
 import type { Store } from '../../src/store/types.js';
@@ -87,7 +87,7 @@ describe('ICMP checks against a network namespace', async () => {
       await sh(['-n', NS, 'link', 'set', NS_IF, 'up']);
       await waitFor(
         'the namespace answers ping',
-        () => icmpProbe(NS_IP, { count: 1, timeoutMs: 500 }),
+        async () => (await icmpCheck(NS_IP, { count: 1, timeoutMs: 500 })).ok,
         10_000,
       );
       store ??= await openEmbeddedStore({ dir });
@@ -122,7 +122,7 @@ describe('ICMP checks against a network namespace', async () => {
         await sh(['-n', NS, 'link', 'set', NS_IF, 'down']);
         await waitFor('DOWN once its link is down', async () => (await status()).status === 'DOWN', 20_000);
         assert.equal((await status()).reason, 'no echo reply');
-        assert.equal(await icmpProbe(NS_IP, { count: 1, timeoutMs: 300 }), false);
+        assert.equal((await icmpCheck(NS_IP, { count: 1, timeoutMs: 300 })).ok, false);
       } finally {
         await scanner.stop();
         scanner = undefined;
