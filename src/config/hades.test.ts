@@ -19,6 +19,7 @@ describe('hades config', () => {
     assert.equal(c.readTimeoutMs, 2000);
     assert.equal(c.defaultTtl, 3600);
     assert.equal(c.select, 'sticky');
+    assert.equal(c.allDown, 'open');
     assert.equal(c.trustEcs, false);
     assert.equal(c.workers, 1);
     assert.equal(c.rcache, 0);
@@ -41,6 +42,8 @@ describe('hades config', () => {
         '-machines=http://127.0.0.1:2379,127.0.0.1:22379',
         '-select',
         'all',
+        '-all-down',
+        'closed',
         '-nameservers',
         '8.8.8.8:53,[2001:db8::1]:5353,1.1.1.1',
         '-ttl',
@@ -60,6 +63,7 @@ describe('hades config', () => {
     assert.deepEqual(c.zones, ['hades.local.', '10.in-addr.arpa.']);
     assert.deepEqual(c.machines, ['http://127.0.0.1:2379', '127.0.0.1:22379']);
     assert.equal(c.select, 'all');
+    assert.equal(c.allDown, 'closed');
     assert.deepEqual(
       c.nameservers.map((n) => formatHostPort(n)),
       ['8.8.8.8:53', '[2001:db8::1]:5353', '1.1.1.1:53'],
@@ -77,6 +81,9 @@ describe('hades config', () => {
     assert.equal(cfg(['-trust-ecs']).trustEcs, true);
     assert.equal(cfg(['--trust-ecs=false'], { HADES_TRUST_ECS: 'true' }).trustEcs, false);
     assert.equal(cfg([], { HADES_TRUST_ECS: 'true' }).trustEcs, true);
+    assert.equal(cfg([], { HADES_ALL_DOWN: 'closed' }).allDown, 'closed');
+    assert.equal(cfg(['-all-down=open'], { HADES_ALL_DOWN: 'closed' }).allDown, 'open');
+    assert.equal(cfg(['standalone', '-all-down', 'closed']).allDown, 'closed');
   });
 
   it('takes the etcd TLS files from flags, else from ETCD_* variables', () => {
@@ -135,6 +142,8 @@ describe('hades config', () => {
       [['-machines', 'ftp://x:1'], 'machines', /etcd endpoint/],
       [['-machines', 'http://127.0.0.1'], 'machines', /etcd endpoint/],
       [['-select', 'roundrobin'], 'select', /sticky, random-one, all/],
+      [['-all-down', 'shut'], 'all-down', /not one of open, closed/],
+      [['-all-down', 'CLOSED'], 'all-down', /not one of open, closed/],
       [['-workers', '-1'], 'workers', /minimum/],
       [['-workers', 'two'], 'workers', /integer/],
       [['-read_timeout', '0s'], 'read_timeout', /outside/],
@@ -201,6 +210,7 @@ describe('hades config', () => {
       'log_dir',
       'v',
       'select',
+      'all-down',
       'workers',
       'prefix',
       'ttl',

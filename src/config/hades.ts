@@ -23,8 +23,8 @@ import { canonicalIP } from '../records/ip.js';
 import { normalizePrefix } from '../records/keys.js';
 import { parseName } from '../records/names.js';
 import { MAX_TTL } from '../records/record.js';
-import type { SelectPolicy } from '../records/types.js';
-import { SELECT_POLICIES } from '../records/types.js';
+import type { AllDownPolicy, SelectPolicy } from '../records/types.js';
+import { ALL_DOWN_POLICIES, SELECT_POLICIES } from '../records/types.js';
 import { type CommandLine, VERSION_FLAG } from './cli.js';
 import { FlagError, type FlagSpec, type FlagValues, parseFlags, strayArgument, usage } from './flags.js';
 import { ForwardConfigError, parseStubFlag } from './forward.js';
@@ -58,6 +58,8 @@ export interface HadesConfig {
   /** TTL of records without a `ttl` field, seconds. */
   defaultTtl: number;
   select: SelectPolicy;
+  /** `-all-down`: what a name answers when every address not drained is DOWN; a record's `alldown` overrides it. */
+  allDown: AllDownPolicy;
   /** `-trust-ecs`: sticky identifies clients by the query's EDNS Client Subnet (and echoes it). */
   trustEcs: boolean;
   /** Worker processes (≥ 1; `-workers 0` means one per CPU). */
@@ -144,6 +146,15 @@ export function hadesFlagSpecs(mode: 'server' | 'standalone' = 'server'): FlagSp
       help:
         'which addresses an A/AAAA answer carries: sticky (one per client, the same from every replica), ' +
         'random-one (one, weighted random per query), all (every healthy one, shuffled); a record\'s "select" overrides it',
+    },
+    {
+      name: 'all-down',
+      type: 'string',
+      default: 'open',
+      choices: ALL_DOWN_POLICIES,
+      help:
+        'when every address of a name that is not drained is DOWN: open serves them (fail-open), ' +
+        'closed answers SERVFAIL (try again later); a record\'s "alldown" overrides it',
     },
     {
       name: 'trust-ecs',
@@ -429,6 +440,7 @@ export function buildHadesConfig(
     readTimeoutMs,
     defaultTtl: num('ttl'),
     select: v.select as SelectPolicy,
+    allDown: v['all-down'] as AllDownPolicy,
     trustEcs: v['trust-ecs'] as boolean,
     workers,
     maxTcpConnections: num('max-tcp-connections'),

@@ -204,3 +204,164 @@ describe('AddressAnswers', () => {
     });
   }
 });
+
+/**
+ * All down, table-driven: the server's -all-down × the name's `alldown` (on its lowest-key
+ * record, or absent) × the health of its addresses × A and AAAA × every policy, on the kept
+ * per-name answers and on the general path alike.
+ */
+describe('all down: open and closed', () => {
+  const V4 = ['10.9.0.1', '10.9.0.2', '10.9.0.3'];
+  const V6 = ['2001:db8:9::1', '2001:db8:9::2', '2001:db8:9::3'];
+  type Scene = { what: string; down: number[]; drained: number[]; served: number[]; allDown: boolean };
+  const SCENES: Scene[] = [
+    { what: 'all DOWN', down: [0, 1, 2], drained: [], served: [0, 1, 2], allDown: true },
+    { what: 'some DOWN', down: [0], drained: [], served: [1, 2], allDown: false },
+    { what: 'all drained', down: [1], drained: [0, 1, 2], served: [], allDown: false },
+    { what: 'drained + rest DOWN', down: [1, 2], drained: [0], served: [1, 2], allDown: true },
+  ];
+
+  function source(override: 'open' | 'closed' | undefined, scene: Scene): FakeSource {
+    const s = new FakeSource();
+    const name = 't.hades.local.';
+    const extra = override === undefined ? {} : { alldown: override };
+    const rs = [...V4, ...V6].map((ip, i) => rec(name, i + 1, ip));
+    // the override on the lowest key, carried by a TXT record: any record of the name decides
+    rs.unshift(rec(name, 0, '', { hostKind: 'none', text: 'x', ...extra }));
+    // a higher key saying the opposite never decides
+    if (override !== undefined)
+      rs.push(rec(name, 9, '', { hostKind: 'none', alldown: override === 'open' ? 'closed' : 'open' }));
+    s.names.set(name, rs);
+    s.names.set('via.hades.local.', [rec('via.hades.local.', 0, 't.hades.local.')]);
+    for (const i of scene.down) {
+      s.states.set(V4[i], 'DOWN');
+      s.states.set(V6[i], 'DOWN');
+    }
+    for (const i of scene.drained) {
+      s.drains.add(V4[i]);
+      s.drains.add(V6[i]);
+    }
+    return s;
+  }
+
+  for (const flag of ['open', 'closed'] as const)
+    for (const override of ['open', 'closed', undefined] as const)
+      for (const scene of SCENES)
+        it(`-all-down ${flag}, alldown ${override ?? 'absent'}, ${scene.what}`, () => {
+          const closed = (override ?? flag) === 'closed' && scene.allDown;
+          for (const policy of ['sticky', 'random-one', 'all'] as const)
+            for (const generations of [true, false])
+              for (const [type, ips] of [
+                [RRType.A, V4],
+                [RRType.AAAA, V6],
+              ] as const)
+                for (const qname of ['t.hades.local', 'via.hades.local']) {
+                  const s = source(override, scene);
+                  if (!generations) s.recordGeneration = undefined;
+                  const h = new DnsHandler({
+                    catalog: s,
+                    zones: ['hades.local.'],
+                    select: policy,
+                    allDown: flag,
+                    seed: 1,
+                  });
+                  const where = `${policy} ${generations ? 'kept' : 'general'} ${type} ${qname}`;
+                  for (let c = 0; c < 4; c++) {
+                    const m = decode(Buffer.from(ask(h, qname, type, `192.0.2.${c}`), 'hex'));
+                    const got = m.answers.filter((r) => r.type === type).map((r) => r.data as string);
+                    if (closed) {
+                      assert.equal(m.rcode, 2, `${where}: SERVFAIL`);
+                      assert.equal(m.answers.length, 0, `${where}: no records, not even the CNAME`);
+                      assert.equal(m.authorities.length, 0, where);
+                      continue;
+                    }
+                    assert.equal(m.rcode, 0, where);
+                    const want = scene.served.map((i) => ips[i]);
+                    if (want.length === 0 || policy !== 'all') {
+                      assert.equal(got.length, Math.min(1, want.length), where);
+                      for (const ip of got) assert.ok(want.includes(ip), `${where}: ${ip}`);
+                    } else assert.deepEqual(got.sort(), want, where);
+                  }
+                  const asked = 4;
+                  assert.equal(
+                    h.stats.allDownClosed,
+                    closed ? asked : 0,
+                    `${where}: closed counted per answer`,
+                  );
+                  assert.equal(
+                    h.stats.failOpen,
+                    scene.allDown && !closed ? asked : 0,
+                    `${where}: fail-open counted per answer`,
+                  );
+                }
+        });
+
+  it('SRV and MX: closed withholds the DOWN addresses; nothing else left → SERVFAIL; name targets stay', () => {
+    for (const generations of [true, false]) {
+      const s = new FakeSource();
+      if (!generations) s.recordGeneration = undefined;
+      const n = '_x._tcp.s.hades.local.';
+      s.names.set(n, [
+        rec(n, 0, '10.8.0.1', { port: 80, mail: true, alldown: 'closed' }),
+        rec(n, 1, '10.8.0.2', { port: 80, mail: true }),
+      ]);
+      const m2 = 'm.hades.local.';
+      s.names.set(m2, [
+        rec(m2, 0, '10.8.1.1', { port: 80, mail: true, alldown: 'closed' }),
+        rec(m2, 1, 'mail.example.', { port: 25, mail: true }),
+      ]);
+      for (const ip of ['10.8.0.1', '10.8.0.2', '10.8.1.1']) s.states.set(ip, 'DOWN');
+      const h = handler(s, 'all');
+      for (const type of [RRType.SRV, RRType.MX]) {
+        const m = decode(Buffer.from(ask(h, '_x._tcp.s.hades.local', type, '192.0.2.1'), 'hex'));
+        assert.equal(m.rcode, 2, `${type}: SERVFAIL`);
+        assert.equal(m.answers.length + m.additionals.filter((r) => r.type !== RRType.OPT).length, 0);
+        const k = decode(Buffer.from(ask(h, 'm.hades.local', type, '192.0.2.1'), 'hex'));
+        assert.equal(k.rcode, 0, `${type}: the name target is answered`);
+        assert.equal(k.answers.length, 1, `${type}: only the name target`);
+        assert.equal(
+          k.additionals.filter((r) => r.type === RRType.A).length,
+          0,
+          'no glue of a withheld address',
+        );
+      }
+      assert.equal(h.stats.allDownClosed, 4);
+      assert.equal(h.stats.failOpen, 0);
+      // open (the server's default, no override): fail-open as before
+      s.names.set(n, [
+        rec(n, 0, '10.8.0.1', { port: 80, mail: true }),
+        rec(n, 1, '10.8.0.2', { port: 80, mail: true }),
+      ]);
+      s.recordGeneration = s.recordGeneration === undefined ? undefined : 2;
+      const o = decode(Buffer.from(ask(h, '_x._tcp.s.hades.local', RRType.SRV, '192.0.2.1'), 'hex'));
+      assert.equal(o.rcode, 0);
+      // both records own the same name and port: one SRV, its DOWN addresses as glue
+      assert.equal(o.answers.length, 1);
+      assert.ok(o.additionals.some((r) => r.type === RRType.A && r.data === '10.8.0.1'));
+    }
+  });
+
+  it('glue stays fail-open whatever the target name says', () => {
+    const s = new FakeSource();
+    const n = '_y._tcp.g.hades.local.';
+    s.names.set(n, [rec(n, 0, 'gt.hades.local.', { port: 80 })]);
+    s.names.set('gt.hades.local.', [rec('gt.hades.local.', 0, '10.7.0.1', { alldown: 'closed' })]);
+    s.states.set('10.7.0.1', 'DOWN');
+    const h = new DnsHandler({ catalog: s, zones: ['hades.local.'], allDown: 'closed', seed: 1 });
+    const m = decode(Buffer.from(ask(h, '_y._tcp.g.hades.local', RRType.SRV, '192.0.2.1'), 'hex'));
+    assert.equal(m.rcode, 0);
+    assert.deepEqual(
+      m.additionals.filter((r) => r.type === RRType.A).map((r) => r.data),
+      ['10.7.0.1'],
+    );
+    const a = decode(Buffer.from(ask(h, 'gt.hades.local', RRType.A, '192.0.2.1'), 'hex'));
+    assert.equal(a.rcode, 2, 'the target itself is closed');
+  });
+
+  it('a bad allDown option throws naming it', () => {
+    assert.throws(
+      () => new DnsHandler({ catalog: new FakeSource(), zones: ['hades.local.'], allDown: 'shut' as 'open' }),
+      /allDown must be one of open, closed/,
+    );
+  });
+});

@@ -1,9 +1,10 @@
 /**
  * A and AAAA: the hot path. The name's address records of the asked family, deduplicated,
  * through the health overlay (drained always left out; DOWN left out, but when every address
- * not drained is DOWN those are all kept, counted), then the selection
+ * not drained is DOWN those are all kept, counted — or, when the name's all-down policy is
+ * `closed`, the answer is SERVFAIL, counted), then the selection
  * policy (select.ts; the lowest-key record's `select` among the name's records overrides the
- * server's). One TTL for the RRset: the
+ * server's; `alldown` is found the same way). One TTL for the RRset: the
  * lowest of the emitted records' (RFC 2181 §5.2). Owner: the question name (0x20 case kept) or
  * the last CNAME's target. Allocates nothing beyond the catalog lookup.
  *
@@ -16,14 +17,14 @@
 
 import { parseIPv4Into } from '../records/ip.js';
 import type { Record, SelectPolicy } from '../records/types.js';
-import type { AnswerContext } from './answer-context.js';
-import { KEY_STRIDE, policyFor, stickyKeys } from './select.js';
-import { RRType, Section } from './wire/constants.js';
+import { ALL_DOWN_CLOSED, type AnswerContext } from './answer-context.js';
+import { allDownFor, KEY_STRIDE, policyFor, stickyKeys } from './select.js';
+import { Rcode, RRType, Section } from './wire/constants.js';
 import { type Owner, QNAME } from './wire/writer.js';
 
 /**
  * Writes the addresses of `kind` among `ctx.recs[0, n)` (the lookup of `name`) and returns
- * how many were written (0: none of that family).
+ * how many were written (0: none of that family), or ALL_DOWN_CLOSED (nothing written).
  */
 export function answerAddresses(
   ctx: AnswerContext,
@@ -35,9 +36,9 @@ export function answerAddresses(
   const cands = ctx.cands;
   let m = ctx.collectAddresses(ctx.recs, n, kind, cands);
   if (m === 0) return 0;
-  m = ctx.healthFilter(cands, m);
+  m = ctx.healthFilter(cands, m, allDownFor(ctx.recs, n, ctx.allDown) === 'closed');
   // every address drained: none of this family (NODATA, as if there were none)
-  if (m === 0) return 0;
+  if (m === 0) return ctx.closedDown ? ALL_DOWN_CLOSED : 0;
   return emitAddresses(ctx, name, owner, m, policyFor(ctx.recs, n, ctx.policy), kind);
 }
 
@@ -78,6 +79,11 @@ interface Family {
   /** Every address not drained is DOWN: served, counted per answer in `stats.failOpen`. */
   readonly failOpen: boolean;
   /**
+   * Every address not drained is DOWN and the name's all-down policy is `closed`: the answer is
+   * SERVFAIL, counted per answer in `stats.allDownClosed` (`cands` is empty then).
+   */
+  readonly closed: boolean;
+  /**
    * For sticky with several candidates: per candidate (KEY_STRIDE numbers) the address hash
    * (hi, lo) and weight (select.ts `stickyKeys`), its TTL, and for A its address as a uint32;
    * so a query picks and writes without reading the records. Null otherwise.
@@ -111,14 +117,16 @@ export class AddressAnswers {
 
   /**
    * Answers an A or AAAA question for `name` (lower case, in a zone, not its apex) into
-   * `ctx.w` with owner QNAME, and returns true; false (nothing written) when the name has no
-   * address of the family: the caller answers it the general way (CNAME, NODATA, NXDOMAIN).
+   * `ctx.w` with owner QNAME, and returns NOERROR; SERVFAIL (nothing written) when every address
+   * not drained is DOWN and the name is `closed`: the caller sends an empty SERVFAIL; NOT_HERE
+   * (nothing written) when the name has no address of the family: the caller answers it the
+   * general way (CNAME, NODATA, NXDOMAIN).
    */
-  answer(ctx: AnswerContext, name: string, qtype: number): boolean {
+  answer(ctx: AnswerContext, name: string, qtype: number): number {
     const src = ctx.source;
     const gen = src.recordGeneration;
     const hgen = src.healthGeneration;
-    if (gen === undefined || hgen === undefined) return false;
+    if (gen === undefined || hgen === undefined) return NOT_HERE;
     if (gen !== this.gen || hgen !== this.hgen || this.names.size >= this.capacity) {
       this.names.clear();
       this.gen = gen;
@@ -130,7 +138,11 @@ export class AddressAnswers {
       this.names.set(name, e);
     }
     const f = qtype === RRType.A ? e.v4 : e.v6;
-    if (f === null) return false;
+    if (f === null) return NOT_HERE;
+    if (f.closed) {
+      ctx.stats.allDownClosed++;
+      return Rcode.SERVFAIL;
+    }
     const list = f.cands;
     const m = list.length;
     const keys = f.keys;
@@ -143,36 +155,59 @@ export class AddressAnswers {
       const k = KEY_STRIDE * i;
       if (qtype === RRType.A) ctx.w.addA(Section.ANSWER, QNAME, keys[k + 3], keys[k + 4]);
       else ctx.w.addAAAA(Section.ANSWER, QNAME, keys[k + 3], list[i].target);
-      return true;
+      return Rcode.NOERROR;
     }
     const cands = ctx.cands;
     for (let i = 0; i < m; i++) cands[i] = list[i];
     if (f.failOpen) ctx.stats.failOpen++;
     emitAddresses(ctx, name, QNAME, m, f.policy, qtype === RRType.A ? 'ipv4' : 'ipv6');
-    return true;
+    return Rcode.NOERROR;
   }
 
   private build(ctx: AnswerContext, name: string): NameAnswers {
     const n = ctx.source.lookup(name, ctx.recs);
     if (n === 0) return NONE;
+    // both policies resolved once per name and generation, never per query
     const policy = policyFor(ctx.recs, n, ctx.policy);
-    return { v4: family(ctx, n, 'ipv4', policy), v6: family(ctx, n, 'ipv6', policy) };
+    const closed = allDownFor(ctx.recs, n, ctx.allDown) === 'closed';
+    return { v4: family(ctx, n, 'ipv4', policy, closed), v6: family(ctx, n, 'ipv6', policy, closed) };
   }
 }
 
+/** `AddressAnswers.answer`: the name has no address of the family; nothing written. */
+export const NOT_HERE = -1;
+
 const NONE: NameAnswers = Object.freeze({ v4: null, v6: null });
 
+/**
+ * A family whose every address not drained is DOWN, under `closed`: SERVFAIL. Not frozen, so it
+ * keeps the shape of the families `family()` builds (one hidden class where the query reads them).
+ */
+const CLOSED: Family = { cands: [], policy: 'sticky', failOpen: false, closed: true, keys: null };
+
 /** The family's candidates of `ctx.recs[0, n)`, as `answerAddresses` filters them. */
-function family(ctx: AnswerContext, n: number, kind: 'ipv4' | 'ipv6', policy: SelectPolicy): Family | null {
+function family(
+  ctx: AnswerContext,
+  n: number,
+  kind: 'ipv4' | 'ipv6',
+  policy: SelectPolicy,
+  closed: boolean,
+): Family | null {
   const cands = ctx.cands;
   const m = ctx.collectAddresses(ctx.recs, n, kind, cands);
   if (m === 0) return null;
   const list = cands.slice(0, m);
-  list.length = ctx.keepHealthy(list, m);
+  list.length = ctx.keepHealthy(list, m, closed);
   // all drained: no answer of this family; the general path answers NODATA
-  if (list.length === 0) return null;
+  if (list.length === 0) return ctx.closedDown ? CLOSED : null;
   const failOpen = ctx.failedOpen;
-  return { cands: list, policy, failOpen, keys: policy === 'sticky' ? keysOf(ctx, list, kind) : null };
+  return {
+    cands: list,
+    policy,
+    failOpen,
+    closed: false,
+    keys: policy === 'sticky' ? keysOf(ctx, list, kind) : null,
+  };
 }
 
 /** The sticky keys of `list` (several candidates), with each one's TTL and, for A, address. */

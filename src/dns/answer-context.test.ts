@@ -22,6 +22,7 @@ function context(health: { [ip: string]: HealthState } = {}, drained: string[] =
     defaultTtl: 3600,
     minTtl: 30,
     policy: 'all',
+    allDown: 'open',
     selectors: makeSelectors(),
   });
 }
@@ -125,6 +126,60 @@ describe('AnswerContext', () => {
         what,
       );
       assert.equal(ctx.stats.failOpen, failOpen, `${what}: fail-open count`);
+    }
+  });
+
+  it('healthFilter closed: all DOWN → no address (closedDown, counted), drains and names as open', () => {
+    // [case, health, drained, candidates, kept, closedDown]
+    const cases: [string, { [ip: string]: HealthState }, string[], string[], string[], boolean][] = [
+      ['all DOWN: none', { '10.0.0.1': 'DOWN', '10.0.0.2': 'DOWN' }, [], ['10.0.0.1', '10.0.0.2'], [], true],
+      [
+        'some DOWN: the others, as open',
+        { '10.0.0.1': 'DOWN', '10.0.0.2': 'UP' },
+        [],
+        ['10.0.0.1', '10.0.0.2', '10.0.0.3'],
+        ['10.0.0.2', '10.0.0.3'],
+        false,
+      ],
+      [
+        'all drained: none, not all down',
+        { '10.0.0.2': 'DOWN' },
+        ['10.0.0.1', '10.0.0.2'],
+        ['10.0.0.1', '10.0.0.2'],
+        [],
+        false,
+      ],
+      [
+        'drained + the rest DOWN: none',
+        { '10.0.0.1': 'UP', '10.0.0.2': 'DOWN', '10.0.0.3': 'DOWN' },
+        ['10.0.0.1'],
+        ['10.0.0.1', '10.0.0.2', '10.0.0.3'],
+        [],
+        true,
+      ],
+      ['all DOWN, a name kept', { '10.0.0.1': 'DOWN' }, [], ['10.0.0.1', 'x.'], ['x.'], true],
+      ['no address at all', {}, [], ['x.'], ['x.'], false],
+    ];
+    for (const [what, health, drained, cands, kept, closedDown] of cases) {
+      for (const counted of [true, false]) {
+        const ctx = context(health, drained);
+        const arr = cands.map((t) => rec(t, t.endsWith('.') ? 'name' : 'ipv4'));
+        const k = counted ? ctx.healthFilter(arr, arr.length, true) : ctx.keepHealthy(arr, arr.length, true);
+        assert.deepEqual(
+          arr.slice(0, k).map((r) => r.target),
+          kept,
+          what,
+        );
+        assert.equal(ctx.closedDown, closedDown, `${what}: closedDown`);
+        assert.equal(ctx.failedOpen, false, `${what}: never fail-open`);
+        assert.equal(ctx.stats.allDownClosed, counted && closedDown ? 1 : 0, `${what}: counted`);
+        assert.equal(ctx.stats.failOpen, 0, `${what}: fail-open count`);
+        // the same set open: closedDown never set, fail-open when all down
+        const open = cands.map((t) => rec(t, t.endsWith('.') ? 'name' : 'ipv4'));
+        ctx.keepHealthy(open, open.length);
+        assert.equal(ctx.closedDown, false, `${what}: open`);
+        assert.equal(ctx.failedOpen, closedDown, `${what}: open fails open`);
+      }
     }
   });
 });

@@ -4,7 +4,7 @@
  * synthesized SOA, `targetstrip`. One AnswerContext per handler, reused for every query: its
  * scratch arrays keep their capacity, so the common path allocates nothing of its own.
  */
-import type { HealthState, HostKind, Record, SelectPolicy } from '../records/types.js';
+import type { AllDownPolicy, HealthState, HostKind, Record, SelectPolicy } from '../records/types.js';
 import type { Selectors } from './select.js';
 import type { ClientInfo } from './types.js';
 import { Section, type SectionId } from './wire/constants.js';
@@ -40,6 +40,11 @@ export interface AnswerStats {
    * (fail-open).
    */
   failOpen: number;
+  /**
+   * Answers (A/AAAA, SRV, MX) in which every address not drained was DOWN and the name's
+   * all-down policy was `closed`: those addresses withheld (SERVFAIL when nothing else was left).
+   */
+  allDownClosed: number;
   /** Queries answered SERVFAIL because building the answer threw (a bug or unusable data). */
   errors: number;
 }
@@ -54,8 +59,16 @@ export const Outcome = Object.freeze({
   NXDOMAIN: 2,
   /** A CNAME was written; `ctx.cnameTarget` holds its target. */
   CNAME: 3,
+  /** Every address not drained is DOWN and the name's all-down policy is `closed`: SERVFAIL. */
+  ALL_DOWN: 4,
 } as const);
 export type Outcome = (typeof Outcome)[keyof typeof Outcome];
+
+/**
+ * What an answer builder returns (instead of a count) when every address not drained is DOWN,
+ * the name's all-down policy is `closed` and nothing else is left to answer: SERVFAIL.
+ */
+export const ALL_DOWN_CLOSED = -1;
 
 /** SOA timers (CoreDNS plugin/backend_lookup.go SOA). */
 export const SOA_REFRESH = 7200;
@@ -73,6 +86,8 @@ export interface AnswerContextOptions {
   defaultTtl: number;
   minTtl: number;
   policy: SelectPolicy;
+  /** The server's all-down policy (`-all-down`); a record's `alldown` overrides it. */
+  allDown: AllDownPolicy;
   selectors: Selectors;
 }
 
@@ -82,8 +97,9 @@ export class AnswerContext {
   readonly defaultTtl: number;
   readonly minTtl: number;
   readonly policy: SelectPolicy;
+  readonly allDown: AllDownPolicy;
   readonly selectors: Selectors;
-  readonly stats: AnswerStats = { failOpen: 0, errors: 0 };
+  readonly stats: AnswerStats = { failOpen: 0, allDownClosed: 0, errors: 0 };
 
   /** The writer and client of the query being answered (set by the handler before answering). */
   w!: ResponseWriter;
@@ -127,6 +143,7 @@ export class AnswerContext {
     this.defaultTtl = o.defaultTtl;
     this.minTtl = o.minTtl;
     this.policy = o.policy;
+    this.allDown = o.allDown;
     this.selectors = o.selectors;
   }
 
@@ -169,26 +186,31 @@ export class AnswerContext {
   /**
    * The health overlay on `arr[0, m)`: drained address records are removed always; address
    * records whose IP is DOWN are removed unless every address record left is DOWN, in which case
-   * those stay (fail-open among the addresses not drained, counted). All drained: no address is
-   * left. Removal is in place, order kept; records that are not addresses are kept. Returns the
-   * new count.
+   * those stay (fail-open among the addresses not drained, counted) — or, with `closed` (the
+   * name's all-down policy), go too (counted; `closedDown` says so, for the caller's SERVFAIL).
+   * All drained: no address is left. Removal is in place, order kept; records that are not
+   * addresses are kept. Returns the new count.
    */
-  healthFilter(arr: Record[], m: number): number {
-    const k = this.keepHealthy(arr, m);
+  healthFilter(arr: Record[], m: number, closed = false): number {
+    const k = this.keepHealthy(arr, m, closed);
     if (this.failedOpen) this.stats.failOpen++;
+    else if (this.closedDown) this.stats.allDownClosed++;
     return k;
   }
 
   /** Set by keepHealthy: its last call kept every address not drained because all were DOWN. */
   failedOpen = false;
+  /** Set by keepHealthy: its last call, `closed`, removed every address because all were DOWN. */
+  closedDown = false;
 
   /** healthFilter without counting (for answers built once and served many times). */
-  keepHealthy(arr: Record[], m: number): number {
+  keepHealthy(arr: Record[], m: number, closed = false): number {
     const src = this.source;
     let addrs = 0;
     let down = 0;
     let drained = 0;
     this.failedOpen = false;
+    this.closedDown = false;
     for (let i = 0; i < m; i++) {
       const r = arr[i];
       if (r.hostKind !== 'ipv4' && r.hostKind !== 'ipv6') continue;
@@ -200,9 +222,13 @@ export class AnswerContext {
       if (src.health(r.target) === 'DOWN') down++;
     }
     if (down === 0 && drained === 0) return m;
-    // every address not drained is DOWN: serve them (fail-open), never the drained ones
-    const keepDown = down === addrs;
-    if (keepDown && down > 0) this.failedOpen = true;
+    // every address not drained is DOWN: serve them (fail-open) unless closed, never the drained ones
+    const allDown = down === addrs && down > 0;
+    const keepDown = down === addrs && !closed;
+    if (allDown) {
+      if (closed) this.closedDown = true;
+      else this.failedOpen = true;
+    }
     let k = 0;
     for (let i = 0; i < m; i++) {
       const r = arr[i];
@@ -233,6 +259,8 @@ export class AnswerContext {
     const g = this.glue;
     let m = this.collectAddresses(this.aux, n, 'addr', g);
     if (m === 0) return;
+    // fail-open whatever the target's all-down policy: glue is a hint, and a resolver that
+    // asks the target's A/AAAA itself gets that policy's answer
     m = this.healthFilter(g, m);
     for (let i = 0; i < m; i++) this.addAddress(Section.ADDITIONAL, owner, this.ttl(g[i]), g[i]);
   }

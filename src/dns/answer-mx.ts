@@ -2,11 +2,13 @@
  * MX (CoreDNS plugin/backend_lookup.go `MX`): one MX per record with `mail: true` and a `host`;
  * preference = `priority` (absent → 0); exchange = `host` when it is a name, else the record's
  * own name (with its address as glue), after `targetstrip`. DOWN addresses are left out (all
- * DOWN: all kept); duplicates (same exchange and preference) written once; glue in additional.
+ * DOWN: all kept, or under the name's `closed` all-down policy none, and SERVFAIL when no name
+ * exchange is left); duplicates (same exchange and preference) written once; glue in additional.
  */
 import type { Record } from '../records/types.js';
-import type { AnswerContext } from './answer-context.js';
+import { ALL_DOWN_CLOSED, type AnswerContext } from './answer-context.js';
 import { writeTargets } from './answer-glue.js';
+import { allDownFor } from './select.js';
 import { Section } from './wire/constants.js';
 import type { Owner } from './wire/writer.js';
 
@@ -14,7 +16,10 @@ const mxKey = (r: Record, exchange: string): string => `${exchange} ${r.priority
 const writeMX = (ctx: AnswerContext, owner: Owner, r: Record, exchange: string): void =>
   ctx.w.addMX(Section.ANSWER, owner, ctx.ttl(r), r.priority ?? 0, exchange);
 
-/** Writes the MX answer from `ctx.recs[0, n)`; returns the number of MX records written. */
+/**
+ * Writes the MX answer from `ctx.recs[0, n)`; returns the number of MX records written, or
+ * ALL_DOWN_CLOSED.
+ */
 export function answerMX(ctx: AnswerContext, owner: Owner, n: number): number {
   const recs = ctx.recs;
   const cands = ctx.cands;
@@ -25,7 +30,8 @@ export function answerMX(ctx: AnswerContext, owner: Owner, n: number): number {
     if (r.hostKind === 'ipv4' || r.hostKind === 'ipv6' || r.hostKind === 'name') cands[m++] = r;
   }
   if (m === 0) return 0;
-  m = ctx.healthFilter(cands, m);
+  m = ctx.healthFilter(cands, m, allDownFor(recs, n, ctx.allDown) === 'closed');
+  if (m === 0) return ctx.closedDown ? ALL_DOWN_CLOSED : 0;
   const written = writeTargets(ctx, owner, m, mxKey, writeMX);
   if (written > 0) ctx.addTargetGlue(m);
   return written;

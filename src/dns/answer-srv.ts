@@ -8,13 +8,16 @@
  *   100; each record's weight becomes floor(100 / total(priority) × weight), at least 1, so the
  *   weights of one priority add up to about 100.
  * - Priority and port from the record (absent → 0).
- * - Address records whose IP is DOWN are left out (all DOWN: all kept), before the totals.
+ * - Address records whose IP is DOWN are left out (all DOWN: all kept), before the totals; when
+ *   the name's all-down policy is `closed` all DOWN ones stay out, and with nothing else left
+ *   (no name targets) the answer is SERVFAIL, as for A/AAAA.
  * - Duplicates (same target and port) are written once.
  * - Additional: the glue (answer-context `addTargetGlue`).
  */
 import type { Record } from '../records/types.js';
-import type { AnswerContext } from './answer-context.js';
+import { ALL_DOWN_CLOSED, type AnswerContext } from './answer-context.js';
 import { writeTargets } from './answer-glue.js';
+import { allDownFor } from './select.js';
 import { Section } from './wire/constants.js';
 import type { Owner } from './wire/writer.js';
 
@@ -30,7 +33,10 @@ function writeSRV(ctx: AnswerContext, owner: Owner, r: Record, target: string): 
   ctx.w.addSRV(Section.ANSWER, owner, ctx.ttl(r), p, weight, r.port ?? 0, target);
 }
 
-/** Writes the SRV answer from `ctx.recs[0, n)`; returns the number of SRV records written. */
+/**
+ * Writes the SRV answer from `ctx.recs[0, n)`; returns the number of SRV records written, or
+ * ALL_DOWN_CLOSED.
+ */
 export function answerSRV(ctx: AnswerContext, owner: Owner, n: number): number {
   const recs = ctx.recs;
   const cands = ctx.cands;
@@ -40,7 +46,8 @@ export function answerSRV(ctx: AnswerContext, owner: Owner, n: number): number {
     if (k === 'ipv4' || k === 'ipv6' || k === 'name') cands[m++] = recs[i];
   }
   if (m === 0) return 0;
-  m = ctx.healthFilter(cands, m);
+  m = ctx.healthFilter(cands, m, allDownFor(recs, n, ctx.allDown) === 'closed');
+  if (m === 0) return ctx.closedDown ? ALL_DOWN_CLOSED : 0;
 
   const totals = ctx.totals;
   totals.clear();

@@ -5,7 +5,7 @@
 import { answerAddresses } from './answer-address.js';
 import { answerNS } from './answer-apex.js';
 import { aliasRecord } from './answer-cname.js';
-import { type AnswerContext, Outcome } from './answer-context.js';
+import { ALL_DOWN_CLOSED, type AnswerContext, Outcome } from './answer-context.js';
 import { answerMX } from './answer-mx.js';
 import { answerPTR } from './answer-ptr.js';
 import { answerSRV } from './answer-srv.js';
@@ -24,7 +24,8 @@ export const HINFO_TTL = 8482;
 
 /**
  * Answers `qname`/`qtype` (in `zone`) into `ctx.w`, which the caller started with AA set, and
- * returns the rcode: the CNAME chain (in-zone targets followed, at most MAX_CNAMES, loop-safe,
+ * returns the rcode (SERVFAIL: the answer's name is all down and `closed`; the caller replies
+ * without the records written): the CNAME chain (in-zone targets followed, at most MAX_CNAMES, loop-safe,
  * each CNAME before its target's records), then the answer of the last name; NXDOMAIN and NODATA
  * carry the last name's zone SOA in authority. `plain` false (a name no record can have, see
  * Query.qnamePlain) is NXDOMAIN at once.
@@ -75,6 +76,8 @@ export function answerInZone(
     ctx.addSOA(Section.AUTHORITY, z.name, z);
     return Rcode.NXDOMAIN;
   }
+  // the CNAMEs written so far are the caller's to drop: its SERVFAIL carries no records
+  if (out === Outcome.ALL_DOWN) return Rcode.SERVFAIL;
   if (out === Outcome.NODATA) ctx.addSOA(Section.AUTHORITY, z.name, z);
   return Rcode.NOERROR;
 }
@@ -135,6 +138,7 @@ export function answerAt(
       return Outcome.NXDOMAIN;
   }
   if (written > 0) return Outcome.ANSWER;
+  if (written === ALL_DOWN_CLOSED) return Outcome.ALL_DOWN;
   const a = aliasRecord(ctx.recs, n, name);
   if (a === null) return Outcome.NODATA;
   if (a !== undefined && !apex) {

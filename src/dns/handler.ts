@@ -6,8 +6,8 @@
  * allocates nothing of its own.
  */
 import { hostname as osHostname } from 'node:os';
-import type { SelectPolicy } from '../records/types.js';
-import { SELECT_POLICIES } from '../records/types.js';
+import type { AllDownPolicy, SelectPolicy } from '../records/types.js';
+import { ALL_DOWN_POLICIES, SELECT_POLICIES } from '../records/types.js';
 import { VERSION } from '../version.js';
 import { answerInZone } from './answer.js';
 import { AddressAnswers } from './answer-address.js';
@@ -43,6 +43,11 @@ export interface DnsHandlerOptions {
   maxUdpSize?: number;
   /** Server selection policy for A/AAAA (default `sticky`; a record's `select` overrides it). */
   select?: SelectPolicy;
+  /**
+   * When every address of a name not drained is DOWN: `open` serves them (default), `closed`
+   * answers SERVFAIL; a record's `alldown` overrides it.
+   */
+  allDown?: AllDownPolicy;
   /** CHAOS `hostname.bind` / `id.server` (default os.hostname(); '' refuses them). */
   hostname?: string;
   /** CHAOS `version.bind` / `version.server` (default `hades <VERSION>`; '' refuses them). */
@@ -75,6 +80,7 @@ export class DnsHandler implements QueryHandler {
   readonly minTtl: number;
   readonly maxUdpSize: number;
   readonly select: SelectPolicy;
+  readonly allDown: AllDownPolicy;
   readonly trustEcs: boolean;
   readonly hostname: string;
   readonly version: string;
@@ -93,6 +99,12 @@ export class DnsHandler implements QueryHandler {
     if (!SELECT_POLICIES.includes(select))
       throw new RangeError(`DnsHandler: select must be one of ${SELECT_POLICIES.join(', ')}, got ${select}`);
     this.select = select;
+    const allDown = opts.allDown ?? 'open';
+    if (!ALL_DOWN_POLICIES.includes(allDown))
+      throw new RangeError(
+        `DnsHandler: allDown must be one of ${ALL_DOWN_POLICIES.join(', ')}, got ${allDown}`,
+      );
+    this.allDown = allDown;
     this.trustEcs = opts.trustEcs === true;
     this.hostname = opts.hostname ?? osHostname();
     this.version = opts.version ?? `hades ${VERSION}`;
@@ -102,11 +114,12 @@ export class DnsHandler implements QueryHandler {
       defaultTtl: this.defaultTtl,
       minTtl: this.minTtl,
       policy: select,
+      allDown,
       selectors: makeSelectors({ seed: opts.seed, trustEcs: this.trustEcs }, opts.selectors),
     });
   }
 
-  /** Counters (fail-open answers, internal errors) for the metrics. Live object. */
+  /** Counters (fail-open and closed all-down answers, internal errors) for the metrics. Live object. */
   get stats(): Readonly<AnswerStats> {
     return this.ctx.stats;
   }
@@ -182,16 +195,17 @@ export class DnsHandler implements QueryHandler {
     w.start(q, Rcode.NOERROR, Flag.AA);
     // the common question: A/AAAA for a name with addresses, from its per-name answers
     const qt = q.qtype;
-    if (
-      (qt === RRType.A || qt === RRType.AAAA) &&
-      q.qnamePlain &&
-      q.qname !== zone.name &&
-      this.addresses.answer(ctx, q.qname, qt)
-    ) {
-      this.opt(q, w);
-      return w.finish(lim);
+    if ((qt === RRType.A || qt === RRType.AAAA) && q.qnamePlain && q.qname !== zone.name) {
+      const rc = this.addresses.answer(ctx, q.qname, qt);
+      if (rc === Rcode.NOERROR) {
+        this.opt(q, w);
+        return w.finish(lim);
+      }
+      if (rc === Rcode.SERVFAIL) return w.empty(q, Rcode.SERVFAIL, this.maxUdpSize, lim);
     }
     const rcode = answerInZone(ctx, q.qname, q.qtype, zone, q.qnamePlain);
+    // all down and closed: "try again later", without the CNAMEs written on the way
+    if (rcode === Rcode.SERVFAIL) return w.empty(q, Rcode.SERVFAIL, this.maxUdpSize, lim);
     if (rcode !== Rcode.NOERROR) w.setRcode(rcode);
     this.opt(q, w);
     return w.finish(lim);

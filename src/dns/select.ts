@@ -24,7 +24,7 @@
  * address.
  */
 import { randomInt } from 'node:crypto';
-import type { Record, SelectPolicy } from '../records/types.js';
+import type { AllDownPolicy, Record, SelectPolicy } from '../records/types.js';
 import type { ClientInfo } from './types.js';
 import type { EcsSource } from './wire/writer.js';
 
@@ -523,4 +523,17 @@ export function policyFor(recs: readonly Record[], n: number, server: SelectPoli
     if (r.select !== undefined && (found === undefined || r.key < found.key)) found = r;
   }
   return found?.select ?? server;
+}
+
+/**
+ * The all-down policy of a name, by the rule of `policyFor`: the `alldown` of the record with the
+ * lowest key among those carrying one in `recs[0, n)`, else the server's.
+ */
+export function allDownFor(recs: readonly Record[], n: number, server: AllDownPolicy): AllDownPolicy {
+  let found: Record | undefined;
+  for (let i = 0; i < n; i++) {
+    const r = recs[i];
+    if (r.alldown !== undefined && (found === undefined || r.key < found.key)) found = r;
+  }
+  return found?.alldown ?? server;
 }

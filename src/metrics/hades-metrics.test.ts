@@ -128,7 +128,7 @@ describe('HadesMetrics', () => {
     c.response(1, reply(2));
     c.observe(0.00002);
     c.observe(0.02);
-    const handler = { stats: { failOpen: 5, errors: 1 } };
+    const handler = { stats: { failOpen: 5, allDownClosed: 3, errors: 1 } };
     const cache = { hits: 0, misses: 0, entries: 0, evictions: 0 };
     m.setServer(srv);
     m.setHandler(handler);
@@ -167,6 +167,7 @@ describe('HadesMetrics', () => {
     assert.equal(seriesValue(p, 'hades_internal_errors_total'), 2);
     assert.equal(seriesValue(p, 'hades_tcp_connections'), 2);
     assert.equal(seriesValue(p, 'hades_selection_all_down_total'), 5);
+    assert.equal(seriesValue(p, 'hades_selection_all_down_closed_total'), 3);
     assert.equal(seriesValue(p, 'hades_cache_hits_total'), 11);
     assert.equal(seriesValue(p, 'hades_cache_misses_total'), 4);
     assert.equal(seriesValue(p, 'hades_cache_entries'), 9);

@@ -39,7 +39,7 @@ export interface ServerSource {
 
 /** DnsHandler. */
 export interface HandlerSource {
-  readonly stats: { readonly failOpen: number; readonly errors: number };
+  readonly stats: { readonly failOpen: number; readonly allDownClosed: number; readonly errors: number };
 }
 
 /** One upstream of the Forwarder. */
@@ -209,6 +209,11 @@ export class HadesMetrics {
       'counter',
       () =>
         this.handler ? [{ labels: {}, value: this.handler.stats.failOpen }] : [{ labels: {}, value: 0 }],
+    );
+    this.counter(
+      'hades_selection_all_down_closed_total',
+      "A/AAAA/SRV/MX answers where every address not drained was DOWN and the name's all-down policy is closed: none served (SERVFAIL when nothing else was left).",
+      () => this.handler?.stats.allDownClosed ?? 0,
     );
     this.cacheMetrics();
     this.forwardMetrics();

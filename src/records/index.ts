@@ -60,5 +60,13 @@ export {
   toRecord,
 } from './record.js';
 export { ipFromReverseName, reverseName } from './reverse.js';
-export type { HealthState, HealthStatus, HostKind, Record, RecordValue, SelectPolicy } from './types.js';
-export { SELECT_POLICIES } from './types.js';
+export type {
+  AllDownPolicy,
+  HealthState,
+  HealthStatus,
+  HostKind,
+  Record,
+  RecordValue,
+  SelectPolicy,
+} from './types.js';
+export { ALL_DOWN_POLICIES, SELECT_POLICIES } from './types.js';

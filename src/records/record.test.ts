@@ -50,6 +50,12 @@ describe('parseRecordValue strict', () => {
     ['{"select":"all"}', { select: 'all' }],
     ['{"select":"sticky"}', { select: 'sticky' }],
     ['{"select":"random-one"}', { select: 'random-one' }],
+    ['{"alldown":"open"}', { alldown: 'open' }],
+    ['{"alldown":"closed"}', { alldown: 'closed' }],
+    [
+      '{"host":"1.2.3.4","select":"all","alldown":"closed"}',
+      { host: '1.2.3.4', select: 'all', alldown: 'closed' },
+    ],
     [
       '{"type":"A","source":"api","user":"alice","cluster":"c1"}',
       { type: 'A', source: 'api', user: 'alice', cluster: 'c1' },
@@ -115,6 +121,10 @@ describe('parseRecordValue strict', () => {
     ['mail number', '{"mail":1}', 'mail', /true or false/],
     ['select unknown', '{"select":"round-robin"}', 'select', /"sticky", "random-one", "all"/],
     ['select wrong case', '{"select":"ALL"}', 'select'],
+    ['alldown unknown', '{"alldown":"fail"}', 'alldown', /"open", "closed"/],
+    ['alldown wrong case', '{"alldown":"Closed"}', 'alldown', /"open", "closed"/],
+    ['alldown boolean', '{"alldown":true}', 'alldown', /"open", "closed"/],
+    ['alldown empty', '{"alldown":""}', 'alldown', /"open", "closed"/],
     ['group object', '{"group":{}}', 'group', /string/],
     ['type number', '{"type":1}', 'type', /string/],
     ['source array', '{"source":["api"]}', 'source', /string/],
@@ -177,6 +187,14 @@ describe('parseRecordValue lenient', () => {
     ['null fields dropped', '{"host":null,"text":"t"}', { text: 't' }, ['host']],
     ['bad host dropped', '{"host":"not a host","text":"t"}', { text: 't' }, ['host']],
     ['bad select dropped', '{"host":"1.2.3.4","select":"rr"}', { host: '1.2.3.4' }, ['select']],
+    ['bad alldown dropped', '{"host":"1.2.3.4","alldown":"shut"}', { host: '1.2.3.4' }, ['alldown']],
+    ['alldown null dropped', '{"host":"1.2.3.4","alldown":null}', { host: '1.2.3.4' }, ['alldown']],
+    [
+      'AllDown any case (Go)',
+      '{"host":"1.2.3.4","AllDown":"closed"}',
+      { host: '1.2.3.4', alldown: 'closed' },
+      [],
+    ],
     ['bad mail dropped', '{"host":"a.b","mail":"yes"}', { host: 'a.b' }, ['mail']],
     ['leading-zero IPv4 kept', '{"host":"010.001.1.1"}', { host: '010.001.1.1' }, []],
     ['everything bad → empty value', '{"host":5,"port":-1,"weight":"x"}', {}, ['host', 'port', 'weight']],
@@ -225,6 +243,10 @@ describe('serializeRecordValue', () => {
       '{"port":0,"text":"","mail":false}',
     );
     assert.equal(serializeRecordValue({}), '{}');
+    assert.equal(
+      serializeRecordValue({ alldown: 'closed', select: 'all', host: '1.2.3.4' }),
+      '{"host":"1.2.3.4","select":"all","alldown":"closed"}',
+    );
   });
 
   it('writes the value of a Record, not its derived fields', () => {

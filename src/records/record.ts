@@ -7,7 +7,7 @@ import { formatIPv4, parseIP, parseIPv4Lenient } from './ip.js';
 import { keyToName } from './keys.js';
 import { asciiLower, NameError, parseName, splitLabels } from './names.js';
 import type { HostKind, Record, RecordValue } from './types.js';
-import { SELECT_POLICIES } from './types.js';
+import { ALL_DOWN_POLICIES, SELECT_POLICIES } from './types.js';
 
 export { RecordError } from './errors.js';
 
@@ -43,6 +43,7 @@ export const RECORD_FIELDS = [
   'user',
   'cluster',
   'select',
+  'alldown',
 ] as const satisfies readonly (keyof RecordValue)[];
 
 export type RecordField = (typeof RECORD_FIELDS)[number];
@@ -141,6 +142,10 @@ const CHECKS: { readonly [F in Exclude<RecordField, 'host'>]: FieldCheck } = {
     typeof v === 'string' && (SELECT_POLICIES as readonly string[]).includes(v)
       ? undefined
       : `must be one of ${SELECT_POLICIES.map((p) => `"${p}"`).join(', ')}`,
+  alldown: (v) =>
+    typeof v === 'string' && (ALL_DOWN_POLICIES as readonly string[]).includes(v)
+      ? undefined
+      : `must be one of ${ALL_DOWN_POLICIES.map((p) => `"${p}"`).join(', ')}`,
 };
 
 // ---- parsing ------------------------------------------------------------------------------

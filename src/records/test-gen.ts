@@ -6,8 +6,8 @@
  * iteration so it can be replayed.
  */
 import { formatIPv4, formatIPv6 } from './ip.js';
-import type { RecordValue, SelectPolicy } from './types.js';
-import { SELECT_POLICIES } from './types.js';
+import type { AllDownPolicy, RecordValue, SelectPolicy } from './types.js';
+import { ALL_DOWN_POLICIES, SELECT_POLICIES } from './types.js';
 
 export interface Rng {
   /** Uniform in [0, 1). */
@@ -201,5 +201,6 @@ export function randomRecordValue(r: Rng): RecordValue {
   if (r.bool(0.2)) v.user = randomString(r, 10);
   if (r.bool(0.2)) v.cluster = randomString(r, 10);
   if (r.bool(0.2)) v.select = r.pick<SelectPolicy>(SELECT_POLICIES);
+  if (r.bool(0.2)) v.alldown = r.pick<AllDownPolicy>(ALL_DOWN_POLICIES);
   return v;
 }

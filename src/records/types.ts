@@ -10,6 +10,13 @@
 export type SelectPolicy = 'sticky' | 'random-one' | 'all';
 export const SELECT_POLICIES: readonly SelectPolicy[] = ['sticky', 'random-one', 'all'];
 
+/**
+ * What a name answers when every address not drained is DOWN (docs/dns.md, "Answer selection"):
+ * `open` serves them (fail-open), `closed` answers SERVFAIL.
+ */
+export type AllDownPolicy = 'open' | 'closed';
+export const ALL_DOWN_POLICIES: readonly AllDownPolicy[] = ['open', 'closed'];
+
 /** The JSON stored at a record key. Unknown fields are kept out of the parsed value. */
 export interface RecordValue {
   /** IPv4 → A, IPv6 → AAAA, a name → CNAME (and SRV/MX/NS target). */
@@ -32,6 +39,8 @@ export interface RecordValue {
   cluster?: string;
   /** Hades: per-name selection override. */
   select?: SelectPolicy;
+  /** Hades: per-name all-down override. */
+  alldown?: AllDownPolicy;
 }
 
 /** What `host` holds, decided once when the record is parsed. */
