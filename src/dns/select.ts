@@ -512,28 +512,30 @@ export function makeSelectors(
 }
 
 /**
- * The policy for one answer: the `select` of the record with the lowest key among those that
- * carry one in `recs[0, n)` (all the name's records: every type, healthy or not, so A and AAAA
- * answers and health changes never switch a name's policy), else the server's.
+ * A per-name setting: the `field` of the record with the lowest key among those that carry one in
+ * `recs[0, n)` (all the name's records: every type, healthy or not, so A and AAAA answers and
+ * health changes never switch it), else the server's.
  */
-export function policyFor(recs: readonly Record[], n: number, server: SelectPolicy): SelectPolicy {
+function lowestKeyField<K extends 'select' | 'alldown'>(
+  recs: readonly Record[],
+  n: number,
+  field: K,
+  server: NonNullable<Record[K]>,
+): NonNullable<Record[K]> {
   let found: Record | undefined;
   for (let i = 0; i < n; i++) {
     const r = recs[i];
-    if (r.select !== undefined && (found === undefined || r.key < found.key)) found = r;
+    if (r[field] !== undefined && (found === undefined || r.key < found.key)) found = r;
   }
-  return found?.select ?? server;
+  return (found?.[field] ?? server) as NonNullable<Record[K]>;
 }
 
-/**
- * The all-down policy of a name, by the rule of `policyFor`: the `alldown` of the record with the
- * lowest key among those carrying one in `recs[0, n)`, else the server's.
- */
+/** The selection policy of a name (its records' `select`, else the server's). */
+export function policyFor(recs: readonly Record[], n: number, server: SelectPolicy): SelectPolicy {
+  return lowestKeyField(recs, n, 'select', server);
+}
+
+/** The all-down policy of a name (its records' `alldown`, else the server's). */
 export function allDownFor(recs: readonly Record[], n: number, server: AllDownPolicy): AllDownPolicy {
-  let found: Record | undefined;
-  for (let i = 0; i < n; i++) {
-    const r = recs[i];
-    if (r.alldown !== undefined && (found === undefined || r.key < found.key)) found = r;
-  }
-  return found?.alldown ?? server;
+  return lowestKeyField(recs, n, 'alldown', server);
 }
