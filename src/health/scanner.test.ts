@@ -221,3 +221,31 @@ test('a probe in the status replaces the ports check: its reason, its thresholds
     await scanner.stop();
   }
 });
+
+test('initialDelaySeconds holds the first check of an address the scanner takes', async () => {
+  const calls = new Map<string, number>();
+  const scanner = new Scanner(
+    options({
+      hostname: 'delay',
+      probes: {
+        run: async (ip) => {
+          calls.set(ip, (calls.get(ip) ?? 0) + 1);
+          return { ok: true, reason: 'connected', class: 'ok' };
+        },
+      },
+    }),
+  );
+  const tcp = (extra: object) =>
+    JSON.stringify({ status: 'UP', probe: { tcpSocket: { port: 80 }, periodSeconds: 1, ...extra } });
+  await store.put(`${S}10.9.3.1`, tcp({ initialDelaySeconds: 3600 }));
+  await store.put(`${S}10.9.3.2`, tcp({}));
+  await store.put(`${R}10.9.3.1`, '{"hostname":"delay"}');
+  await store.put(`${R}10.9.3.2`, '{"hostname":"delay"}');
+  await scanner.start();
+  try {
+    await waitUntil('the other address checked twice', () => (calls.get('10.9.3.2') ?? 0) >= 2);
+    assert.equal(calls.get('10.9.3.1'), undefined, 'an hour of initial delay: not checked yet');
+  } finally {
+    await scanner.stop();
+  }
+});

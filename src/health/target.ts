@@ -31,9 +31,13 @@ export class Target {
   }
 
   start(): void {
-    this.#period = this.#s.opts.checkIntervalMs;
-    // the first round at a random phase of the period, so targets added together do not fire together
-    this.#arm(Date.now() + Math.floor(Math.random() * this.#period));
+    const probe = this.#s.status(this.ip)?.probe;
+    const p = probe instanceof Error ? undefined : probe;
+    this.#period = p?.periodSeconds !== undefined ? p.periodSeconds * 1000 : this.#s.opts.checkIntervalMs;
+    // the probe's initialDelaySeconds counts from when this scanner takes the address; then a
+    // random phase of the period, so targets added together do not fire together
+    const delay = (p?.initialDelaySeconds ?? 0) * 1000;
+    this.#arm(Date.now() + delay + Math.floor(Math.random() * this.#period));
   }
 
   stop(): void {
