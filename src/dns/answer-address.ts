@@ -17,7 +17,7 @@
 
 import { parseIPv4Into } from '../records/ip.js';
 import type { Record, SelectPolicy } from '../records/types.js';
-import { ALL_DOWN_CLOSED, type AnswerContext } from './answer-context.js';
+import type { AnswerContext } from './answer-context.js';
 import { allDownFor, KEY_STRIDE, policyFor, stickyKeys } from './select.js';
 import { Rcode, RRType, Section } from './wire/constants.js';
 import { type Owner, QNAME } from './wire/writer.js';
@@ -36,9 +36,9 @@ export function answerAddresses(
   const cands = ctx.cands;
   let m = ctx.collectAddresses(ctx.recs, n, kind, cands);
   if (m === 0) return 0;
-  m = ctx.healthFilter(cands, m, allDownFor(ctx.recs, n, ctx.allDown) === 'closed');
-  // every address drained: none of this family (NODATA, as if there were none)
-  if (m === 0) return ctx.closedDown ? ALL_DOWN_CLOSED : 0;
+  m = ctx.nameHealthFilter(cands, m, n);
+  // every address drained: none of this family (NODATA, as if there were none); or all down, closed
+  if (m <= 0) return m;
   return emitAddresses(ctx, name, owner, m, policyFor(ctx.recs, n, ctx.policy), kind);
 }
 

@@ -5,7 +5,7 @@
  * scratch arrays keep their capacity, so the common path allocates nothing of its own.
  */
 import type { AllDownPolicy, HealthState, HostKind, Record, SelectPolicy } from '../records/types.js';
-import type { Selectors } from './select.js';
+import { allDownFor, type Selectors } from './select.js';
 import type { ClientInfo } from './types.js';
 import { Section, type SectionId } from './wire/constants.js';
 import type { EcsSource, Owner, ResponseWriter } from './wire/writer.js';
@@ -196,6 +196,16 @@ export class AnswerContext {
     if (this.failedOpen) this.stats.failOpen++;
     else if (this.closedDown) this.stats.allDownClosed++;
     return k;
+  }
+
+  /**
+   * healthFilter under the all-down policy of the name whose lookup is `this.recs[0, n)` (its
+   * records' `alldown`, else the server's): the new count, or ALL_DOWN_CLOSED when the name is
+   * `closed`, every address not drained is DOWN and nothing else is left (the caller's SERVFAIL).
+   */
+  nameHealthFilter(arr: Record[], m: number, n: number): number {
+    const k = this.healthFilter(arr, m, allDownFor(this.recs, n, this.allDown) === 'closed');
+    return k === 0 && this.closedDown ? ALL_DOWN_CLOSED : k;
   }
 
   /** Set by keepHealthy: its last call kept every address not drained because all were DOWN. */

@@ -6,9 +6,8 @@
  * exchange is left); duplicates (same exchange and preference) written once; glue in additional.
  */
 import type { Record } from '../records/types.js';
-import { ALL_DOWN_CLOSED, type AnswerContext } from './answer-context.js';
+import type { AnswerContext } from './answer-context.js';
 import { writeTargets } from './answer-glue.js';
-import { allDownFor } from './select.js';
 import { Section } from './wire/constants.js';
 import type { Owner } from './wire/writer.js';
 
@@ -30,8 +29,8 @@ export function answerMX(ctx: AnswerContext, owner: Owner, n: number): number {
     if (r.hostKind === 'ipv4' || r.hostKind === 'ipv6' || r.hostKind === 'name') cands[m++] = r;
   }
   if (m === 0) return 0;
-  m = ctx.healthFilter(cands, m, allDownFor(recs, n, ctx.allDown) === 'closed');
-  if (m === 0) return ctx.closedDown ? ALL_DOWN_CLOSED : 0;
+  m = ctx.nameHealthFilter(cands, m, n);
+  if (m <= 0) return m; // none left, or ALL_DOWN_CLOSED
   const written = writeTargets(ctx, owner, m, mxKey, writeMX);
   if (written > 0) ctx.addTargetGlue(m);
   return written;

@@ -15,9 +15,8 @@
  * - Additional: the glue (answer-context `addTargetGlue`).
  */
 import type { Record } from '../records/types.js';
-import { ALL_DOWN_CLOSED, type AnswerContext } from './answer-context.js';
+import type { AnswerContext } from './answer-context.js';
 import { writeTargets } from './answer-glue.js';
-import { allDownFor } from './select.js';
 import { Section } from './wire/constants.js';
 import type { Owner } from './wire/writer.js';
 
@@ -46,8 +45,8 @@ export function answerSRV(ctx: AnswerContext, owner: Owner, n: number): number {
     if (k === 'ipv4' || k === 'ipv6' || k === 'name') cands[m++] = recs[i];
   }
   if (m === 0) return 0;
-  m = ctx.healthFilter(cands, m, allDownFor(recs, n, ctx.allDown) === 'closed');
-  if (m === 0) return ctx.closedDown ? ALL_DOWN_CLOSED : 0;
+  m = ctx.nameHealthFilter(cands, m, n);
+  if (m <= 0) return m; // none left, or ALL_DOWN_CLOSED
 
   const totals = ctx.totals;
   totals.clear();
