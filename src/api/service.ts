@@ -313,25 +313,16 @@ export class RecordService {
     added.forEach((ip, i) => {
       const key = healthKey(this.monitorPath, ip);
       const kv = healthKvs[i];
-      if (kv) {
-        // rewrite it (unchanged but for a probe): its modRevision moves, so a concurrent remover
-        // that listed before this record existed fails its compare and looks again
-        compare.push({ key, op: 'modRevision', modRevision: kv.modRevision });
-        ops.push({
-          op: 'put',
-          key,
-          value: probes.has(ip) ? withField(kv, ip, 'probe', probeValue(probes, ip)) : kv.value,
-        });
-      } else {
-        compare.push({ key, op: 'modRevision', modRevision: 0 });
-        ops.push({
-          op: 'put',
-          key,
-          value: probes.has(ip)
-            ? withField(undefined, ip, 'probe', probeValue(probes, ip))
-            : serializeHealthStatus({ status: 'UP' }),
-        });
-      }
+      // an existing key is rewritten (unchanged but for a probe): its modRevision moves, so a
+      // concurrent remover that listed before this record existed fails its compare and looks again
+      compare.push({ key, op: 'modRevision', modRevision: kv ? kv.modRevision : 0 });
+      ops.push({
+        op: 'put',
+        key,
+        value: probes.has(ip)
+          ? withField(kv, ip, 'probe', probeValue(probes, ip))
+          : (kv?.value ?? serializeHealthStatus({ status: 'UP' })),
+      });
     });
     candidates.forEach((ip, j) => {
       const kv = healthKvs[added.length + j];

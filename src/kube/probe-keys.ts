@@ -14,6 +14,7 @@
  */
 import {
   type HealthStatus,
+  isDrained,
   parseIP,
   parseName,
   parseProbe,
@@ -218,7 +219,7 @@ export function statusOp(current: string | undefined, w: StatusInput): StatusOp 
     delete rest[PROBE_OWNER];
   }
   // a drain or another writer's probe is someone's claim on the key: it stays
-  const claimed = rest.admin === 'drain' || rest.probe !== undefined;
+  const claimed = isDrained(rest as HealthStatus) || rest.probe !== undefined;
   const created = o.source === KEY_SOURCE;
   const gone =
     !w.used && !claimed && ((w.released === true && (created || legacyShape(rest))) || (ours && created));
