@@ -370,6 +370,60 @@ for (const backend of BACKENDS) {
       }
     });
 
+    for (const topologyPrefix of [undefined, '/topo/zones/'])
+      test(`topology ${topologyPrefix ?? 'under the record prefix'}: listed, watched live, bad values skipped and counted`, async () => {
+        const opened = await backend.open();
+        const { store } = opened;
+        const log = new MemLogger();
+        const tp = topologyPrefix ?? '/hades/topology/';
+        const catalog = new Catalog({ store, logger: log, topologyPrefix });
+        const changes: string[] = [];
+        catalog.onChange((k) => changes.push(...k));
+        const zoneOf = (ip: string): string => {
+          const id = new Uint8Array(6);
+          id.set([4, 32, ...ip.split('.').map(Number)]);
+          return catalog.topology.zoneOf(id, 6);
+        };
+        try {
+          await store.put(`${tp}z1`, '{"cidrs":["10.1.0.0/16"]}');
+          await store.put(`${tp}z2`, '{"cidrs":["10.2.0.0/16","10.1.2.0/24"]}');
+          await store.put(`${tp}bad`, '{"cidrs":["10.3.0.0/33"]}');
+          await store.put(`${tp}a/b`, '{"cidrs":["10.4.0.0/16"]}');
+          await store.put('/hades/local/hades/web/a', A('10.0.0.1', { zone: 'z1' }));
+          await catalog.start();
+          assert.equal(catalog.topologyPrefix, tp);
+          assert.deepEqual([...catalog.topologyZones.keys()].sort(), ['z1', 'z2']);
+          assert.equal(zoneOf('10.1.9.9'), 'z1');
+          assert.equal(zoneOf('10.1.2.9'), 'z2');
+          assert.equal(zoneOf('10.3.0.1'), '');
+          assert.equal(catalog.stats.invalidTopology, 2);
+          assert.equal(log.warningsFor(`${tp}bad`), 1);
+          // topology keys are not records, whatever their place
+          assert.equal(catalog.recordCount, 1);
+          assert.equal(catalog.index.get('/hades/local/hades/web/a')?.zone, 'z1');
+          assert.equal(catalog.has('topology.'), false);
+
+          changes.length = 0;
+          const before = catalog.topology;
+          await store.put(`${tp}z3`, '{"cidrs":["10.3.0.0/16"]}');
+          await waitFor('z3 live', () => zoneOf('10.3.0.1') === 'z3');
+          assert.notEqual(catalog.topology, before);
+          assert.deepEqual(changes, [`${tp}z3`]);
+          await store.put(`${tp}z2`, 'garbage');
+          await waitFor('z2 dropped', () => zoneOf('10.1.2.9') === 'z1');
+          assert.equal(catalog.stats.invalidTopology, 3);
+          await store.delete(`${tp}z1`);
+          await waitFor('z1 gone', () => zoneOf('10.1.9.9') === '');
+          await store.put(`${tp}bad`, '{"cidrs":["10.5.0.0/16"]}');
+          await waitFor('bad fixed', () => zoneOf('10.5.0.1') === 'bad');
+          assert.equal(catalog.stats.invalidTopology, 2);
+          assert.equal(catalog.recordCount, 1);
+        } finally {
+          await catalog.stop();
+          await opened.close();
+        }
+      });
+
     test('live puts, deletes and health updates; onChange; unusable values logged once per key', async () => {
       const opened = await backend.open();
       const { store } = opened;

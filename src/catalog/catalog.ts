@@ -10,6 +10,13 @@
 import { type Logger, NOOP_LOGGER } from '../common/logger.js';
 import { ipFromHealthKey, isDrained, normalizeMonitorPath, parseHealthStatus } from '../records/health.js';
 import { toRecord } from '../records/record.js';
+import {
+  normalizeTopologyPath,
+  parseTopologyValue,
+  Topology,
+  type TopologyValue,
+  zoneFromTopologyKey,
+} from '../records/topology.js';
 import type { HealthState, Record } from '../records/types.js';
 import { type KeyValue, type Store, StoreError, type Watch, type WatchEvent } from '../store/types.js';
 import { HealthOverlay } from './health-overlay.js';
@@ -21,6 +28,11 @@ export interface CatalogOptions {
   prefix?: string;
   /** Health prefix (default `/hades/monitor/status/`): `<healthPrefix><ip>` = `{"status":…}`. */
   healthPrefix?: string;
+  /**
+   * Topology prefix (default `<prefix>/topology/`): `<topologyPrefix><zone>` =
+   * `{"cidrs":[…]}` (records/topology.ts).
+   */
+  topologyPrefix?: string;
   /**
    * Key prefixes under the record prefix that hold no records and are skipped (default
    * `<prefix>/monitor/`: the scanner's and scheduler's status, report, heart and lock keys).
@@ -41,6 +53,8 @@ export interface CatalogStats {
   invalidRecords: number;
   /** Health keys whose key or value is currently unusable (their IP counts as unmonitored). */
   invalidHealth: number;
+  /** Topology keys whose key or value is currently unusable (the zone is left out). */
+  invalidTopology: number;
   /** Unusable values met so far, in lists and events. */
   skipped: number;
   /** Full lists taken (the first one included). */
@@ -51,14 +65,14 @@ export interface CatalogStats {
   failures: number;
 }
 
-type KeyClass = 'record' | 'health' | 'ignore';
+type KeyClass = 'record' | 'health' | 'topology' | 'ignore';
 
 /** One list+watch loop over one prefix. */
 interface Feed {
-  readonly name: 'records' | 'health' | 'all';
   readonly prefix: string;
   readonly records: boolean;
   readonly health: boolean;
+  readonly topology: boolean;
   state: WatchState;
   revision: number;
   listed: boolean;
@@ -72,8 +86,10 @@ interface Feed {
 interface Build {
   readonly index: RecordIndex | undefined;
   readonly overlay: HealthOverlay | undefined;
+  readonly zones: Map<string, TopologyValue> | undefined;
   readonly badRecords: Set<string>;
   readonly badHealth: Set<string>;
+  readonly badTopology: Set<string>;
 }
 
 /** Thrown from a page handler to end a listing that stop() made pointless. */
@@ -89,6 +105,7 @@ function withSlash(p: string): string {
 export class Catalog {
   readonly prefix: string;
   readonly healthPrefix: string;
+  readonly topologyPrefix: string;
   private readonly store: Store;
   private readonly log: Logger;
   private readonly recordKeyStart: string;
@@ -99,9 +116,13 @@ export class Catalog {
 
   private idx: RecordIndex;
   private hov = new HealthOverlay();
+  /** The zones' CIDRs as listed and watched, and the lookup structure built from them. */
+  private zones = new Map<string, TopologyValue>();
+  private topo = Topology.EMPTY;
   /** Keys currently unusable: logged once when they turn bad, forgotten when fixed or deleted. */
   private badRecords = new Set<string>();
   private badHealth = new Set<string>();
+  private badTopology = new Set<string>();
   private readonly listeners = new Set<ChangeListener>();
 
   private started = false;
@@ -114,6 +135,7 @@ export class Catalog {
   private readonly counters: CatalogStats = {
     invalidRecords: 0,
     invalidHealth: 0,
+    invalidTopology: 0,
     skipped: 0,
     lists: 0,
     compactions: 0,
@@ -127,14 +149,15 @@ export class Catalog {
     this.prefix = this.idx.prefix;
     this.recordKeyStart = this.prefix === '/' ? '/' : `${this.prefix}/`;
     this.healthPrefix = normalizeMonitorPath(opts.healthPrefix ?? `${this.recordKeyStart}monitor/status/`);
+    this.topologyPrefix = normalizeTopologyPath(opts.topologyPrefix ?? `${this.recordKeyStart}topology/`);
     this.ignore = (opts.ignorePrefixes ?? [`${this.recordKeyStart}monitor/`]).map(withSlash);
     this.minMs = Math.max(1, opts.retry?.minMs ?? 100);
     this.maxMs = Math.max(this.minMs, opts.retry?.maxMs ?? 5000);
-    const feed = (name: Feed['name'], prefix: string, records: boolean, health: boolean): Feed => ({
-      name,
+    const feed = (prefix: string, records: boolean, health: boolean, topology: boolean): Feed => ({
       prefix,
       records,
       health,
+      topology,
       state: 'listing',
       revision: 0,
       listed: false,
@@ -142,19 +165,24 @@ export class Catalog {
       wake: undefined,
       loop: undefined,
     });
-    if (this.healthPrefix.startsWith(this.recordKeyStart)) {
-      // One list and one watch serve both.
-      this.feeds = [feed('all', this.recordKeyStart, true, true)];
-    } else if (this.recordKeyStart.startsWith(this.healthPrefix)) {
+    const [health, topology, records] = [this.healthPrefix, this.topologyPrefix, this.recordKeyStart];
+    const overlap = (a: string, b: string): boolean => a.startsWith(b) || b.startsWith(a);
+    if (records.startsWith(health))
+      throw new RangeError(`record prefix "${this.prefix}" must not lie under the health prefix "${health}"`);
+    if (records.startsWith(topology))
       throw new RangeError(
-        `record prefix "${this.prefix}" must not lie under the health prefix "${this.healthPrefix}"`,
+        `record prefix "${this.prefix}" must not lie under the topology prefix "${topology}"`,
       );
-    } else {
-      this.feeds = [
-        feed('records', this.recordKeyStart, true, false),
-        feed('health', this.healthPrefix, false, true),
-      ];
-    }
+    if (overlap(health, topology))
+      throw new RangeError(
+        `the health prefix "${health}" and the topology prefix "${topology}" must not overlap`,
+      );
+    // One list and one watch serve the record prefix and whichever of the others lie under it.
+    const healthUnder = health.startsWith(records);
+    const topologyUnder = topology.startsWith(records);
+    this.feeds = [feed(records, true, healthUnder, topologyUnder)];
+    if (!healthUnder) this.feeds.push(feed(health, false, true, false));
+    if (!topologyUnder) this.feeds.push(feed(topology, false, false, true));
   }
 
   // ---- lifecycle -----------------------------------------------------------------------------
@@ -201,7 +229,7 @@ export class Catalog {
 
   /** Store revision the health overlay reflects (equal to `revision` when one watch serves both). */
   get healthRevision(): number {
-    return this.feeds[this.feeds.length - 1].revision;
+    return (this.feeds.find((f) => f.health) ?? this.feeds[0]).revision;
   }
 
   get recordCount(): number {
@@ -226,6 +254,7 @@ export class Catalog {
   get stats(): Readonly<CatalogStats> {
     this.counters.invalidRecords = this.badRecords.size;
     this.counters.invalidHealth = this.badHealth.size;
+    this.counters.invalidTopology = this.badTopology.size;
     return this.counters;
   }
 
@@ -290,6 +319,19 @@ export class Catalog {
     return this.hov.drained(ip);
   }
 
+  /**
+   * The zones by CIDR (records/topology.ts): a client's zone for locality. Immutable; replaced
+   * whole whenever a topology key changes.
+   */
+  get topology(): Topology {
+    return this.topo;
+  }
+
+  /** The zones and their CIDRs as stored (read only). */
+  get topologyZones(): ReadonlyMap<string, TopologyValue> {
+    return this.zones;
+  }
+
   /** Changes whenever any IP's health state or drain changes (or the overlay is swapped). */
   get healthGeneration(): number {
     return this.hov.generation;
@@ -346,8 +388,10 @@ export class Catalog {
     const build: Build = {
       index: feed.records ? new RecordIndex(this.prefix) : undefined,
       overlay: feed.health ? new HealthOverlay() : undefined,
+      zones: feed.topology ? new Map() : undefined,
       badRecords: new Set<string>(),
       badHealth: new Set<string>(),
+      badTopology: new Set<string>(),
     };
     const revision = await this.listUnlessStopped(feed.prefix, (kvs) => {
       for (let i = 0; i < kvs.length; i++) this.ingest(build, kvs[i]);
@@ -474,6 +518,7 @@ export class Catalog {
 
   private classify(key: string): KeyClass {
     if (key.startsWith(this.healthPrefix)) return 'health';
+    if (key.startsWith(this.topologyPrefix)) return 'topology';
     for (let i = 0; i < this.ignore.length; i++) if (key.startsWith(this.ignore[i])) return 'ignore';
     return key.startsWith(this.recordKeyStart) ? 'record' : 'ignore';
   }
@@ -489,13 +534,17 @@ export class Catalog {
       const parsed = this.parseHealth(kv, this.badHealth);
       if (parsed) build.overlay.set(parsed.ip, parsed.state, parsed.drained);
       else build.badHealth.add(kv.key);
+    } else if (cls === 'topology' && build.zones) {
+      const parsed = this.parseTopology(kv, this.badTopology);
+      if (parsed) build.zones.set(parsed.zone, parsed.value);
+      else build.badTopology.add(kv.key);
     }
   }
 
   /** Swaps the structures built from a complete list in, at once. */
   private install(feed: Feed, build: Build, revision: number): void {
-    const { index, overlay, badRecords, badHealth } = build;
-    const changed = this.listeners.size > 0 ? this.diff(index, overlay) : undefined;
+    const { index, overlay, zones, badRecords, badHealth, badTopology } = build;
+    const changed = this.listeners.size > 0 ? this.diff(index, overlay, zones) : undefined;
 
     // The swap: synchronous, so a reader sees either the old structures or the new ones.
     if (index) {
@@ -506,6 +555,11 @@ export class Catalog {
       this.hov = overlay;
       this.badHealth = badHealth;
     }
+    if (zones) {
+      this.zones = zones;
+      this.topo = new Topology(zones);
+      this.badTopology = badTopology;
+    }
     feed.revision = revision;
     this.counters.lists++;
     this.lastEvent = Date.now();
@@ -515,7 +569,8 @@ export class Catalog {
         revision,
         records: index?.size,
         monitored: overlay?.size,
-        invalid: badRecords.size + badHealth.size,
+        zones: zones?.size,
+        invalid: badRecords.size + badHealth.size + badTopology.size,
       },
       'catalog listed',
     );
@@ -538,7 +593,11 @@ export class Catalog {
    * Keys whose content differs between the current structures and the new ones. Health changes
    * are reported as `<healthPrefix><canonical ip>`.
    */
-  private diff(index: RecordIndex | undefined, overlay: HealthOverlay | undefined): string[] {
+  private diff(
+    index: RecordIndex | undefined,
+    overlay: HealthOverlay | undefined,
+    zones: Map<string, TopologyValue> | undefined,
+  ): string[] {
     const changed: string[] = [];
     if (index) {
       const old = this.idx;
@@ -558,11 +617,18 @@ export class Catalog {
         if (overlay.health(ip) === undefined) changed.push(this.healthPrefix + ip);
       });
     }
+    if (zones) {
+      const text = (v: TopologyValue | undefined): string => v?.cidrs.map((c) => c.text).join() ?? '';
+      for (const z of new Set([...zones.keys(), ...this.zones.keys()]))
+        if (zones.get(z) === undefined || text(zones.get(z)) !== text(this.zones.get(z)))
+          changed.push(this.topologyPrefix + z);
+    }
     return changed;
   }
 
   private applyEvents(feed: Feed, events: WatchEvent[]): void {
     const changed: string[] = [];
+    let topology = false;
     for (const ev of events) {
       const key = ev.type === 'put' ? ev.kv.key : ev.key;
       const rev = ev.type === 'put' ? ev.kv.modRevision : ev.modRevision;
@@ -572,8 +638,15 @@ export class Catalog {
         if (this.applyRecord(ev)) changed.push(key);
       } else if (cls === 'health' && feed.health) {
         if (this.applyHealth(ev)) changed.push(key);
+      } else if (cls === 'topology' && feed.topology) {
+        if (this.applyTopology(ev)) {
+          changed.push(key);
+          topology = true;
+        }
       }
     }
+    // one new lookup structure per batch, however many zones it changed
+    if (topology) this.topo = new Topology(this.zones);
     this.lastEvent = Date.now();
     if (changed.length > 0) this.emit(changed);
   }
@@ -616,6 +689,48 @@ export class Catalog {
     this.badHealth.add(key);
     const ip = ipFromHealthKey(this.healthPrefix, key);
     return ip !== undefined && this.hov.delete(ip);
+  }
+
+  /** Returns true when a zone's CIDRs changed (`this.topo` is rebuilt by the caller). */
+  private applyTopology(ev: WatchEvent): boolean {
+    const key = ev.type === 'put' ? ev.kv.key : ev.key;
+    const zone = zoneFromTopologyKey(this.topologyPrefix, key);
+    if (ev.type === 'delete') {
+      this.badTopology.delete(key);
+      return zone !== undefined && this.zones.delete(zone);
+    }
+    const parsed = this.parseTopology(ev.kv, this.badTopology);
+    if (parsed) {
+      this.badTopology.delete(key);
+      this.zones.set(parsed.zone, parsed.value);
+      return true;
+    }
+    // no longer usable: the zone is left out (its clients get no zone; its records keep theirs)
+    this.badTopology.add(key);
+    return zone !== undefined && this.zones.delete(zone);
+  }
+
+  /** A zone's CIDRs, or undefined (counted, and logged unless `knownBad` already has the key). */
+  private parseTopology(
+    kv: KeyValue,
+    knownBad: Set<string>,
+  ): { zone: string; value: TopologyValue } | undefined {
+    const zone = zoneFromTopologyKey(this.topologyPrefix, kv.key);
+    let problem = 'key does not end in a zone name (letters, digits, "-", "_", ".")';
+    if (zone !== undefined) {
+      try {
+        return { zone, value: parseTopologyValue(kv.value) };
+      } catch (err) {
+        problem = (err as Error).message;
+      }
+    }
+    this.counters.skipped++;
+    if (!knownBad.has(kv.key))
+      this.log.warn(
+        { key: kv.key, modRevision: kv.modRevision, err: problem },
+        'skipping unusable topology value',
+      );
+    return undefined;
   }
 
   /** A record, or undefined (counted, and logged unless `knownBad` already has the key). */

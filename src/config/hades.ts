@@ -23,6 +23,7 @@ import { canonicalIP } from '../records/ip.js';
 import { normalizePrefix } from '../records/keys.js';
 import { parseName } from '../records/names.js';
 import { MAX_TTL } from '../records/record.js';
+import { DEFAULT_TOPOLOGY_PATH, normalizeTopologyPath } from '../records/topology.js';
 import type { AllDownPolicy, SelectPolicy } from '../records/types.js';
 import { ALL_DOWN_POLICIES, SELECT_POLICIES } from '../records/types.js';
 import { type CommandLine, VERSION_FLAG } from './cli.js';
@@ -53,6 +54,8 @@ export interface HadesConfig {
   prefix: string;
   /** Health key prefix, one trailing slash (`/hades/monitor/status/`). */
   ipMonitorPath: string;
+  /** `-topology-path`: `<path><zone>` = `{"cidrs":[…]}` (locality). */
+  topologyPath: string;
   /** Network read timeout: TCP idle timeout, and the time each forwarded try waits, ms. */
   readTimeoutMs: number;
   /** TTL of records without a `ttl` field, seconds. */
@@ -129,6 +132,12 @@ export function hadesFlagSpecs(mode: 'server' | 'standalone' = 'server'): FlagSp
       type: 'string',
       default: '/hades/monitor/status/',
       help: 'etcd prefix of the health states: <path><ip> = {"status":"UP"|"DOWN"}',
+    },
+    {
+      name: 'topology-path',
+      type: 'string',
+      default: DEFAULT_TOPOLOGY_PATH,
+      help: 'etcd prefix of the zones for locality: <path><zone> = {"cidrs":["10.1.0.0/16"]}',
     },
     {
       name: 'ttl',
@@ -374,6 +383,21 @@ export function buildHadesConfig(
   if (recordStart.startsWith(ipMonitorPath))
     throw new FlagError('ip-monitor-path', `-ip-monitor-path: "${mon}" contains the record prefix ${prefix}`);
 
+  const topo = str('topology-path');
+  if (topo === '' || !topo.startsWith('/') || topo === '/' || /\s/.test(topo))
+    throw new FlagError(
+      'topology-path',
+      `-topology-path: "${topo}" is not a key prefix (want e.g. /hades/topology/)`,
+    );
+  const topologyPath = normalizeTopologyPath(topo);
+  if (recordStart.startsWith(topologyPath))
+    throw new FlagError('topology-path', `-topology-path: "${topo}" contains the record prefix ${prefix}`);
+  if (topologyPath.startsWith(ipMonitorPath) || ipMonitorPath.startsWith(topologyPath))
+    throw new FlagError(
+      'topology-path',
+      `-topology-path: "${topo}" overlaps -ip-monitor-path ${ipMonitorPath}`,
+    );
+
   const readTimeoutMs = num('read_timeout');
   if (!(readTimeoutMs >= 1) || readTimeoutMs > 3_600_000)
     throw new FlagError('read_timeout', `-read_timeout: ${readTimeoutMs} ms is outside 1ms-1h`);
@@ -437,6 +461,7 @@ export function buildHadesConfig(
     tls: Object.keys(tls).length > 0 ? tls : undefined,
     prefix,
     ipMonitorPath,
+    topologyPath,
     readTimeoutMs,
     defaultTtl: num('ttl'),
     select: v.select as SelectPolicy,

@@ -177,7 +177,13 @@ export async function main(): Promise<void> {
     log.info({ kind: store.kind, machines: c.machines, dataDir: c.dataDir }, 'hades: store open');
     api?.attach(store);
 
-    catalog = new Catalog({ store, prefix: c.prefix, healthPrefix: c.ipMonitorPath, logger: log });
+    catalog = new Catalog({
+      store,
+      prefix: c.prefix,
+      healthPrefix: c.ipMonitorPath,
+      topologyPrefix: c.topologyPath,
+      logger: log,
+    });
     metrics?.setCatalog(catalog);
     try {
       await catalog.start();

@@ -60,6 +60,20 @@ export {
   toRecord,
 } from './record.js';
 export { ipFromReverseName, reverseName } from './reverse.js';
+export type { Cidr, TopologyValue } from './topology.js';
+export {
+  checkZoneName,
+  DEFAULT_TOPOLOGY_PATH,
+  MAX_ZONE_CIDRS,
+  normalizeTopologyPath,
+  parseCidr,
+  parseTopologyValue,
+  serializeTopologyValue,
+  Topology,
+  topologyFromObject,
+  topologyKey,
+  zoneFromTopologyKey,
+} from './topology.js';
 export type {
   AllDownPolicy,
   HealthState,

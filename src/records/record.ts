@@ -6,6 +6,7 @@ import { RecordError, show } from './errors.js';
 import { formatIPv4, parseIP, parseIPv4Lenient } from './ip.js';
 import { keyToName } from './keys.js';
 import { asciiLower, NameError, parseName, splitLabels } from './names.js';
+import { checkZoneName } from './topology.js';
 import type { HostKind, Record, RecordValue } from './types.js';
 import { ALL_DOWN_POLICIES, SELECT_POLICIES } from './types.js';
 
@@ -44,6 +45,7 @@ export const RECORD_FIELDS = [
   'cluster',
   'select',
   'alldown',
+  'zone',
 ] as const satisfies readonly (keyof RecordValue)[];
 
 export type RecordField = (typeof RECORD_FIELDS)[number];
@@ -146,6 +148,7 @@ const CHECKS: { readonly [F in Exclude<RecordField, 'host'>]: FieldCheck } = {
     typeof v === 'string' && (ALL_DOWN_POLICIES as readonly string[]).includes(v)
       ? undefined
       : `must be one of ${ALL_DOWN_POLICIES.map((p) => `"${p}"`).join(', ')}`,
+  zone: checkZoneName,
 };
 
 // ---- parsing ------------------------------------------------------------------------------

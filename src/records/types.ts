@@ -41,6 +41,8 @@ export interface RecordValue {
   select?: SelectPolicy;
   /** Hades: per-name all-down override. */
   alldown?: AllDownPolicy;
+  /** Hades: the topology zone this address lives in (topology.ts; locality). */
+  zone?: string;
 }
 
 /** What `host` holds, decided once when the record is parsed. */
