@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { parseTopologyValue, Topology, type TopologyValue } from '../records/topology.js';
 import type { HealthState, Record, SelectPolicy } from '../records/types.js';
 import type { AnswerSource } from './answer-context.js';
 import { DnsHandler } from './handler.js';
@@ -24,6 +25,7 @@ class FakeSource implements AnswerSource {
   readonly names = new Map<string, Record[]>();
   readonly states = new Map<string, HealthState>();
   readonly drains = new Set<string>();
+  topology: Topology = Topology.EMPTY;
   recordGeneration: number | undefined = 1;
   healthGeneration: number | undefined = 1;
   revision = 1;
@@ -64,7 +66,38 @@ function world(): FakeSource {
     rec('all.hades.local.', 2, '10.2.0.3'),
   ]);
   s.names.set('x.sub.hades.local.', [rec('x.sub.hades.local.', 0, '10.3.0.1')]);
+  const t = 'tiers.hades.local.';
+  s.names.set(t, [
+    rec(t, 0, '10.4.0.1'),
+    rec(t, 1, '10.4.0.2', { priority: 10, weight: 3 }),
+    rec(t, 2, '10.4.0.3', { priority: 20 }),
+    rec(t, 3, '10.4.0.4', { priority: 5 }), // DOWN: the tier below is the answer
+    rec(t, 4, '2001:db8:4::1', { priority: 20 }),
+    rec(t, 5, '2001:db8:4::2', { priority: 30 }),
+  ]);
+  s.states.set('10.4.0.4', 'DOWN');
+  const z = 'zoned.hades.local.';
+  s.names.set(z, [
+    rec(z, 0, '10.5.0.1', { zone: 'a' }),
+    rec(z, 1, '10.5.0.2', { zone: 'a' }),
+    rec(z, 2, '10.5.0.3', { zone: 'b' }),
+    rec(z, 3, '10.5.0.4'),
+    rec(z, 4, '10.5.0.5', { zone: 'c', priority: 20 }), // a backup tier: zone c never wins
+    rec(z, 5, '2001:db8:5::1', { zone: 'b' }),
+    rec(z, 6, '2001:db8:5::2', { zone: 'a' }),
+  ]);
+  s.topology = topology({
+    a: ['192.0.2.0/26'],
+    b: ['192.0.2.64/26', '198.51.100.0/24'],
+    c: ['192.0.2.128/26'],
+  });
   return s;
+}
+
+function topology(zones: { [zone: string]: string[] }): Topology {
+  const m = new Map<string, TopologyValue>();
+  for (const [z, cidrs] of Object.entries(zones)) m.set(z, parseTopologyValue(JSON.stringify({ cidrs })));
+  return new Topology(m);
 }
 
 const QUESTIONS: [string, number][] = [
@@ -78,6 +111,10 @@ const QUESTIONS: [string, number][] = [
   ['sub.hades.local', RRType.A], // aggregation from below
   ['missing.hades.local', RRType.A], // NXDOMAIN
   ['hades.local', RRType.A], // apex
+  ['tiers.hades.local', RRType.A],
+  ['tiers.hades.local', RRType.AAAA],
+  ['zoned.hades.local', RRType.A],
+  ['zoned.hades.local', RRType.AAAA],
 ];
 
 function ask(h: DnsHandler, name: string, type: number, address: string, id = 7): string {
@@ -101,7 +138,8 @@ describe('AddressAnswers', () => {
       const hf = handler(fast, policy);
       const hs = handler(slow, policy);
       for (let c = 0; c < 50; c++) {
-        const address = `192.0.2.${c}`;
+        // zones a, b, c and none (192.0.2.192/26)
+        const address = `192.0.2.${c * 5}`;
         for (const [name, type] of QUESTIONS)
           for (let r = 0; r < 3; r++)
             assert.equal(
@@ -363,5 +401,324 @@ describe('all down: open and closed', () => {
       () => new DnsHandler({ catalog: new FakeSource(), zones: ['hades.local.'], allDown: 'shut' as 'open' }),
       /allDown must be one of open, closed/,
     );
+  });
+});
+
+/**
+ * Tiers and locality, table-driven: which addresses a client may get (the union over many
+ * clients of one zone must be exactly the candidates; under `all` each answer is them), on the
+ * kept per-name answers and on the general path alike.
+ */
+describe('tiers and locality', () => {
+  type Spec = [ip: string, extra?: Partial<Record>];
+  interface Case {
+    what: string;
+    recs: Spec[];
+    down?: string[];
+    drained?: string[];
+    policy?: SelectPolicy;
+    allDown?: 'open' | 'closed';
+    /** Client source addresses (all in one zone, or none); `ecs` with trustEcs. */
+    clients: string[];
+    ecs?: string;
+    trustEcs?: boolean;
+    /** The candidates, or 'SERVFAIL'. */
+    want: string[] | 'SERVFAIL';
+  }
+  const inA = Array.from({ length: 24 }, (_, i) => `10.1.0.${i + 1}`);
+  const inB = Array.from({ length: 24 }, (_, i) => `10.2.0.${i + 1}`);
+  const nowhere = Array.from({ length: 24 }, (_, i) => `10.9.0.${i + 1}`);
+  const inA6 = Array.from({ length: 24 }, (_, i) => `fd00:a::${(i + 1).toString(16)}`);
+  const TOPO = { a: ['10.1.0.0/16', 'fd00:a::/32'], b: ['10.2.0.0/16', 'fd00:b::/32'] };
+  const ZONED: Spec[] = [
+    ['10.0.0.1', { zone: 'a' }],
+    ['10.0.0.2', { zone: 'a' }],
+    ['10.0.0.3', { zone: 'b' }],
+    ['10.0.0.4'],
+  ];
+  const CASES: Case[] = [
+    {
+      what: 'the lowest tier with a healthy address',
+      recs: [
+        ['10.0.0.1', { priority: 10 }],
+        ['10.0.0.2', { priority: 10 }],
+        ['10.0.0.3', { priority: 20 }],
+      ],
+      clients: nowhere,
+      want: ['10.0.0.1', '10.0.0.2'],
+    },
+    {
+      what: 'a tier all DOWN: the next one',
+      recs: [
+        ['10.0.0.1', { priority: 10 }],
+        ['10.0.0.2', { priority: 10 }],
+        ['10.0.0.3', { priority: 20 }],
+      ],
+      down: ['10.0.0.1', '10.0.0.2'],
+      clients: nowhere,
+      want: ['10.0.0.3'],
+    },
+    {
+      what: 'no priority and 0 are tier 10',
+      recs: [
+        ['10.0.0.1'],
+        ['10.0.0.2', { priority: 10 }],
+        ['10.0.0.3', { priority: 0 }],
+        ['10.0.0.4', { priority: 11 }],
+      ],
+      clients: nowhere,
+      want: ['10.0.0.1', '10.0.0.2', '10.0.0.3'],
+    },
+    {
+      what: 'a priority below 10 beats the unset ones',
+      recs: [['10.0.0.1'], ['10.0.0.2', { priority: 5 }]],
+      clients: nowhere,
+      want: ['10.0.0.2'],
+    },
+    {
+      what: 'a drained address does not hold its tier',
+      recs: [
+        ['10.0.0.1', { priority: 5 }],
+        ['10.0.0.2', { priority: 10 }],
+      ],
+      drained: ['10.0.0.1'],
+      clients: nowhere,
+      want: ['10.0.0.2'],
+    },
+    {
+      what: 'all ignores tiers (CoreDNS)',
+      recs: [
+        ['10.0.0.1', { priority: 10 }],
+        ['10.0.0.2', { priority: 20 }],
+      ],
+      policy: 'all',
+      clients: nowhere,
+      want: ['10.0.0.1', '10.0.0.2'],
+    },
+    {
+      what: 'random-one keeps to the tier',
+      recs: [
+        ['10.0.0.1', { priority: 10 }],
+        ['10.0.0.2', { priority: 20 }],
+        ['10.0.0.3', { priority: 10 }],
+      ],
+      policy: 'random-one',
+      clients: nowhere,
+      want: ['10.0.0.1', '10.0.0.3'],
+    },
+    {
+      what: 'everything DOWN, open: the lowest tier, fail-open',
+      recs: [
+        ['10.0.0.1', { priority: 10 }],
+        ['10.0.0.2', { priority: 20 }],
+      ],
+      down: ['10.0.0.1', '10.0.0.2'],
+      clients: nowhere,
+      want: ['10.0.0.1'],
+    },
+    {
+      what: 'everything DOWN, closed: SERVFAIL',
+      recs: [
+        ['10.0.0.1', { priority: 10 }],
+        ['10.0.0.2', { priority: 20 }],
+      ],
+      down: ['10.0.0.1', '10.0.0.2'],
+      allDown: 'closed',
+      clients: nowhere,
+      want: 'SERVFAIL',
+    },
+    { what: 'a client of zone a: its zone', recs: ZONED, clients: inA, want: ['10.0.0.1', '10.0.0.2'] },
+    { what: 'a client of zone b: its zone', recs: ZONED, clients: inB, want: ['10.0.0.3'] },
+    {
+      what: 'a client without a zone: the whole tier',
+      recs: ZONED,
+      clients: nowhere,
+      want: ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4'],
+    },
+    {
+      what: 'its zone all DOWN: the whole tier (healthy)',
+      recs: ZONED,
+      down: ['10.0.0.1', '10.0.0.2'],
+      clients: inA,
+      want: ['10.0.0.3', '10.0.0.4'],
+    },
+    {
+      what: 'its zone drained in part: the rest of its zone',
+      recs: ZONED,
+      drained: ['10.0.0.1'],
+      clients: inA,
+      want: ['10.0.0.2'],
+    },
+    {
+      what: 'a zone in a backup tier does not pull its clients',
+      recs: [['10.0.0.1', { zone: 'a', priority: 20 }], ['10.0.0.2', { zone: 'b' }], ['10.0.0.3']],
+      clients: inA,
+      want: ['10.0.0.2', '10.0.0.3'],
+    },
+    {
+      what: 'the tier first, then the zone within it',
+      recs: [
+        ['10.0.0.1', { zone: 'a', priority: 20 }],
+        ['10.0.0.2', { zone: 'b', priority: 10 }],
+        ['10.0.0.3', { zone: 'a', priority: 10 }],
+      ],
+      down: ['10.0.0.2'],
+      clients: inB,
+      want: ['10.0.0.3'],
+    },
+    {
+      what: 'all: locality applies',
+      recs: ZONED,
+      policy: 'all',
+      clients: inA,
+      want: ['10.0.0.1', '10.0.0.2'],
+    },
+    {
+      what: 'random-one: locality applies',
+      recs: ZONED,
+      policy: 'random-one',
+      clients: inA,
+      want: ['10.0.0.1', '10.0.0.2'],
+    },
+    {
+      what: 'IPv6: a client of zone a gets zone a AAAA',
+      recs: [
+        ['fd00::1', { zone: 'a' }],
+        ['fd00::2', { zone: 'b' }],
+        ['fd00::3', { zone: 'a', priority: 20 }],
+      ],
+      clients: inA6,
+      want: ['fd00::1'],
+    },
+    {
+      what: 'IPv6 client, IPv4 answer: its zone still decides',
+      recs: ZONED,
+      clients: inA6,
+      want: ['10.0.0.1', '10.0.0.2'],
+    },
+    {
+      what: 'ECS trusted: the subnet decides the zone, not the resolver',
+      recs: ZONED,
+      clients: inA,
+      ecs: '10.2.3.0/24',
+      trustEcs: true,
+      want: ['10.0.0.3'],
+    },
+    {
+      what: 'ECS not trusted: the resolver decides',
+      recs: ZONED,
+      clients: inA,
+      ecs: '10.2.3.0/24',
+      want: ['10.0.0.1', '10.0.0.2'],
+    },
+    {
+      what: 'ECS /0: the source address decides',
+      recs: ZONED,
+      clients: inB,
+      ecs: '10.1.0.0/0',
+      trustEcs: true,
+      want: ['10.0.0.3'],
+    },
+    {
+      what: 'ECS shorter than every zone CIDR: no zone',
+      recs: ZONED,
+      policy: 'all', // one subnet is one sticky identity: all shows the candidates
+      clients: inA,
+      ecs: '10.0.0.0/8',
+      trustEcs: true,
+      want: ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4'],
+    },
+  ];
+
+  function sourceOf(c: Case): FakeSource {
+    const s = new FakeSource();
+    const n = 'svc.hades.local.';
+    s.names.set(
+      n,
+      c.recs.map(([ip, extra], i) => rec(n, i, ip, extra)),
+    );
+    for (const ip of c.down ?? []) s.states.set(ip, 'DOWN');
+    for (const ip of c.drained ?? []) s.drains.add(ip);
+    s.topology = topology(TOPO);
+    return s;
+  }
+
+  function askFrom(
+    h: DnsHandler,
+    type: number,
+    address: string,
+    ecs?: string,
+  ): { rcode: number; ips: string[] } {
+    const w = new ResponseWriter();
+    const [ea, ep] = (ecs ?? '').split('/');
+    const req = encodeQuery({
+      id: 9,
+      name: 'svc.hades.local',
+      type,
+      edns: { udpSize: 1232, ecs: ecs === undefined ? null : { address: ea, sourcePrefix: Number(ep) } },
+    });
+    const client: ClientInfo = {
+      address,
+      port: 5353,
+      family: address.includes(':') ? 6 : 4,
+      transport: 'udp',
+    };
+    const m = decode(w.buf.subarray(0, h.handle(req, req.length, client, w, 1232)));
+    return { rcode: m.rcode, ips: m.answers.map((r) => r.data as string) };
+  }
+
+  for (const c of CASES)
+    it(c.what, () => {
+      for (const generations of [true, false]) {
+        const s = sourceOf(c);
+        if (!generations) s.recordGeneration = undefined;
+        const policy = c.policy ?? 'sticky';
+        const h = new DnsHandler({
+          catalog: s,
+          zones: ['hades.local.'],
+          select: policy,
+          allDown: c.allDown,
+          trustEcs: c.trustEcs,
+          seed: 3,
+        });
+        const type = c.recs[0][0].includes(':') ? RRType.AAAA : RRType.A;
+        const where = `${generations ? 'kept' : 'general'}`;
+        const seen = new Set<string>();
+        for (const address of c.clients)
+          for (let r = 0; r < 3; r++) {
+            const got = askFrom(h, type, address, c.ecs);
+            if (c.want === 'SERVFAIL') {
+              assert.equal(got.rcode, 2, where);
+              continue;
+            }
+            assert.equal(got.rcode, 0, where);
+            if (policy === 'all') assert.deepEqual(got.ips.sort(), c.want, `${where} ${address}`);
+            else assert.equal(got.ips.length, 1, where);
+            for (const ip of got.ips) seen.add(ip);
+          }
+        if (c.want !== 'SERVFAIL') assert.deepEqual([...seen].sort(), c.want, `${where}: the candidates`);
+      }
+    });
+
+  it('weights apply within the tier (sticky: shares over many clients)', () => {
+    const s = sourceOf({
+      what: '',
+      recs: [
+        ['10.0.0.1', { weight: 1 }],
+        ['10.0.0.2', { weight: 3 }],
+        ['10.0.0.3', { priority: 20, weight: 100 }],
+      ],
+      clients: [],
+      want: [],
+    });
+    const h = new DnsHandler({ catalog: s, zones: ['hades.local.'], seed: 3 });
+    const count = new Map<string, number>();
+    for (let i = 0; i < 4000; i++) {
+      const ip = askFrom(h, RRType.A, `10.${9 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`).ips[0];
+      count.set(ip, (count.get(ip) ?? 0) + 1);
+    }
+    assert.equal(count.get('10.0.0.3'), undefined, 'the backup tier is never chosen');
+    const share = (count.get('10.0.0.2') ?? 0) / 4000;
+    assert.ok(share > 0.7 && share < 0.8, `weight 3 of 4: ${share}`);
   });
 });

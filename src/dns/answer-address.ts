@@ -2,23 +2,27 @@
  * A and AAAA: the hot path. The name's address records of the asked family, deduplicated,
  * through the health overlay (drained always left out; DOWN left out, but when every address
  * not drained is DOWN those are all kept, counted — or, when the name's all-down policy is
- * `closed`, the answer is SERVFAIL, counted), then the selection
+ * `closed`, the answer is SERVFAIL, counted), then the lowest priority tier (tiers.ts; not under
+ * `all`), then the client's zone when it has candidates there (locality.ts), then the selection
  * policy (select.ts; the lowest-key record's `select` among the name's records overrides the
  * server's; `alldown` is found the same way). One TTL for the RRset: the
  * lowest of the emitted records' (RFC 2181 §5.2). Owner: the question name (0x20 case kept) or
  * the last CNAME's target. Allocates nothing beyond the catalog lookup.
  *
  * `AddressAnswers` keeps, per name asked, what the steps before selection produce (the
- * deduplicated, health-filtered candidates of each family and the policy), valid while the
- * catalog's record and health generations stay the same: a repeated question skips the lookup,
- * deduplication and health overlay and goes straight to selection, which runs on every query
- * (sticky depends on the client; random-one and all draw per query).
+ * deduplicated, health-filtered candidates of the tier of each family, split by zone, and the
+ * policy), valid while the catalog's record and health generations stay the same: a repeated
+ * question skips the lookup, deduplication, health overlay and tiers and goes straight to the
+ * client's zone and selection, which run on every query (they depend on the client; random-one
+ * and all draw per query).
  */
 
 import { parseIPv4Into } from '../records/ip.js';
 import type { Record, SelectPolicy } from '../records/types.js';
 import type { AnswerContext } from './answer-context.js';
+import { anyZone, keepZone } from './locality.js';
 import { allDownFor, KEY_STRIDE, policyFor, stickyKeys } from './select.js';
+import { keepTier, lowestTier } from './tiers.js';
 import { Rcode, RRType, Section } from './wire/constants.js';
 import { type Owner, QNAME } from './wire/writer.js';
 
@@ -39,7 +43,23 @@ export function answerAddresses(
   m = ctx.nameHealthFilter(cands, m, n);
   // every address drained: none of this family (NODATA, as if there were none); or all down, closed
   if (m <= 0) return m;
-  return emitAddresses(ctx, name, owner, m, policyFor(ctx.recs, n, ctx.policy), kind);
+  const policy = policyFor(ctx.recs, n, ctx.policy);
+  return emitAddresses(ctx, name, owner, narrow(ctx, cands, m, policy), policy, kind);
+}
+
+/**
+ * The candidates selection picks among, in place in `arr[0, m)` (health applied, m ≥ 1): the
+ * lowest tier (not under `all`), then the client's zone when it has some of them. Returns the
+ * count. The per-name answers (`family`) make the same cut once, and per zone.
+ */
+function narrow(ctx: AnswerContext, arr: Record[], m: number, policy: SelectPolicy): number {
+  if (policy !== 'all') m = keepTier(arr, m, lowestTier(arr, m));
+  if (ctx.hasTopology && anyZone(arr, m)) {
+    // who asked decides the zone: the ECS echo says so (scope)
+    ctx.identityUsed = true;
+    m = keepZone(arr, m, ctx.clientZone());
+  }
+  return m;
 }
 
 /** Selection among `ctx.cands[0, m)` (m ≥ 1) and the RRset written: returns how many. */
@@ -68,13 +88,34 @@ function emitAddresses(
   return k;
 }
 
+/** Candidates selection picks among, and their sticky keys. */
+export interface Group {
+  /** Never empty (but for the CLOSED family's). */
+  readonly cands: Record[];
+  /**
+   * For sticky with several candidates: per candidate (KEY_STRIDE numbers) the address hash
+   * (hi, lo) and weight (select.ts `stickyKeys`), its TTL, and for A its address as a uint32;
+   * so a query picks and writes without reading the records. Null otherwise.
+   */
+  readonly keys: number[] | null;
+  /** The zone of every candidate ('' for the family's whole tier). */
+  readonly zone: string;
+}
+
 /** One family's answer for a name, before selection. */
-interface Family {
+export interface Family {
   /**
    * Deduplicated address records, drained and DOWN ones left out (the DOWN ones kept when every
-   * address not drained is DOWN); never empty.
+   * address not drained is DOWN), of the lowest tier among those (every tier under `all`).
    */
-  readonly cands: Record[];
+  readonly whole: Group;
+  /**
+   * When some of `whole` name a zone: per zone, its candidates (a client of that zone picks
+   * among them; anyone else among `whole`). Null otherwise.
+   */
+  readonly zones: Group[] | null;
+  /** The tier of the candidates (tiers.ts), −1 under `all`. */
+  readonly tier: number;
   readonly policy: SelectPolicy;
   /** Every address not drained is DOWN: served, counted per answer in `stats.failOpen`. */
   readonly failOpen: boolean;
@@ -83,12 +124,6 @@ interface Family {
    * SERVFAIL, counted per answer in `stats.allDownClosed` (`cands` is empty then).
    */
   readonly closed: boolean;
-  /**
-   * For sticky with several candidates: per candidate (KEY_STRIDE numbers) the address hash
-   * (hi, lo) and weight (select.ts `stickyKeys`), its TTL, and for A its address as a uint32;
-   * so a query picks and writes without reading the records. Null otherwise.
-   */
-  readonly keys: number[] | null;
 }
 
 /** A name's A and AAAA answers before selection; null: no address of that family. */
@@ -123,29 +158,16 @@ export class AddressAnswers {
    * general way (CNAME, NODATA, NXDOMAIN).
    */
   answer(ctx: AnswerContext, name: string, qtype: number): number {
-    const src = ctx.source;
-    const gen = src.recordGeneration;
-    const hgen = src.healthGeneration;
-    if (gen === undefined || hgen === undefined) return NOT_HERE;
-    if (gen !== this.gen || hgen !== this.hgen || this.names.size >= this.capacity) {
-      this.names.clear();
-      this.gen = gen;
-      this.hgen = hgen;
-    }
-    let e = this.names.get(name);
-    if (e === undefined) {
-      e = this.build(ctx, name);
-      this.names.set(name, e);
-    }
-    const f = qtype === RRType.A ? e.v4 : e.v6;
+    const f = this.family(ctx, name, qtype);
     if (f === null) return NOT_HERE;
     if (f.closed) {
       ctx.stats.allDownClosed++;
       return Rcode.SERVFAIL;
     }
-    const list = f.cands;
+    const g = groupFor(ctx, f);
+    const list = g.cands;
     const m = list.length;
-    const keys = f.keys;
+    const keys = g.keys;
     const pickKeyed = ctx.selectors.pickKeyed;
     if (keys !== null && pickKeyed !== null) {
       // sticky among several: pick from the keys, write without touching the records
@@ -162,6 +184,28 @@ export class AddressAnswers {
     if (f.failOpen) ctx.stats.failOpen++;
     emitAddresses(ctx, name, QNAME, m, f.policy, qtype === RRType.A ? 'ipv4' : 'ipv6');
     return Rcode.NOERROR;
+  }
+
+  /**
+   * The family of `name` for `qtype` (A or AAAA) as answers use it (built if not held), or null
+   * when the name has none or the source has no generations (explain reads it too).
+   */
+  family(ctx: AnswerContext, name: string, qtype: number): Family | null {
+    const src = ctx.source;
+    const gen = src.recordGeneration;
+    const hgen = src.healthGeneration;
+    if (gen === undefined || hgen === undefined) return null;
+    if (gen !== this.gen || hgen !== this.hgen || this.names.size >= this.capacity) {
+      this.names.clear();
+      this.gen = gen;
+      this.hgen = hgen;
+    }
+    let e = this.names.get(name);
+    if (e === undefined) {
+      e = this.build(ctx, name);
+      this.names.set(name, e);
+    }
+    return qtype === RRType.A ? e.v4 : e.v6;
   }
 
   private build(ctx: AnswerContext, name: string): NameAnswers {
@@ -183,7 +227,28 @@ const NONE: NameAnswers = Object.freeze({ v4: null, v6: null });
  * A family whose every address not drained is DOWN, under `closed`: SERVFAIL. Not frozen, so it
  * keeps the shape of the families `family()` builds (one hidden class where the query reads them).
  */
-const CLOSED: Family = { cands: [], policy: 'sticky', failOpen: false, closed: true, keys: null };
+const CLOSED: Family = {
+  whole: { cands: [], keys: null, zone: '' },
+  zones: null,
+  tier: -1,
+  policy: 'sticky',
+  failOpen: false,
+  closed: true,
+};
+
+/**
+ * The candidates for this query's client: its zone's group when the family has one for it (the
+ * zone has a healthy address in the tier), else the whole tier. Marks the answer as depending on
+ * the client when zones could decide it.
+ */
+export function groupFor(ctx: AnswerContext, f: Family): Group {
+  const zones = f.zones;
+  if (zones === null || !ctx.hasTopology) return f.whole;
+  ctx.identityUsed = true;
+  const z = ctx.clientZone();
+  if (z !== '') for (let i = 0; i < zones.length; i++) if (zones[i].zone === z) return zones[i];
+  return f.whole;
+}
 
 /** The family's candidates of `ctx.recs[0, n)`, as `answerAddresses` filters them. */
 function family(
@@ -201,13 +266,31 @@ function family(
   // all drained: no answer of this family; the general path answers NODATA
   if (list.length === 0) return ctx.closedDown ? CLOSED : null;
   const failOpen = ctx.failedOpen;
-  return {
-    cands: list,
-    policy,
-    failOpen,
-    closed: false,
-    keys: policy === 'sticky' ? keysOf(ctx, list, kind) : null,
-  };
+  let tier = -1;
+  if (policy !== 'all') {
+    tier = lowestTier(list, list.length);
+    list.length = keepTier(list, list.length, tier);
+  }
+  const group = (cs: Record[], zone: string): Group => ({
+    cands: cs,
+    keys: policy === 'sticky' ? keysOf(ctx, cs, kind) : null,
+    zone,
+  });
+  let zones: Group[] | null = null;
+  if (anyZone(list, list.length)) {
+    zones = [];
+    for (const r of list) {
+      const z = r.zone;
+      if (z === undefined || zones.some((g) => g.zone === z)) continue;
+      zones.push(
+        group(
+          list.filter((c) => c.zone === z),
+          z,
+        ),
+      );
+    }
+  }
+  return { whole: group(list, ''), zones, tier, policy, failOpen, closed: false };
 }
 
 /** The sticky keys of `list` (several candidates), with each one's TTL and, for A, address. */

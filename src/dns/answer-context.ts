@@ -4,7 +4,9 @@
  * synthesized SOA, `targetstrip`. One AnswerContext per handler, reused for every query: its
  * scratch arrays keep their capacity, so the common path allocates nothing of its own.
  */
+import type { Topology } from '../records/topology.js';
 import type { AllDownPolicy, HealthState, HostKind, Record, SelectPolicy } from '../records/types.js';
+import { ClientZone } from './locality.js';
 import { allDownFor, type Selectors } from './select.js';
 import type { ClientInfo } from './types.js';
 import { Section, type SectionId } from './wire/constants.js';
@@ -31,6 +33,11 @@ export interface AnswerSource {
   readonly recordGeneration?: number;
   /** Changes whenever any IP's health or drain changes (Catalog.healthGeneration). */
   readonly healthGeneration?: number;
+  /**
+   * The zones by CIDR, for locality (Catalog.topology): replaced whole on any change. Without
+   * it no client has a zone.
+   */
+  readonly topology?: Topology;
 }
 
 /** Counters for the metrics; plain numbers, incremented on the query path. */
@@ -89,6 +96,8 @@ export interface AnswerContextOptions {
   /** The server's all-down policy (`-all-down`); a record's `alldown` overrides it. */
   allDown: AllDownPolicy;
   selectors: Selectors;
+  /** A client's zone comes from the query's EDNS Client Subnet when it has one (`-trust-ecs`). */
+  trustEcs?: boolean;
 }
 
 export class AnswerContext {
@@ -100,6 +109,7 @@ export class AnswerContext {
   readonly allDown: AllDownPolicy;
   readonly selectors: Selectors;
   readonly stats: AnswerStats = { failOpen: 0, allDownClosed: 0, errors: 0 };
+  private readonly zoneOfClient: ClientZone;
 
   /** The writer and client of the query being answered (set by the handler before answering). */
   w!: ResponseWriter;
@@ -145,6 +155,19 @@ export class AnswerContext {
     this.policy = o.policy;
     this.allDown = o.allDown;
     this.selectors = o.selectors;
+    this.zoneOfClient = new ClientZone(o.trustEcs === true);
+  }
+
+  /** The zone of the query's client under the source's topology ('' when none). */
+  clientZone(): string {
+    const t = this.source.topology;
+    return t === undefined ? '' : this.zoneOfClient.of(t, this.client, this.query);
+  }
+
+  /** The source has zones with CIDRs: a client's zone may decide an answer. */
+  get hasTopology(): boolean {
+    const t = this.source.topology;
+    return t !== undefined && t.cidrCount > 0;
   }
 
   /** A record's TTL: its `ttl` when positive (Go writers' 0 means absent), else the default. */

@@ -116,6 +116,7 @@ export class DnsHandler implements QueryHandler {
       policy: select,
       allDown,
       selectors: makeSelectors({ seed: opts.seed, trustEcs: this.trustEcs }, opts.selectors),
+      trustEcs: this.trustEcs,
     });
   }
 
