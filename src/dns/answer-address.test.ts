@@ -6,47 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseTopologyValue, Topology, type TopologyValue } from '../records/topology.js';
-import type { HealthState, Record, SelectPolicy } from '../records/types.js';
+import type { Record, SelectPolicy } from '../records/types.js';
 import type { AnswerSource } from './answer-context.js';
 import { DnsHandler } from './handler.js';
+import { FakeSource, rec, topology } from './test-source.js';
 import type { ClientInfo } from './types.js';
 import { RRType } from './wire/constants.js';
 import { decode } from './wire/decode.js';
 import { encodeQuery } from './wire/encode.js';
 import { ResponseWriter } from './wire/writer.js';
-
-function rec(name: string, i: number, target: string, extra: Partial<Record> = {}): Record {
-  const hostKind = target.includes(':') ? 'ipv6' : /^[\d.]+$/.test(target) ? 'ipv4' : 'name';
-  return { key: `/k/${name}/${i}`, name, hostKind, target, modRevision: 1, ttl: 30 + i, ...extra } as Record;
-}
-
-class FakeSource implements AnswerSource {
-  readonly names = new Map<string, Record[]>();
-  readonly states = new Map<string, HealthState>();
-  readonly drains = new Set<string>();
-  topology: Topology = Topology.EMPTY;
-  recordGeneration: number | undefined = 1;
-  healthGeneration: number | undefined = 1;
-  revision = 1;
-  lookups = 0;
-  lookup(name: string, out: Record[]): number {
-    this.lookups++;
-    out.length = 0;
-    for (const [n, rs] of this.names) if (n === name || n.endsWith(`.${name}`)) out.push(...rs);
-    return out.length;
-  }
-  has(name: string): boolean {
-    for (const n of this.names.keys()) if (n === name || n.endsWith(`.${name}`)) return true;
-    return false;
-  }
-  health(ip: string): HealthState | undefined {
-    return this.states.get(ip);
-  }
-  drained(ip: string): boolean {
-    return this.drains.has(ip);
-  }
-}
 
 function world(): FakeSource {
   const s = new FakeSource();
@@ -92,12 +60,6 @@ function world(): FakeSource {
     c: ['192.0.2.128/26'],
   });
   return s;
-}
-
-function topology(zones: { [zone: string]: string[] }): Topology {
-  const m = new Map<string, TopologyValue>();
-  for (const [z, cidrs] of Object.entries(zones)) m.set(z, parseTopologyValue(JSON.stringify({ cidrs })));
-  return new Topology(m);
 }
 
 const QUESTIONS: [string, number][] = [

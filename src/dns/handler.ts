@@ -13,6 +13,7 @@ import { answerInZone } from './answer.js';
 import { AddressAnswers } from './answer-address.js';
 import { AnswerContext, type AnswerSource, type AnswerStats } from './answer-context.js';
 import { chaosText } from './chaos.js';
+import { type ExplainParams, type Explanation, explain } from './explain.js';
 import { makeSelectors, type PolicySelectors } from './select.js';
 import { type ClientInfo, DROP, FORWARD, type LocalAnswer, type QueryHandler } from './types.js';
 import {
@@ -118,6 +119,22 @@ export class DnsHandler implements QueryHandler {
       selectors: makeSelectors({ seed: opts.seed, trustEcs: this.trustEcs }, opts.selectors),
       trustEcs: this.trustEcs,
     });
+  }
+
+  /**
+   * Why `params.client` gets the answer it gets for `params.name`/`params.type` (explain.ts): a
+   * real query through this handler, explained. Throws ExplainError naming a bad parameter.
+   */
+  explain(params: ExplainParams): Explanation {
+    return explain(
+      {
+        handle: (req, len, client, w, limit) => this.handle(req, len, client, w, limit),
+        ctx: this.ctx,
+        addresses: this.addresses,
+        trustEcs: this.trustEcs,
+      },
+      params,
+    );
   }
 
   /** Counters (fail-open and closed all-down answers, internal errors) for the metrics. Live object. */

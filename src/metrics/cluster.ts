@@ -9,11 +9,13 @@
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { Collected } from './collected.js';
-import type { HadesMetrics } from './hades-metrics.js';
+import type { ExplainQuery, ExplainReply, HadesMetrics } from './hades-metrics.js';
 import type { MetricsEndpoints } from './http.js';
 
 const REQUEST = 'hades:metrics-request';
 const REPLY = 'hades:metrics-reply';
+const EXPLAIN = 'hades:explain-request';
+const EXPLAINED = 'hades:explain-reply';
 
 interface Reply {
   type: typeof REPLY;
@@ -29,8 +31,15 @@ function isReply(m: unknown): m is Reply {
 /** In a worker: answers the primary's requests with this process's metrics. Returns a detach function. */
 export function answerPrimary(metrics: HadesMetrics): () => void {
   const onMessage = (m: unknown): void => {
-    if (typeof m !== 'object' || m === null || (m as { type?: unknown }).type !== REQUEST) return;
+    const type = typeof m === 'object' && m !== null ? (m as { type?: unknown }).type : undefined;
     const id = Number((m as { id?: unknown }).id);
+    if (type === EXPLAIN) {
+      const reply = metrics.explain((m as { params?: ExplainQuery }).params ?? {});
+      if (process.connected)
+        process.send?.({ type: EXPLAINED, id, ...reply }, undefined, undefined, () => {});
+      return;
+    }
+    if (type !== REQUEST) return;
     metrics.json().then(
       (json) => {
         if (!process.connected) return;
@@ -67,12 +76,19 @@ export class ClusterMetrics implements MetricsEndpoints {
   private readonly pending = new Map<number, Pending>();
   private readonly own = new Registry();
 
+  private readonly explained = new Map<number, (r: ExplainReply) => void>();
+
   constructor(
     /** Workers the group should have (-workers N). */
     private readonly expected: number,
     /** How long a scrape waits for a worker that does not answer. */
     private readonly timeoutMs = 2000,
   ) {
+    cluster.on('message', (_worker, msg) => {
+      if ((msg as { type?: unknown })?.type !== EXPLAINED) return;
+      const { id, status, body } = msg as { id: number } & ExplainReply;
+      this.explained.get(id)?.({ status, body });
+    });
     cluster.on('message', (worker, msg) => {
       if (!isReply(msg)) return;
       const p = this.pending.get(msg.id);
@@ -129,6 +145,31 @@ export class ClusterMetrics implements MetricsEndpoints {
     return { contentType: registry.contentType, body: await registry.metrics() };
   }
 
+  /** `/explain`: asked of the first connected worker (every worker answers from the same data). */
+  explain(params: ExplainQuery): Promise<ExplainReply> {
+    const worker = Object.values(cluster.workers ?? {}).find((w) => w?.isConnected() === true);
+    if (worker === undefined)
+      return Promise.resolve({ status: 503, body: { error: 'no worker is running' } });
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      const done = (r: ExplainReply): void => {
+        clearTimeout(timer);
+        this.explained.delete(id);
+        resolve(r);
+      };
+      const timer = setTimeout(
+        () => done({ status: 503, body: { error: 'the worker did not answer' } }),
+        this.timeoutMs,
+      );
+      this.explained.set(id, done);
+      try {
+        worker.send({ type: EXPLAIN, id, params });
+      } catch (err) {
+        done({ status: 503, body: { error: `the worker could not be asked: ${(err as Error).message}` } });
+      }
+    });
+  }
+
   async ready(): Promise<{ ready: boolean; why?: string }> {
     const snap = await this.gather();
     const ready = snap.replies.filter((r) => r.ready).length;
@@ -145,5 +186,6 @@ export function localEndpoints(metrics: HadesMetrics): MetricsEndpoints {
     metrics: async () => ({ contentType: metrics.contentType, body: await metrics.text() }),
     ready: async () =>
       metrics.ready() ? { ready: true } : { ready: false, why: 'the catalog has not loaded the store yet' },
+    explain: async (params) => metrics.explain(params),
   };
 }

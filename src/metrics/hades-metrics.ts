@@ -40,6 +40,22 @@ export interface ServerSource {
 /** DnsHandler. */
 export interface HandlerSource {
   readonly stats: { readonly failOpen: number; readonly allDownClosed: number; readonly errors: number };
+  /** `/explain` (DnsHandler.explain): throws an error carrying `field` for a bad parameter. */
+  explain?(params: ExplainQuery): unknown;
+}
+
+/** `/explain`'s query parameters. */
+export interface ExplainQuery {
+  name?: string;
+  type?: string;
+  client?: string;
+  ecs?: string;
+}
+
+/** What `/explain` answers: a status and a JSON body. */
+export interface ExplainReply {
+  status: number;
+  body: unknown;
 }
 
 /** One upstream of the Forwarder. */
@@ -228,6 +244,19 @@ export class HadesMetrics {
   }
   setHandler(h: HandlerSource | undefined): void {
     this.handler = h;
+  }
+
+  /** `/explain` from this process's handler: 200 and the explanation, 400 naming a bad parameter. */
+  explain(params: ExplainQuery): ExplainReply {
+    const h = this.handler;
+    if (h?.explain === undefined) return { status: 503, body: { error: 'not ready: no DNS handler yet' } };
+    try {
+      return { status: 200, body: h.explain(params) };
+    } catch (err) {
+      const field = (err as { field?: unknown }).field;
+      if (typeof field === 'string') return { status: 400, body: { error: (err as Error).message, field } };
+      return { status: 500, body: { error: `explain failed: ${(err as Error).message}` } };
+    }
   }
   /** `latencyBounds`: the upper bounds of the upstreams' `latencyBuckets` (forward's LATENCY_BUCKETS). */
   setForwarder(f: ForwarderSource | undefined, latencyBounds: readonly number[]): void {
