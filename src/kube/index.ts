@@ -154,6 +154,8 @@ export interface KubeHandle {
     >;
     /** `hades.io/probe` annotations found invalid (each Service's value counted once). */
     invalidProbes: number;
+    /** EndpointSlice endpoint `zone` values that are not zone names (each value counted once). */
+    invalidZones: number;
     last?: ReconcileResult;
     services: ListWatcher<Service>['stats'];
     slices: ListWatcher<EndpointSlice>['stats'];
@@ -301,6 +303,7 @@ function startKubeWith(opts: KubeOptions): KubeHandle {
     failures: 0,
     written: { put: 0, deleted: 0, healthCreated: 0, healthDeleted: 0, probeSet: 0, probeRemoved: 0 },
     invalidProbes: 0,
+    invalidZones: 0,
     services: undefined as never,
     slices: undefined as never,
   };
@@ -308,6 +311,7 @@ function startKubeWith(opts: KubeOptions): KubeHandle {
   // what was already logged, so a resync or an unrelated event does not repeat a warning
   let warnedInvalid = new Map<string, string>(); // namespace/name → annotation value
   let warnedConflicts = new Set<string>();
+  let warnedZones = new Set<string>(); // invalid endpoint zones (JSON text)
   let lastSkipped = 0;
   const report = (desired: DesiredState): void => {
     const invalid = new Map<string, string>();
@@ -332,6 +336,19 @@ function startKubeWith(opts: KubeOptions): KubeHandle {
         );
     }
     warnedConflicts = conflicts;
+    const zones = new Set<string>();
+    for (const bad of desired.invalidZones) {
+      const shown = JSON.stringify(bad.zone);
+      if (zones.has(shown)) continue;
+      zones.add(shown);
+      if (warnedZones.has(shown)) continue;
+      stats.invalidZones++;
+      log.warn(
+        { endpointslice: bad.slice, zone: bad.zone, err: `zone ${bad.message}` },
+        'kube: invalid endpoint zone ignored',
+      );
+    }
+    warnedZones = zones;
   };
 
   const pass = async (): Promise<void> => {

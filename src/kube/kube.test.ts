@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { KeyValue, Store, Txn, TxnResult } from '../store/types.js';
 import { inClusterOptions, kubeconfigOptions, parseSimpleYaml } from './client.js';
-import { dashedIP, desiredState, type EndpointSlice, type Service } from './mapping.js';
+import { dashedIP, desiredState, type EndpointSlice, endpointZone, type Service } from './mapping.js';
 import { reconcileOnce } from './reconcile.js';
 
 const KUBECONFIG = `apiVersion: v1
@@ -128,6 +128,188 @@ describe('mapping', () => {
       opts,
     );
     assert.deepEqual([...d.addresses.keys()].sort(), ['10.1.0.1', '10.1.0.2']);
+  });
+});
+
+type Endpoint = NonNullable<EndpointSlice['endpoints']>[number];
+
+/** One EndpointSlice of service `svcName` in `default` (IPv4 unless told), port `pg` 5432. */
+const slice = (
+  svcName: string,
+  endpoints: Endpoint[],
+  addressType = 'IPv4',
+  name = `${svcName}-x`,
+): EndpointSlice => ({
+  metadata: { name, namespace: 'default', labels: { 'kubernetes.io/service-name': svcName } },
+  addressType,
+  endpoints,
+  ports: [{ name: 'pg', protocol: 'TCP', port: 5432 }],
+});
+
+/** `TYPE host zone` of every record but dns-version, sorted ('-': no zone). */
+function zonesOf(d: ReturnType<typeof desiredState>): string[] {
+  return [...d.records.values()]
+    .map((v) => JSON.parse(v) as { type: string; host?: string; port?: number; zone?: string })
+    .filter((v) => v.type !== 'TXT')
+    .map((v) => `${v.type} ${v.host}${v.port !== undefined ? `:${v.port}` : ''} ${v.zone ?? '-'}`)
+    .sort();
+}
+
+describe('mapping: endpoint zones', () => {
+  const Z63 = `z${'a'.repeat(61)}z`;
+  const cases: {
+    name: string;
+    spec?: Service['spec'];
+    slices: EndpointSlice[];
+    want: string[];
+    invalid?: unknown[];
+  }[] = [
+    {
+      name: 'a zone goes on the endpoint A, its PTR and the SRV naming it',
+      slices: [slice('db', [{ addresses: ['10.1.0.1'], zone: 'eu-west-1a' }])],
+      want: [
+        'A 10.1.0.1 eu-west-1a',
+        'PTR 10-1-0-1.db.default.svc.hades.local eu-west-1a',
+        'SRV 10-1-0-1.db.default.svc.hades.local:5432 eu-west-1a',
+      ],
+    },
+    {
+      name: 'IPv6 and a hostname, two endpoints in two zones',
+      slices: [
+        slice(
+          'db',
+          [
+            { addresses: ['fd00::1'], hostname: 'db-0', zone: 'zone.a_1' },
+            { addresses: ['fd00::2'], zone: 'B' },
+          ],
+          'IPv6',
+        ),
+      ],
+      want: [
+        'AAAA fd00::1 zone.a_1',
+        'AAAA fd00::2 B',
+        'PTR db-0.db.default.svc.hades.local zone.a_1',
+        'PTR fd00--2.db.default.svc.hades.local B',
+        'SRV db-0.db.default.svc.hades.local:5432 zone.a_1',
+        'SRV fd00--2.db.default.svc.hades.local:5432 B',
+      ],
+    },
+    {
+      name: 'absent, null and empty: no zone, nothing reported',
+      slices: [
+        slice('db', [
+          { addresses: ['10.1.0.1'] },
+          { addresses: ['10.1.0.2'], zone: null },
+          { addresses: ['10.1.0.3'], zone: '' },
+        ]),
+      ],
+      want: [
+        'A 10.1.0.1 -',
+        'A 10.1.0.2 -',
+        'A 10.1.0.3 -',
+        'PTR 10-1-0-1.db.default.svc.hades.local -',
+        'PTR 10-1-0-2.db.default.svc.hades.local -',
+        'PTR 10-1-0-3.db.default.svc.hades.local -',
+        'SRV 10-1-0-1.db.default.svc.hades.local:5432 -',
+        'SRV 10-1-0-2.db.default.svc.hades.local:5432 -',
+        'SRV 10-1-0-3.db.default.svc.hades.local:5432 -',
+      ],
+    },
+    {
+      name: '63 characters is a zone; 64, a space, a leading dash or a number are not (reported once each)',
+      slices: [
+        slice('db', [
+          { addresses: ['10.1.0.1'], zone: Z63 },
+          { addresses: ['10.1.0.2'], zone: `${Z63}a` },
+          { addresses: ['10.1.0.3'], zone: 'a b' },
+          { addresses: ['10.1.0.4'], zone: 'a b' },
+          { addresses: ['10.1.0.5'], zone: '-a' },
+          { addresses: ['10.1.0.6'], zone: 5 as unknown as string },
+        ]),
+      ],
+      want: [
+        `A 10.1.0.1 ${Z63}`,
+        'A 10.1.0.2 -',
+        'A 10.1.0.3 -',
+        'A 10.1.0.4 -',
+        'A 10.1.0.5 -',
+        'A 10.1.0.6 -',
+        `PTR 10-1-0-1.db.default.svc.hades.local ${Z63}`,
+        'PTR 10-1-0-2.db.default.svc.hades.local -',
+        'PTR 10-1-0-3.db.default.svc.hades.local -',
+        'PTR 10-1-0-4.db.default.svc.hades.local -',
+        'PTR 10-1-0-5.db.default.svc.hades.local -',
+        'PTR 10-1-0-6.db.default.svc.hades.local -',
+        `SRV 10-1-0-1.db.default.svc.hades.local:5432 ${Z63}`,
+        'SRV 10-1-0-2.db.default.svc.hades.local:5432 -',
+        'SRV 10-1-0-3.db.default.svc.hades.local:5432 -',
+        'SRV 10-1-0-4.db.default.svc.hades.local:5432 -',
+        'SRV 10-1-0-5.db.default.svc.hades.local:5432 -',
+        'SRV 10-1-0-6.db.default.svc.hades.local:5432 -',
+      ],
+      invalid: [`${Z63}a`, 'a b', '-a', 5],
+    },
+    {
+      name: 'a not-ready endpoint gives nothing, zone or not',
+      slices: [slice('db', [{ addresses: ['10.1.0.1'], zone: 'z1', conditions: { ready: false } }])],
+      want: [],
+    },
+    {
+      name: 'a ClusterIP service: its records get no zone, whatever its endpoints say',
+      spec: { clusterIP: '10.96.0.9', ports: [{ name: 'pg', port: 5432 }] },
+      slices: [slice('db', [{ addresses: ['10.1.0.1'], zone: 'z1' }])],
+      want: ['A 10.96.0.9 -', 'PTR db.default.svc.hades.local -', 'SRV db.default.svc.hades.local:5432 -'],
+    },
+  ];
+  for (const c of cases)
+    test(c.name, () => {
+      const d = desiredState([svc('db', c.spec ?? { clusterIP: 'None' })], c.slices, opts);
+      assert.deepEqual(zonesOf(d), c.want);
+      assert.deepEqual(
+        d.invalidZones.map((z) => z.zone),
+        c.invalid ?? [],
+      );
+      for (const z of d.invalidZones) {
+        assert.equal(z.slice, 'default/db-x');
+        assert.match(z.message, /^must be/);
+      }
+    });
+
+  test('endpointZone', () => {
+    const bad: string[] = [];
+    assert.equal(endpointZone('us-east-1c'), 'us-east-1c');
+    assert.equal(endpointZone(undefined), undefined);
+    assert.equal(endpointZone(''), undefined);
+    assert.equal(
+      endpointZone('Ünïcode', (m) => bad.push(m)),
+      undefined,
+    );
+    assert.equal(bad.length, 1);
+  });
+
+  test('changing only the zone changes the leaf key: one txn puts the new records and deletes the old', async () => {
+    const st = memStore();
+    const ranges = ['/hades/local/hades/svc/', '/hades/arpa/', '/hades/local/hades/dns-version/'];
+    const at = (zone: string) =>
+      desiredState(
+        [svc('db', { clusterIP: 'None' })],
+        [slice('db', [{ addresses: ['10.1.0.1'], zone }])],
+        opts,
+      );
+    await reconcileOnce(st, at('z1'), ranges, '/hades/monitor/status/');
+    const before = new Set(st.data.keys());
+    st.txns.length = 0;
+    const r = await reconcileOnce(st, at('z2'), ranges, '/hades/monitor/status/');
+    assert.equal(r.put, 3); // A, PTR, SRV
+    assert.equal(r.deleted, 3);
+    assert.equal(r.healthCreated + r.healthDeleted, 0, 'the address keeps its health key');
+    assert.deepEqual(st.txns, [6], 'one transaction');
+    const values = [...st.data.values()].filter((kv) => !kv.key.includes('/monitor/'));
+    assert.deepEqual(
+      values.filter((kv) => kv.value.includes('"zone"')).map((kv) => JSON.parse(kv.value).zone),
+      ['z2', 'z2', 'z2'],
+    );
+    assert.ok(values.every((kv) => !before.has(kv.key) || kv.key.includes('dns-version')));
   });
 });
 

@@ -6,6 +6,7 @@
  */
 import {
   canonicalIP,
+  checkZoneName,
   leafKey,
   nameToKey,
   parseIP,
@@ -42,6 +43,8 @@ export interface EndpointSlice extends KubeObject {
     addresses: string[];
     hostname?: string;
     conditions?: { ready?: boolean | null; serving?: boolean | null; terminating?: boolean | null };
+    /** The topology zone the endpoint is in (the node's `topology.kubernetes.io/zone` label). */
+    zone?: string | null;
   }[];
   ports?: { name?: string; protocol?: string; port?: number }[] | null;
 }
@@ -64,9 +67,20 @@ export interface MappingOptions {
   ttl?: number;
 }
 
+/** An EndpointSlice endpoint whose `zone` is not a zone name (its records get no `zone`). */
+export interface InvalidZone {
+  /** `namespace/name` of the EndpointSlice. */
+  slice: string;
+  /** The `zone` as found (a string from a real API server). */
+  zone: unknown;
+  message: string;
+}
+
 export interface DesiredState extends DesiredProbes {
   /** Record key → record JSON (every value carries `source: "svc"`). */
   records: Map<string, string>;
+  /** Endpoints' `zone` values that are not zone names (checkZoneName), each slice and value once. */
+  invalidZones: InvalidZone[];
   /** Canonical IP → ports (strings) for the health status created for a new address. */
   addresses: Map<string, string[]>;
   /** The served domain, canonical (`hades.local.`). */
@@ -87,6 +101,19 @@ export function ownedRanges(opts: MappingOptions): string[] {
     `${p}/arpa/`,
     `${nameToKey(`dns-version.${opts.domain}`, opts.prefix)}/`,
   ];
+}
+
+/**
+ * The `zone` an endpoint's records carry: its EndpointSlice `zone` when that is a zone name
+ * (checkZoneName); undefined when absent, null or empty (no zone: the node has no
+ * `topology.kubernetes.io/zone`) and when invalid (reported through `invalid`).
+ */
+export function endpointZone(zone: unknown, invalid?: (message: string) => void): string | undefined {
+  if (zone === undefined || zone === null || zone === '') return undefined;
+  const problem = checkZoneName(zone);
+  if (problem === undefined) return zone as string;
+  invalid?.(problem);
+  return undefined;
 }
 
 function validLabel(s: string): boolean {
@@ -114,11 +141,12 @@ export function desiredState(
     if (prev === undefined) addresses.set(ip, [...ports]);
     else for (const p of ports) if (!prev.includes(p)) prev.push(p);
   };
-  const addIP = (name: string, ip: string, ports: string[], select?: 'all'): void => {
+  const invalidZones: InvalidZone[] = [];
+  const addIP = (name: string, ip: string, ports: string[], select?: 'all', zone?: string): void => {
     const p = parseIP(ip);
     if (p === undefined) return;
-    add(name, { host: p.text, type: p.kind === 'ipv4' ? 'A' : 'AAAA', select });
-    add(reverseName(p.text), { host: name.slice(0, -1), type: 'PTR' });
+    add(name, { host: p.text, type: p.kind === 'ipv4' ? 'A' : 'AAAA', select, zone });
+    add(reverseName(p.text), { host: name.slice(0, -1), type: 'PTR', zone });
     addAddress(p.text, ports);
   };
 
@@ -185,14 +213,23 @@ export function desiredState(
       if (slice.addressType !== 'IPv4' && slice.addressType !== 'IPv6') continue;
       const slicePorts = slice.ports ?? [];
       const epPorts = slicePorts.filter((p) => typeof p.port === 'number').map((p) => String(p.port));
+      const sliceId = `${slice.metadata.namespace ?? 'default'}/${slice.metadata.name}`;
+      const seen = new Set<string>(); // invalid zones of this slice already reported
       for (const ep of slice.endpoints ?? []) {
         if (ep.conditions?.ready === false) continue;
+        // an endpoint's zone: on its A/AAAA, its PTR and the SRV records naming it
+        const zone = endpointZone(ep.zone, (message) => {
+          const shown = JSON.stringify(ep.zone);
+          if (seen.has(shown)) return;
+          seen.add(shown);
+          invalidZones.push({ slice: sliceId, zone: ep.zone, message });
+        });
         for (const addr of ep.addresses ?? []) {
           const ip = canonicalIP(addr);
           if (ip === undefined) continue;
           const label = ep.hostname && validLabel(ep.hostname) ? ep.hostname : dashedIP(ip);
           const epName = `${label}.${svcName}`;
-          addIP(epName, ip, epPorts.length > 0 ? epPorts : svcPorts, 'all');
+          addIP(epName, ip, epPorts.length > 0 ? epPorts : svcPorts, 'all', zone);
           for (const p of slicePorts) {
             if (!p.name || !validLabel(p.name) || typeof p.port !== 'number') continue;
             const proto = (p.protocol ?? 'TCP').toLowerCase();
@@ -201,11 +238,12 @@ export function desiredState(
               port: p.port,
               type: 'SRV',
               select: 'all',
+              zone,
             });
           }
         }
       }
     }
   }
-  return { records, addresses, domain, ...desiredProbes(services, domain) };
+  return { records, addresses, invalidZones, domain, ...desiredProbes(services, domain) };
 }

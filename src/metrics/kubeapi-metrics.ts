@@ -43,6 +43,7 @@ export interface KubeSource {
       readonly probeRemoved: number;
     };
     readonly invalidProbes: number;
+    readonly invalidZones: number;
     readonly services: ListWatchSource;
     readonly slices: ListWatchSource;
   };
@@ -189,6 +190,15 @@ export class KubeapiMetrics extends ProgramMetrics {
       () => {
         const k = kube();
         return k ? [{ labels: {}, value: k.stats.invalidProbes }] : [];
+      },
+    );
+    this.#add(
+      'hades_kube_invalid_zones_total',
+      "EndpointSlice endpoints[].zone values that are not zone names (each value counted once; the endpoint's records get no zone)",
+      'counter',
+      () => {
+        const k = kube();
+        return k ? [{ labels: {}, value: k.stats.invalidZones }] : [];
       },
     );
   }

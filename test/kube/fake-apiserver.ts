@@ -343,6 +343,8 @@ export interface EndpointInput {
   ip: string;
   hostname?: string;
   ready?: boolean;
+  /** `endpoints[].zone` (the node's `topology.kubernetes.io/zone`); absent when not given. */
+  zone?: string;
 }
 
 export function endpointSlice(
@@ -387,6 +389,7 @@ export function endpointSlice(
         uid: randomUUID(),
       },
       nodeName: 'node-1',
+      ...(e.zone !== undefined ? { zone: e.zone } : {}),
     })),
     ports: (opts.ports ?? []).map((p) => ({
       ...(p.name ? { name: p.name } : {}),

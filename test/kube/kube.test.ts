@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { electionGate, type KubeHandle, type KubeOptions, startKube } from '../../src/kube/index.js';
 import { fnv1a32, leafKey, nameToKey, reverseName, serializeRecordValue } from '../../src/records/index.js';
 import { openEtcdStore } from '../../src/store/etcd/etcd.js';
-import type { Store } from '../../src/store/types.js';
+import type { Store, WatchEvent } from '../../src/store/types.js';
 import { waitFor } from '../dns/clients.js';
 import { type EtcdProcess, startEtcd } from '../harness/etcd.js';
 import { endpointSlice, FakeApiServer, service } from './fake-apiserver.js';
@@ -272,6 +272,135 @@ describe('kube → records', () => {
         'health of a gone endpoint removed',
         async () => (await env.health('172.0.0.2')) === undefined,
       );
+    } finally {
+      await env.stop();
+    }
+  });
+
+  test('endpoint zones: on the endpoint records (not the ClusterIP), moved by a watch event, an invalid one left out and warned once', async () => {
+    const warns: { o: { [k: string]: unknown }; m: string }[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      warn(o: object, m: string) {
+        warns.push({ o: o as { [k: string]: unknown }, m });
+      },
+      error() {},
+    };
+    const pg = { ports: [{ name: 'pg', port: 5432 }] };
+    const dbSlice = (zone1: string, bad: string) =>
+      endpointSlice(
+        'zdb',
+        [
+          { ip: '10.97.0.1', zone: zone1 },
+          { ip: '10.97.0.2', hostname: 'zdb-1', zone: 'eu-1b' },
+          { ip: '10.97.0.3' },
+          { ip: '10.97.0.4', zone: bad },
+        ],
+        pg,
+      );
+    const env = await setup({ logger }, (f) => {
+      f.apply('Service', service({ name: 'zdb', clusterIP: 'None', ports: [{ name: 'pg', port: 5432 }] }));
+      f.apply('EndpointSlice', dbSlice('eu-1a', 'bad zone!'));
+      f.apply(
+        'EndpointSlice',
+        endpointSlice('zdb', [{ ip: 'fd00:97::1', zone: 'eu-1a' }], { ipv6: true, ...pg }),
+      );
+      // a ClusterIP service's endpoints are in zones; its address is not
+      f.apply(
+        'Service',
+        service({ name: 'zweb', clusterIP: '10.96.9.1', ports: [{ name: 'http', port: 80 }] }),
+      );
+      f.apply('EndpointSlice', endpointSlice('zweb', [{ ip: '10.97.1.1', zone: 'eu-1a' }]));
+    });
+    const db = svcName('zdb');
+    /** `host[:port] zone` of the records at and below `name` ('-': none). */
+    const zones = async (name: string) =>
+      (await env.at(name))
+        .map((v) => `${v.host}${v.port !== undefined ? `:${v.port}` : ''} ${v.zone ?? '-'}`)
+        .sort();
+    try {
+      await eventually(env, `10-97-0-4.${db}`, ['10.97.0.4']);
+      await eventually(env, `fd00-97--1.${db}`, ['fd00:97::1']);
+      assert.deepEqual(await zones(`10-97-0-1.${db}`), ['10.97.0.1 eu-1a']);
+      assert.deepEqual(await zones(`zdb-1.${db}`), ['10.97.0.2 eu-1b']);
+      assert.deepEqual(await zones(`10-97-0-3.${db}`), ['10.97.0.3 -']);
+      assert.deepEqual(await zones(`10-97-0-4.${db}`), ['10.97.0.4 -'], 'an invalid zone is left out');
+      assert.deepEqual(await zones(`fd00-97--1.${db}`), ['fd00:97::1 eu-1a']);
+      assert.deepEqual(await zones(`_pg._tcp.${db}`), [
+        '10-97-0-1.zdb.default.svc.hades.local:5432 eu-1a',
+        '10-97-0-3.zdb.default.svc.hades.local:5432 -',
+        '10-97-0-4.zdb.default.svc.hades.local:5432 -',
+        'fd00-97--1.zdb.default.svc.hades.local:5432 eu-1a',
+        'zdb-1.zdb.default.svc.hades.local:5432 eu-1b',
+      ]);
+      assert.deepEqual(await zones(reverseName('10.97.0.1')), [
+        '10-97-0-1.zdb.default.svc.hades.local eu-1a',
+      ]);
+      assert.deepEqual(await zones(svcName('zweb')), ['10.96.9.1 -', 'zweb.default.svc.hades.local:80 -']);
+      assert.deepEqual(await zones(reverseName('10.96.9.1')), ['zweb.default.svc.hades.local -']);
+      const warned = () => warns.filter((w) => w.m === 'kube: invalid endpoint zone ignored');
+      assert.equal(warned().length, 1);
+      assert.equal(warned()[0].o.zone, 'bad zone!');
+      assert.equal(warned()[0].o.endpointslice, 'default/zdb-abcde');
+      assert.equal(env.kube.stats.invalidZones, 1);
+      // resyncs do not repeat the warning
+      await env.kube.reconcileNow();
+      await env.kube.reconcileNow();
+      assert.equal(warned().length, 1);
+      assert.equal(env.kube.stats.invalidZones, 1);
+
+      // a MODIFIED event moving 10.97.0.1 to eu-1c: new leaves put and old ones deleted in one
+      // txn (one store revision), the health key left as it was
+      const health = await store.get(`${env.monitor}10.97.0.1`);
+      assert.ok(health);
+      const epKey = `${nameToKey(`10-97-0-1.${db}`, env.prefix)}/`;
+      const { revision } = await store.list(epKey);
+      const events: WatchEvent[] = [];
+      const watch = store.watch(epKey, revision + 1, {
+        events: (evs) => events.push(...evs),
+        compacted: () => assert.fail('compacted'),
+      });
+      try {
+        env.fake.apply('EndpointSlice', dbSlice('eu-1c', 'bad zone!'));
+        await waitFor(
+          'zone moved',
+          async () => (await zones(`10-97-0-1.${db}`)).join() === '10.97.0.1 eu-1c',
+        );
+        await waitFor('both events seen', () => events.length >= 2);
+      } finally {
+        await watch.close();
+      }
+      assert.deepEqual(
+        events.map((e) => e.type),
+        ['put', 'delete'],
+        'the put comes first: the address is never absent',
+      );
+      const rev = (e: WatchEvent) => (e.type === 'put' ? e.kv.modRevision : e.modRevision);
+      assert.equal(rev(events[0]), rev(events[1]), 'one transaction');
+      assert.deepEqual(await zones(`_pg._tcp.${db}`), [
+        '10-97-0-1.zdb.default.svc.hades.local:5432 eu-1c',
+        '10-97-0-3.zdb.default.svc.hades.local:5432 -',
+        '10-97-0-4.zdb.default.svc.hades.local:5432 -',
+        'fd00-97--1.zdb.default.svc.hades.local:5432 eu-1a',
+        'zdb-1.zdb.default.svc.hades.local:5432 eu-1b',
+      ]);
+      assert.deepEqual(await zones(reverseName('10.97.0.1')), [
+        '10-97-0-1.zdb.default.svc.hades.local eu-1c',
+      ]);
+      assert.equal((await store.get(`${env.monitor}10.97.0.1`))?.modRevision, health.modRevision);
+
+      // another invalid value is warned (and counted) again; a valid one is written
+      env.fake.apply('EndpointSlice', dbSlice('eu-1c', '-x'));
+      await waitFor('second warning', () => warned().length === 2);
+      assert.equal(warned()[1].o.zone, '-x');
+      assert.equal(env.kube.stats.invalidZones, 2);
+      env.fake.apply('EndpointSlice', dbSlice('eu-1c', 'eu-1b'));
+      await waitFor(
+        'zone written',
+        async () => (await zones(`10-97-0-4.${db}`)).join() === '10.97.0.4 eu-1b',
+      );
+      assert.equal(warned().length, 2);
     } finally {
       await env.stop();
     }

@@ -13,7 +13,7 @@ import { openEtcdStore } from '../../src/store/etcd/etcd.js';
 import type { Store } from '../../src/store/types.js';
 import { waitFor } from '../dns/clients.js';
 import { type EtcdProcess, startEtcd } from '../harness/etcd.js';
-import { FakeApiServer, service } from './fake-apiserver.js';
+import { endpointSlice, FakeApiServer, service } from './fake-apiserver.js';
 
 let etcd: EtcdProcess;
 let store: Store;
@@ -50,6 +50,7 @@ const relists = (kind: string) => `hades_kube_relists_total{kind=${kind},reason=
 const errors = (kind: string) => `hades_kube_errors_total{kind=${kind}}`;
 const OK = 'hades_kube_reconciles_total{outcome=ok}';
 const INVALID = 'hades_kube_invalid_probes_total';
+const INVALID_ZONES = 'hades_kube_invalid_zones_total';
 const PROBE = 'hades.io/probe';
 const TCP = '{"tcpSocket":{"port":80}}';
 
@@ -153,6 +154,35 @@ describe('hades_kube_* metrics follow the watcher', () => {
           },
           until: written('probe_remove'),
           want: { [written('probe_remove')]: 1, [written('health_delete')]: 0, [INVALID]: 0 },
+        },
+        {
+          name: 'a headless service whose endpoint has an invalid zone: counted, the record written without it',
+          act: () => {
+            fake.apply('Service', service({ name: 'h', clusterIP: 'None' }));
+            fake.apply('EndpointSlice', endpointSlice('h', [{ ip: '10.97.7.1', zone: 'bad zone' }]));
+          },
+          until: INVALID_ZONES,
+          want: {
+            [INVALID_ZONES]: 1,
+            [ev('endpointslices', 'ADDED')]: 1,
+            [written('put')]: '>0',
+            [written('health_create')]: 1,
+          },
+        },
+        {
+          name: 'the zone made valid: the records replaced, nothing counted',
+          act: () => {
+            fake.apply('EndpointSlice', endpointSlice('h', [{ ip: '10.97.7.1', zone: 'z1' }]));
+          },
+          until: written('delete'),
+          want: {
+            [INVALID_ZONES]: 0,
+            [ev('endpointslices', 'MODIFIED')]: 1,
+            [written('put')]: 2, // its A and PTR, now with the zone
+            [written('delete')]: 2,
+            [written('health_create')]: 0,
+            [written('health_delete')]: 0,
+          },
         },
         {
           name: 'a bookmark',
