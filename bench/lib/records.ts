@@ -24,11 +24,29 @@ export function recordAddress(j: number): string {
 }
 
 /**
+ * Tiers and locality in the bench data: `tiers` puts each name's last two addresses in tier 20
+ * (backups), `zones` puts a name's first two addresses in one zone (`z0` or `z1` by name) and its
+ * last two in the other, and writes BENCH_TOPOLOGY.
+ */
+export interface RecordPolicy {
+  tiers?: boolean;
+  zones?: boolean;
+}
+
+/** The zones `zones` writes: 192.0.0.0/21 and 192.0.8.0/21 (the bench's client addresses). */
+export const BENCH_TOPOLOGY: { [zone: string]: string[] } = { z0: ['192.0.0.0/21'], z1: ['192.0.8.0/21'] };
+
+/**
  * Writes `n` A records over ceil(n / PER_NAME) services, plus an UP health key for every
  * `healthEvery`-th address (1: all), in transactions of ≤ 128 operations (etcd's default
  * --max-txn-ops), 16 in flight. Returns the time taken in ms.
  */
-export async function loadRecords(store: Store, n: number, healthEvery = 4): Promise<number> {
+export async function loadRecords(
+  store: Store,
+  n: number,
+  healthEvery = 4,
+  policy: RecordPolicy = {},
+): Promise<number> {
   const started = performance.now();
   const BATCH = healthEvery === 1 ? 64 : 100;
   const inflight: Promise<unknown>[] = [];
@@ -37,7 +55,19 @@ export async function loadRecords(store: Store, n: number, healthEvery = 4): Pro
     for (let j = i; j < Math.min(n, i + BATCH); j++) {
       const svc = Math.floor(j / PER_NAME);
       const ip = recordAddress(j);
-      const value = JSON.stringify({ host: ip, priority: 10, weight: 10, ttl: RECORD_TTL, type: 'A' });
+      const backup = j % PER_NAME >= PER_NAME / 2;
+      const tier = policy.tiers && backup ? 20 : 10;
+      // a name's tier-10 pair in one zone, its backups in the other (which zone: by name), so a
+      // client of one zone picks among its zone's two, a client of the other among the whole tier
+      const zone = policy.zones ? { zone: `z${(svc + (backup ? 1 : 0)) % 2}` } : {};
+      const value = JSON.stringify({
+        host: ip,
+        priority: tier,
+        weight: 10,
+        ttl: RECORD_TTL,
+        type: 'A',
+        ...zone,
+      });
       ops.push({
         op: 'put',
         key: `/hades/local/hades/svc/ns${svc % 100}/svc${svc}/${fnv1a32(value)}`,
@@ -50,5 +80,8 @@ export async function loadRecords(store: Store, n: number, healthEvery = 4): Pro
     if (inflight.length >= 16) await Promise.all(inflight.splice(0));
   }
   await Promise.all(inflight);
+  if (policy.zones)
+    for (const [zone, cidrs] of Object.entries(BENCH_TOPOLOGY))
+      await store.put(`/hades/topology/${zone}`, JSON.stringify({ cidrs }));
   return performance.now() - started;
 }

@@ -155,7 +155,7 @@ export class AnswerContext {
     this.policy = o.policy;
     this.allDown = o.allDown;
     this.selectors = o.selectors;
-    this.zoneOfClient = new ClientZone(o.trustEcs === true);
+    this.zoneOfClient = new ClientZone(o.trustEcs === true, o.selectors.identity);
   }
 
   /** The zone of the query's client under the source's topology ('' when none). */

@@ -6,7 +6,7 @@
  */
 import type { Topology } from '../records/topology.js';
 import type { Record } from '../records/types.js';
-import { addressIdentity, subnetIdentity } from './select.js';
+import { type AddressIdentity, subnetIdentity } from './select.js';
 import type { ClientInfo } from './types.js';
 import type { EcsSource } from './wire/writer.js';
 
@@ -36,12 +36,16 @@ export function keepZone(arr: Record[], m: number, zone: string): number {
  * object (the catalog replaces it whole on any change).
  */
 export class ClientZone {
+  /** ECS subnets' identity (the source address's is `ident`'s, shared with sticky). */
   private readonly id = new Uint8Array(18);
   private lastAddress = '';
   private lastTopology: Topology | null = null;
   private lastZone = '';
 
-  constructor(private readonly trustEcs: boolean) {}
+  constructor(
+    private readonly trustEcs: boolean,
+    private readonly ident: AddressIdentity,
+  ) {}
 
   /** The client's zone under `topology`, '' when none. */
   of(topology: Topology, client: ClientInfo, query: EcsSource | null): string {
@@ -51,8 +55,8 @@ export class ClientZone {
       return topology.zoneOf(id, subnetIdentity(query, id));
     const address = client.address;
     if (address === this.lastAddress && topology === this.lastTopology) return this.lastZone;
-    const n = addressIdentity(address, id);
-    const zone = n > 0 ? topology.zoneOf(id, n) : '';
+    const n = this.ident.of(address);
+    const zone = n > 0 ? topology.zoneOf(this.ident.id, n) : '';
     this.lastAddress = address;
     this.lastTopology = topology;
     this.lastZone = zone;

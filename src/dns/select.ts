@@ -338,6 +338,27 @@ export function addressIdentity(address: string, id: Uint8Array): number {
 }
 
 /**
+ * The identity of the last source address asked, parsed once per address: the sticky hash and
+ * the client's zone (locality.ts) both read it, so a query from a new client parses its address
+ * once. Synchronous, one per handler.
+ */
+export class AddressIdentity {
+  /** The identity of `address` (addressIdentity's layout); valid after `of`. */
+  readonly id = new Uint8Array(18);
+  private address = '';
+  private len = 0;
+
+  /** The identity's length in `id` for `address` (0: not an IP literal). */
+  of(address: string): number {
+    if (address !== this.address) {
+      this.len = addressIdentity(address, this.id);
+      this.address = address;
+    }
+    return this.len;
+  }
+}
+
+/**
  * Writes the identity of an EDNS Client Subnet into `id`: family (4 or 6), source prefix, and the
  * ceil(prefix / 8) address octets with the bits past the prefix cleared. Returns the length.
  */
@@ -405,7 +426,7 @@ export function stickyKeys(cands: readonly Record[], m: number, keys: number[]):
  * seen in practice) go to the lower address text. Deterministic: no state, no seed. A depends on
  * the address alone, so it is computed once per record (`stickyKeys`), not per query.
  */
-export function stickyHrw(trustEcs = false): StickySelector {
+export function stickyHrw(trustEcs = false, ident = new AddressIdentity()): StickySelector {
   const id = new Uint8Array(18);
   const base = new Int32Array(2);
   const h = new Int32Array(2);
@@ -426,8 +447,8 @@ export function stickyHrw(trustEcs = false): StickySelector {
       base[1] = afterId[1];
     } else {
       fnv64Init(base);
-      const n = addressIdentity(client.address, id);
-      if (n > 0) fnv64Bytes(base, id, 0, n);
+      const n = ident.of(client.address);
+      if (n > 0) fnv64Bytes(base, ident.id, 0, n);
       else {
         // not an IP literal (no transport gives one): the text itself, behind a 0 family octet
         id[0] = 0;
@@ -494,7 +515,11 @@ export type PolicySelectors = { readonly [P in SelectPolicy]: Selector };
  * The selectors, and the sticky selector's pick over precomputed keys when sticky is the
  * built-in one (null when a test replaced it: answers then take the general path).
  */
-export type Selectors = PolicySelectors & { readonly pickKeyed: StickySelector['pickKeyed'] | null };
+export type Selectors = PolicySelectors & {
+  readonly pickKeyed: StickySelector['pickKeyed'] | null;
+  /** The source-address identity the sticky selector parses, shared with the client's zone. */
+  readonly identity: AddressIdentity;
+};
 
 /** One selector per policy. `overrides` replace entries (tests). */
 export function makeSelectors(
@@ -502,12 +527,14 @@ export function makeSelectors(
   overrides: Partial<PolicySelectors> = {},
 ): Selectors {
   const rng = new Rng(opts.seed);
-  const sticky = stickyHrw(opts.trustEcs === true);
+  const identity = new AddressIdentity();
+  const sticky = stickyHrw(opts.trustEcs === true, identity);
   return {
     all: overrides.all ?? shuffleAll(rng),
     sticky: overrides.sticky ?? sticky,
     'random-one': overrides['random-one'] ?? randomOne(rng),
     pickKeyed: overrides.sticky === undefined ? sticky.pickKeyed : null,
+    identity,
   };
 }
 

@@ -133,22 +133,31 @@ export function zoneFromTopologyKey(path: string, key: string): string | undefin
 
 // ---- the longest-prefix match --------------------------------------------------------------
 
+/** The first `prefix` bits of IPv4 `bytes` as an int32 (the rest zero). */
+function masked4(b: Uint8Array, prefix: number): number {
+  const a = (b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3];
+  return prefix === 0 ? 0 : a & (-1 << (32 - prefix));
+}
+
 /** Int32s per trie node: child for bit 0, child for bit 1, zone index (−1: none). */
 const NODE = 3;
 
 /**
  * Zones by CIDR, immutable: `zoneOf` finds the zone of the longest CIDR holding a client
- * identity by walking a binary trie of the CIDRs' bits (one per family) kept in one Int32Array:
- * at most prefix-length steps, no allocation. The same CIDR in two zones goes to the zone whose
- * name sorts first (so every replica agrees).
+ * identity without allocating. IPv4: one Map per prefix length in use (masked address → zone),
+ * tried longest first (a few lookups: the common topology has one or two lengths). IPv6: a binary
+ * trie of the CIDRs' bits kept in one Int32Array, at most prefix-length steps. The same CIDR in
+ * two zones goes to the zone whose name sorts first (so every replica agrees).
  */
 export class Topology {
   /** The zones, sorted by name; zone indexes in the trie point here. */
   readonly zones: readonly string[];
   private readonly nodes: Int32Array;
   /** Root node index of IPv4 and IPv6 CIDRs. */
-  private readonly root4: number;
   private readonly root6: number;
+  /** IPv4 prefix lengths in use, longest first, and per length: masked address (int32) → zone. */
+  private readonly lengths4: Int32Array;
+  private readonly maps4: Map<number, number>[];
   readonly cidrCount: number;
 
   static readonly EMPTY = new Topology(new Map());
@@ -173,11 +182,20 @@ export class Topology {
       nodes[NODE * n + 2] = -1;
       return n;
     };
-    this.root4 = alloc();
+    alloc(); // node 0: a child index of 0 means none
     this.root6 = alloc();
+    const byLength = new Map<number, Map<number, number>>();
     for (let zi = 0; zi < zones.length; zi++) {
       for (const c of byZone.get(zones[zi])?.cidrs ?? []) {
-        let n = c.family === 4 ? this.root4 : this.root6;
+        if (c.family === 4) {
+          let m = byLength.get(c.prefix);
+          if (m === undefined) byLength.set(c.prefix, (m = new Map()));
+          const key = masked4(c.bytes, c.prefix);
+          // zones are visited in name order: the first to claim a CIDR keeps it
+          if (!m.has(key)) m.set(key, zi);
+          continue;
+        }
+        let n = this.root6;
         for (let bit = 0; bit < c.prefix; bit++) {
           const b = (c.bytes[bit >> 3] >> (7 - (bit & 7))) & 1;
           let next = nodes[NODE * n + b];
@@ -192,6 +210,9 @@ export class Topology {
       }
     }
     this.nodes = nodes.slice(0, NODE * used);
+    const lengths = [...byLength.keys()].sort((a, b) => b - a);
+    this.lengths4 = Int32Array.from(lengths);
+    this.maps4 = lengths.map((l) => byLength.get(l) as Map<number, number>);
   }
 
   /**
@@ -205,7 +226,24 @@ export class Topology {
     const family = id[0];
     if (family !== 4 && family !== 6) return '';
     const max = Math.min(id[1], family === 4 ? 32 : 128, 8 * (len - 2));
-    let n = family === 4 ? this.root4 : this.root6;
+    if (family === 4) {
+      // octets past the identity's length are beyond its prefix: masked away
+      const a =
+        (len > 2 ? id[2] << 24 : 0) |
+        (len > 3 ? id[3] << 16 : 0) |
+        (len > 4 ? id[4] << 8 : 0) |
+        (len > 5 ? id[5] : 0) |
+        0;
+      const lengths = this.lengths4;
+      for (let i = 0; i < lengths.length; i++) {
+        const l = lengths[i];
+        if (l > max) continue;
+        const z = this.maps4[i].get(l === 0 ? 0 : a & (-1 << (32 - l)));
+        if (z !== undefined) return this.zones[z];
+      }
+      return '';
+    }
+    let n = this.root6;
     let best = nodes[NODE * n + 2];
     for (let bit = 0; bit < max; bit++) {
       n = nodes[NODE * n + ((id[2 + (bit >> 3)] >> (7 - (bit & 7))) & 1)];
