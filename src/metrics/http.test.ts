@@ -57,6 +57,45 @@ describe('metrics HTTP server', () => {
     assert.equal(r.headers.get('allow'), 'GET, HEAD');
   });
 
+  it('/explain: 503 before a handler, then the handler JSON; 400 naming a bad parameter', async () => {
+    const before = await get('/explain?name=web.hades.local&client=10.0.0.1');
+    assert.equal(before.status, 503);
+    const seen: object[] = [];
+    metrics.setHandler({
+      stats: { failOpen: 0, allDownClosed: 0, errors: 0 },
+      explain(params) {
+        seen.push(params);
+        if (params.client === 'bad')
+          throw Object.assign(new Error('client: "bad" is not an IP address'), { field: 'client' });
+        return { chosen: ['10.0.0.9'] };
+      },
+    });
+    const ok = await get('/explain?name=web.hades.local&type=AAAA&client=10.0.0.1&ecs=10.0.0.0/24&other=x');
+    assert.equal(ok.status, 200);
+    assert.match(ok.headers.get('content-type') ?? '', /^application\/json/);
+    assert.deepEqual(await ok.json(), { chosen: ['10.0.0.9'] });
+    assert.deepEqual(seen[0], {
+      name: 'web.hades.local',
+      type: 'AAAA',
+      client: '10.0.0.1',
+      ecs: '10.0.0.0/24',
+    });
+    const bad = await get('/explain?name=web.hades.local&client=bad');
+    assert.equal(bad.status, 400);
+    assert.deepEqual(await bad.json(), { error: 'client: "bad" is not an IP address', field: 'client' });
+    assert.equal((await get('/explain', 'POST')).status, 405);
+    // a metrics port without explain (the other programs') has none
+    const plain = await startMetricsServer('127.0.0.1', 0, {
+      metrics: async () => ({ contentType: 'text/plain', body: '' }),
+      ready: async () => ({ ready: true }),
+    });
+    try {
+      assert.equal((await fetch(`http://127.0.0.1:${plain.port}/explain?name=a`)).status, 404);
+    } finally {
+      await plain.close();
+    }
+  });
+
   it('refuses a port in use', async () => {
     await assert.rejects(startMetricsServer('127.0.0.1', srv.port, localEndpoints(metrics)), /EADDRINUSE/);
   });
