@@ -101,6 +101,7 @@ export interface CatalogSource {
   readonly stats: {
     readonly invalidRecords: number;
     readonly invalidHealth: number;
+    readonly invalidTopology: number;
     readonly lists: number;
     readonly compactions: number;
     readonly failures: number;
@@ -552,10 +553,10 @@ export class HadesMetrics {
     );
     this.gauge(
       'hades_catalog_invalid_records',
-      'Record and health keys whose value is unusable (skipped).',
+      'Record, health and topology keys whose value is unusable (skipped).',
       () => {
         const s = c()?.stats;
-        return s ? s.invalidRecords + s.invalidHealth : 0;
+        return s ? s.invalidRecords + s.invalidHealth + s.invalidTopology : 0;
       },
       'max',
     );
