@@ -77,7 +77,7 @@ function fakeCatalog(over: Partial<CatalogSource> = {}): CatalogSource {
     recordCount: 1234,
     watchState: 'connected',
     lastEventAt: Date.now() - 2000,
-    stats: { invalidRecords: 1, invalidHealth: 0, lists: 1, compactions: 0, failures: 2 },
+    stats: { invalidRecords: 1, invalidHealth: 2, invalidTopology: 3, lists: 1, compactions: 0, failures: 2 },
     ...over,
   };
 }
@@ -197,6 +197,8 @@ describe('HadesMetrics', () => {
     const since = seriesValue(p, 'hades_catalog_seconds_since_last_event') ?? -1;
     assert.ok(since >= 2 && since < 60, String(since));
     assert.equal(seriesValue(p, 'hades_catalog_failures_total'), 2);
+    // record, health and topology keys alike
+    assert.equal(seriesValue(p, 'hades_catalog_invalid_records'), 6);
     assert.equal(seriesValue(p, 'hades_ready'), 1);
     // every family is hades_ and declared once with help
     for (const [name] of p.types) {

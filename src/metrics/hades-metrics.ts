@@ -101,7 +101,7 @@ export interface CatalogSource {
   readonly stats: {
     readonly invalidRecords: number;
     readonly invalidHealth: number;
-    readonly invalidTopology?: number;
+    readonly invalidTopology: number;
     readonly lists: number;
     readonly compactions: number;
     readonly failures: number;
@@ -556,7 +556,7 @@ export class HadesMetrics {
       'Record, health and topology keys whose value is unusable (skipped).',
       () => {
         const s = c()?.stats;
-        return s ? s.invalidRecords + s.invalidHealth + (s.invalidTopology ?? 0) : 0;
+        return s ? s.invalidRecords + s.invalidHealth + s.invalidTopology : 0;
       },
       'max',
     );

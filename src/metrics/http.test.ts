@@ -13,7 +13,7 @@ describe('metrics HTTP server', () => {
     recordCount: 3,
     watchState: 'listing',
     lastEventAt: 0,
-    stats: { invalidRecords: 0, invalidHealth: 0, lists: 0, compactions: 0, failures: 0 },
+    stats: { invalidRecords: 0, invalidHealth: 0, invalidTopology: 0, lists: 0, compactions: 0, failures: 0 },
   };
   const metrics = new HadesMetrics({ version: 'test', processMetrics: false });
   metrics.setCatalog(catalog);
