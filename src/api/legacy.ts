@@ -2,7 +2,8 @@
  * The seed's API, `/hades` (Hades 1.0.1): the name in the `domain` header, the change in a JSON
  * body; success answers `OK`. Short names live under `user.<domain>`.
  *
- *   POST   {"type":"A","ips":["192.168.10.1",...]}     add addresses (AAAA: IPv6)
+ *   POST   {"type":"A","ips":["192.168.10.1",...]}     add addresses (AAAA: IPv6); optional "zone"
+ *                                                      and "priority" (record fields) on each
  *   POST   {"type":"cname","alias":"tv1"}              tv1.user.<domain> CNAME → the domain
  *   PUT    {"type":"A","update":{"old":"new",...}}     replace addresses
  *   PUT    {"type":"cname","update":{"tv1":"tv2"}}     rename an alias
@@ -12,6 +13,7 @@
  */
 import { parseIP } from '../records/ip.js';
 import { isInZone } from '../records/names.js';
+import { parseRecordValue, RecordError } from '../records/record.js';
 import type { RecordValue } from '../records/types.js';
 import { ApiError, badRequest, conflict, notFound } from './errors.js';
 import { checkIP, checkObject, checkWritable, userName, type Zone } from './names.js';
@@ -52,8 +54,21 @@ function ipsOf(obj: { [k: string]: unknown }, type: LegacyType): string[] {
   return out;
 }
 
-function addrValue(ip: string, type: LegacyType): RecordValue {
-  return { host: ip, type: type === 'AAAA' ? 'AAAA' : 'A', source: API_SOURCE };
+function addrValue(ip: string, type: LegacyType, extra: RecordValue = {}): RecordValue {
+  return { host: ip, ...extra, type: type === 'AAAA' ? 'AAAA' : 'A', source: API_SOURCE };
+}
+
+/** POST's optional `zone` and `priority` (this release's), checked as record fields are stored. */
+function addrExtra(obj: { [k: string]: unknown }): RecordValue {
+  const given: { [k: string]: unknown } = {};
+  if (obj.priority !== undefined) given.priority = obj.priority;
+  if (obj.zone !== undefined) given.zone = obj.zone;
+  try {
+    return parseRecordValue(JSON.stringify(given), 'strict');
+  } catch (e) {
+    if (e instanceof RecordError) throw badRequest(e.message, e.field);
+    throw e;
+  }
 }
 
 function cnameValue(target: string): RecordValue {
@@ -117,10 +132,12 @@ export class LegacyApi {
 
   async post(headers: { [k: string]: unknown }, body: unknown): Promise<void> {
     const name = this.domainHeader(headers, true)!;
-    const obj = checkObject(body, ['type', 'ips', 'alias']);
+    const obj = checkObject(body, ['type', 'ips', 'alias', 'zone', 'priority']);
     const type = typeOf(obj);
     if (type === 'CNAME') {
       if (obj.ips !== undefined) throw badRequest('field "ips" does not go with type cname', 'ips');
+      for (const f of ['zone', 'priority'])
+        if (obj[f] !== undefined) throw badRequest(`field "${f}" is for A and AAAA addresses only`, f);
       const alias = userName(this.zone, obj.alias, 'alias');
       checkWritable(this.zone, alias, 'alias');
       if (alias === name) throw badRequest(`alias ${show(alias)} is the domain itself`, 'alias');
@@ -136,6 +153,7 @@ export class LegacyApi {
     if (obj.alias !== undefined) throw badRequest(`field "alias" does not go with type ${type}`, 'alias');
     checkWritable(this.zone, name, 'domain');
     const ips = ipsOf(obj, type);
+    const extra = addrExtra(obj);
     await this.svc.mutate([name], (cur) => {
       const recs = cur.get(name)!;
       ownedCheck(name, recs);
@@ -144,7 +162,7 @@ export class LegacyApi {
       const dup = ips.find((ip) => have.has(ip));
       if (dup) throw conflict(`domain ${show(name)} already has ${dup}`);
       return {
-        puts: ips.map((ip) => ({ name, value: addrValue(ip, type) })),
+        puts: ips.map((ip) => ({ name, value: addrValue(ip, type, extra) })),
         deletes: [],
         result: undefined,
       };
