@@ -5,7 +5,8 @@
  *   POST   {"type":"A","ips":["192.168.10.1",...]}     add addresses (AAAA: IPv6); optional "zone"
  *                                                      and "priority" (record fields) on each
  *   POST   {"type":"cname","alias":"tv1"}              tv1.user.<domain> CNAME → the domain
- *   PUT    {"type":"A","update":{"old":"new",...}}     replace addresses
+ *   PUT    {"type":"A","update":{"old":"new",...}}     replace addresses (each keeps the old one's
+ *                                                      zone and priority)
  *   PUT    {"type":"cname","update":{"tv1":"tv2"}}     rename an alias
  *   DELETE (no body)                                   every API record of the name
  *   DELETE {"type":"A","ips":[...]} / {"type":"cname","alias":"tv1"}
@@ -73,6 +74,14 @@ function addrExtra(obj: { [k: string]: unknown }): RecordValue {
 
 function cnameValue(target: string): RecordValue {
   return { host: target.slice(0, -1), type: 'cname', source: API_SOURCE };
+}
+
+/** The zone and failover tier of an address's record, which a replacement address keeps. */
+function placement(r: RecordValue): RecordValue {
+  const out: RecordValue = {};
+  if (r.priority !== undefined) out.priority = r.priority;
+  if (r.zone !== undefined) out.zone = r.zone;
+  return out;
 }
 
 const isAddr = (r: NameRecord): boolean => r.record.hostKind === 'ipv4' || r.record.hostKind === 'ipv6';
@@ -207,17 +216,19 @@ export class LegacyApi {
       if (recs.length === 0) throw notFound(`domain ${show(name)} not found`);
       ownedCheck(name, recs);
       const deletes: string[] = [];
+      const kept = new Map<string, RecordValue>();
       const have = new Set(recs.filter(isAddr).map((r) => r.record.target));
       for (const c of changes) {
         const r = recs.filter((x) => isAddr(x) && x.record.target === c.from);
         if (r.length === 0) throw notFound(`domain ${show(name)} has no address ${c.from}`);
         deletes.push(...r.map((x) => x.kv.key));
+        kept.set(c.to, placement(r[0].record));
       }
       const removed = new Set(changes.map((c) => c.from));
       for (const c of changes)
         if (have.has(c.to) && !removed.has(c.to)) throw conflict(`domain ${show(name)} already has ${c.to}`);
       return {
-        puts: changes.map((c) => ({ name, value: addrValue(c.to, type) })),
+        puts: changes.map((c) => ({ name, value: addrValue(c.to, type, kept.get(c.to)) })),
         deletes,
         result: undefined,
       };

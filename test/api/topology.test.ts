@@ -437,6 +437,19 @@ describe('topology and traffic-policy fields through hades-kubeapi and hades-api
       ['10.30.0.1', 'dc-1', 5],
       ['10.30.0.2', 'dc-1', 5],
     ]);
+    // an address replaced through /hades keeps its zone and tier
+    const u = await apicmd(
+      ['-method', 'update', '-domain', 'tiered', '-updates', 'ips:10.30.0.1->10.30.0.9'],
+      env(),
+    );
+    assert.equal(u.code, 0, u.stderr);
+    const updated = (await store.list('/hades/local/hades/user/tiered/')).kvs.map((kv) =>
+      JSON.parse(kv.value),
+    );
+    assert.deepEqual(updated.map((v) => [v.host, v.zone, v.priority]).sort(), [
+      ['10.30.0.2', 'dc-1', 5],
+      ['10.30.0.9', 'dc-1', 5],
+    ]);
     const d = await apicmd(['-method', 'delete-topology', '-zone', 'dc-1'], env());
     assert.deepEqual([d.code, d.stdout], [0, 'OK\n']);
     assert.equal(await stored(`${TOPO}dc-1`), undefined);
