@@ -14,6 +14,7 @@
  */
 import { RecordError } from '../records/errors.js';
 import {
+  normalizeTopologyPath,
   parseTopologyValue,
   serializeTopologyValue,
   topologyFromObject,
@@ -52,10 +53,14 @@ function asBadRequest(e: unknown): never {
 }
 
 export class TopologyApi {
+  readonly path: string;
+
   constructor(
     private readonly store: Store,
-    readonly path: string,
-  ) {}
+    path: string,
+  ) {
+    this.path = normalizeTopologyPath(path);
+  }
 
   private keyOf(zone: string): string {
     try {

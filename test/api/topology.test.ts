@@ -149,6 +149,29 @@ describe('topology and traffic-policy fields through hades-kubeapi and hades-api
     assert.equal((await call('GET', '/v1/topology/zone-c')).status, 404);
   });
 
+  it('concurrent writers: create-only (If-Match: 0) lets exactly one win; plain PUTs never mix values', async () => {
+    const creates = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        call('PUT', '/v1/topology/race', { cidrs: [`10.${40 + i}.0.0/16`] }, { ...auth, 'if-match': '0' }),
+      ),
+    );
+    assert.deepEqual(creates.map((r) => r.status).sort(), [200, 409, 409, 409, 409, 409, 409, 409]);
+    const winner = creates.find((r) => r.status === 200)?.body.cidrs;
+    assert.equal(await stored(`${TOPO}race`), JSON.stringify({ cidrs: winner }));
+    const puts = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        call('PUT', '/v1/topology/race', { cidrs: [`10.${50 + i}.0.0/16`] }),
+      ),
+    );
+    for (const r of puts) assert.ok(r.status === 200 || r.status === 409, JSON.stringify(r.body));
+    const last = JSON.parse((await stored(`${TOPO}race`)) ?? '{}');
+    assert.ok(
+      puts.some((r) => r.status === 200 && JSON.stringify(r.body.cidrs) === JSON.stringify(last.cidrs)),
+      JSON.stringify(last),
+    );
+    assert.equal((await call('DELETE', '/v1/topology/race')).status, 200);
+  });
+
   it('a stored value that does not parse is listed with its error, and can be replaced', async () => {
     await store.put(`${TOPO}broken`, '{"cidrs":["10.0.0.0/33"]}');
     await store.put(`${TOPO}not a zone`, '{"cidrs":[]}');
