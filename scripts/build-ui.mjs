@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Builds the web UI (src/api/ui, served at /ui) into dist/src/api/ui, next to the server module
-// that reads it (src/api/ui/files.ts): app.ts compiled with the DOM lib (src/api/ui/tsconfig.json,
-// kept apart so the server code gets no DOM types), and the page, stylesheet and icon copied.
+// that reads it (src/api/ui/files.ts): app.ts and topology.ts compiled with the DOM lib
+// (src/api/ui/tsconfig.json, kept apart so the server code gets no DOM types), and the page,
+// stylesheet and icon copied.
 // Run by `npm run build` after the server's tsc.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';

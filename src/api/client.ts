@@ -1,6 +1,6 @@
 /**
- * hades-apicmd's side: requests to the seed-compatible /hades API (and `/v1/health` for drain),
- * and the seed's output lines.
+ * hades-apicmd's side: requests to the seed-compatible /hades API (and `/v1/health` for drain,
+ * `/v1/topology` for zones), and the seed's output lines.
  */
 
 export interface Entry {
@@ -50,6 +50,58 @@ export async function setAdmin(
   } catch {
     throw new ClientError(`the API answered something that is not JSON: ${text.slice(0, 80)}`);
   }
+}
+
+/** A zone as `/v1/topology` answers it. */
+export interface TopologyZone {
+  zone: string;
+  cidrs?: string[];
+  error?: string;
+  modRevision: number;
+}
+
+function parseAnswer<T>(text: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new ClientError(`the API answered something that is not JSON: ${text.slice(0, 80)}`);
+  }
+}
+
+const zoneUrl = (base: string, zone: string): string => `${base}/v1/topology/${encodeURIComponent(zone)}`;
+
+/** `GET /v1/topology` (every zone) or `GET /v1/topology/{zone}`. */
+export async function getTopology(base: string, token: string, zone?: string): Promise<TopologyZone[]> {
+  if (zone !== undefined)
+    return [parseAnswer<TopologyZone>(await request(zoneUrl(base, zone), token, 'GET', {}))];
+  return parseAnswer<{ topology: TopologyZone[] }>(await request(`${base}/v1/topology`, token, 'GET', {}))
+    .topology;
+}
+
+/** `PUT /v1/topology/{zone}` `{"cidrs":[…]}`: the zone as stored. */
+export async function setTopology(
+  base: string,
+  token: string,
+  zone: string,
+  cidrs: string[],
+): Promise<TopologyZone> {
+  return parseAnswer<TopologyZone>(await request(zoneUrl(base, zone), token, 'PUT', {}, { cidrs }));
+}
+
+/** `DELETE /v1/topology/{zone}`. */
+export async function deleteTopology(base: string, token: string, zone: string): Promise<void> {
+  await request(zoneUrl(base, zone), token, 'DELETE', {});
+}
+
+/** One line per zone, names aligned: `zone:  z1  cidrs: [10.1.0.0/16 fd00:1::/48]`. */
+export function formatTopology(zones: TopologyZone[]): string {
+  const width = Math.max(0, ...zones.map((z) => z.zone.length));
+  return zones
+    .map(
+      (z) =>
+        `zone:  ${z.zone.padStart(width)}  ${z.cidrs ? `cidrs: [${z.cidrs.join(' ')}]` : `error: ${z.error ?? 'unreadable'}`}\n`,
+    )
+    .join('');
 }
 
 async function request(
@@ -123,6 +175,7 @@ export function parseUpdates(text: string): { kind: 'ips' | 'alias'; update: Rec
   return { kind, update };
 }
 
+/** `-ips` and `-cidrs`: items separated by ";" (or ","), blanks dropped. */
 export function splitIps(text: string): string[] {
   return text
     .split(/[;,]/)

@@ -2,9 +2,11 @@
  * The seed's API, `/hades` (Hades 1.0.1): the name in the `domain` header, the change in a JSON
  * body; success answers `OK`. Short names live under `user.<domain>`.
  *
- *   POST   {"type":"A","ips":["192.168.10.1",...]}     add addresses (AAAA: IPv6)
+ *   POST   {"type":"A","ips":["192.168.10.1",...]}     add addresses (AAAA: IPv6); optional "zone"
+ *                                                      and "priority" (record fields) on each
  *   POST   {"type":"cname","alias":"tv1"}              tv1.user.<domain> CNAME → the domain
- *   PUT    {"type":"A","update":{"old":"new",...}}     replace addresses
+ *   PUT    {"type":"A","update":{"old":"new",...}}     replace addresses (each keeps the old one's
+ *                                                      zone and priority)
  *   PUT    {"type":"cname","update":{"tv1":"tv2"}}     rename an alias
  *   DELETE (no body)                                   every API record of the name
  *   DELETE {"type":"A","ips":[...]} / {"type":"cname","alias":"tv1"}
@@ -12,6 +14,7 @@
  */
 import { parseIP } from '../records/ip.js';
 import { isInZone } from '../records/names.js';
+import { parseRecordValue, RecordError } from '../records/record.js';
 import type { RecordValue } from '../records/types.js';
 import { ApiError, badRequest, conflict, notFound } from './errors.js';
 import { checkIP, checkObject, checkWritable, userName, type Zone } from './names.js';
@@ -52,12 +55,33 @@ function ipsOf(obj: { [k: string]: unknown }, type: LegacyType): string[] {
   return out;
 }
 
-function addrValue(ip: string, type: LegacyType): RecordValue {
-  return { host: ip, type: type === 'AAAA' ? 'AAAA' : 'A', source: API_SOURCE };
+function addrValue(ip: string, type: LegacyType, extra: RecordValue = {}): RecordValue {
+  return { host: ip, ...extra, type: type === 'AAAA' ? 'AAAA' : 'A', source: API_SOURCE };
+}
+
+/** POST's optional `zone` and `priority` (this release's), checked as record fields are stored. */
+function addrExtra(obj: { [k: string]: unknown }): RecordValue {
+  const given: { [k: string]: unknown } = {};
+  if (obj.priority !== undefined) given.priority = obj.priority;
+  if (obj.zone !== undefined) given.zone = obj.zone;
+  try {
+    return parseRecordValue(JSON.stringify(given), 'strict');
+  } catch (e) {
+    if (e instanceof RecordError) throw badRequest(e.message, e.field);
+    throw e;
+  }
 }
 
 function cnameValue(target: string): RecordValue {
   return { host: target.slice(0, -1), type: 'cname', source: API_SOURCE };
+}
+
+/** The zone and failover tier of an address's record, which a replacement address keeps. */
+function placement(r: RecordValue): RecordValue {
+  const out: RecordValue = {};
+  if (r.priority !== undefined) out.priority = r.priority;
+  if (r.zone !== undefined) out.zone = r.zone;
+  return out;
 }
 
 const isAddr = (r: NameRecord): boolean => r.record.hostKind === 'ipv4' || r.record.hostKind === 'ipv6';
@@ -117,10 +141,12 @@ export class LegacyApi {
 
   async post(headers: { [k: string]: unknown }, body: unknown): Promise<void> {
     const name = this.domainHeader(headers, true)!;
-    const obj = checkObject(body, ['type', 'ips', 'alias']);
+    const obj = checkObject(body, ['type', 'ips', 'alias', 'zone', 'priority']);
     const type = typeOf(obj);
     if (type === 'CNAME') {
       if (obj.ips !== undefined) throw badRequest('field "ips" does not go with type cname', 'ips');
+      for (const f of ['zone', 'priority'])
+        if (obj[f] !== undefined) throw badRequest(`field "${f}" is for A and AAAA addresses only`, f);
       const alias = userName(this.zone, obj.alias, 'alias');
       checkWritable(this.zone, alias, 'alias');
       if (alias === name) throw badRequest(`alias ${show(alias)} is the domain itself`, 'alias');
@@ -136,6 +162,7 @@ export class LegacyApi {
     if (obj.alias !== undefined) throw badRequest(`field "alias" does not go with type ${type}`, 'alias');
     checkWritable(this.zone, name, 'domain');
     const ips = ipsOf(obj, type);
+    const extra = addrExtra(obj);
     await this.svc.mutate([name], (cur) => {
       const recs = cur.get(name)!;
       ownedCheck(name, recs);
@@ -144,7 +171,7 @@ export class LegacyApi {
       const dup = ips.find((ip) => have.has(ip));
       if (dup) throw conflict(`domain ${show(name)} already has ${dup}`);
       return {
-        puts: ips.map((ip) => ({ name, value: addrValue(ip, type) })),
+        puts: ips.map((ip) => ({ name, value: addrValue(ip, type, extra) })),
         deletes: [],
         result: undefined,
       };
@@ -189,17 +216,19 @@ export class LegacyApi {
       if (recs.length === 0) throw notFound(`domain ${show(name)} not found`);
       ownedCheck(name, recs);
       const deletes: string[] = [];
+      const kept = new Map<string, RecordValue>();
       const have = new Set(recs.filter(isAddr).map((r) => r.record.target));
       for (const c of changes) {
         const r = recs.filter((x) => isAddr(x) && x.record.target === c.from);
         if (r.length === 0) throw notFound(`domain ${show(name)} has no address ${c.from}`);
         deletes.push(...r.map((x) => x.kv.key));
+        kept.set(c.to, placement(r[0].record));
       }
       const removed = new Set(changes.map((c) => c.from));
       for (const c of changes)
         if (have.has(c.to) && !removed.has(c.to)) throw conflict(`domain ${show(name)} already has ${c.to}`);
       return {
-        puts: changes.map((c) => ({ name, value: addrValue(c.to, type) })),
+        puts: changes.map((c) => ({ name, value: addrValue(c.to, type, kept.get(c.to)) })),
         deletes,
         result: undefined,
       };

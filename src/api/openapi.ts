@@ -38,6 +38,43 @@ const seconds = (min: number, what: string) => ({
   maximum: 86400,
   description: what,
 });
+const zoneParam = {
+  name: 'zone',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', pattern: '^[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$' },
+  description: 'a topology zone name (a Kubernetes label value)',
+};
+const ifMatch = {
+  name: 'If-Match',
+  in: 'header',
+  schema: { type: 'integer' },
+  description: 'expected modRevision (0: the zone must not exist yet)',
+};
+const POLICY = {
+  priority: {
+    type: 'integer',
+    minimum: 0,
+    maximum: 65535,
+    description:
+      'SRV priority; A/AAAA: failover tier, the lowest with a healthy address is answered (absent or 0 = 10)',
+  },
+  zone: {
+    type: 'string',
+    pattern: zoneParam.schema.pattern,
+    description: 'A/AAAA: the topology zone of the address (locality; /v1/topology)',
+  },
+  select: {
+    type: 'string',
+    enum: ['sticky', 'random-one', 'all'],
+    description: "A/AAAA: per-name override of the server's -select",
+  },
+  alldown: {
+    type: 'string',
+    enum: ['open', 'closed'],
+    description: "A/AAAA, SRV, MX: per-name override of the server's -all-down",
+  },
+};
 const nameParam = {
   name: 'name',
   in: 'path',
@@ -230,6 +267,80 @@ export function openApiDocument(): object {
           },
         },
       },
+      '/v1/topology': {
+        get: {
+          operationId: 'listTopology',
+          summary: 'The locality zones and their client networks, sorted by zone',
+          responses: {
+            '200': {
+              description: 'every zone under the topology path',
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    required: ['topology'],
+                    properties: {
+                      topology: { type: 'array', items: { $ref: '#/components/schemas/TopologyZone' } },
+                    },
+                  },
+                },
+              },
+            },
+            ...errors,
+          },
+        },
+      },
+      '/v1/topology/{zone}': {
+        get: {
+          operationId: 'getTopologyZone',
+          summary: 'One zone',
+          parameters: [zoneParam],
+          responses: {
+            '200': {
+              description: 'the zone',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/TopologyZone' } } },
+            },
+            ...errors,
+          },
+        },
+        put: {
+          operationId: 'putTopologyZone',
+          summary: 'Create or replace a zone (stored with canonical CIDRs, repeats once)',
+          parameters: [zoneParam, ifMatch],
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['cidrs'],
+                  additionalProperties: false,
+                  properties: {
+                    cidrs: {
+                      type: 'array',
+                      maxItems: 4096,
+                      items: { type: 'string', description: 'IPv4 or IPv6 network, as 10.1.0.0/16' },
+                    },
+                  },
+                },
+              },
+            },
+          },
+          responses: {
+            '200': {
+              description: 'the zone as stored',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/TopologyZone' } } },
+            },
+            ...errors,
+          },
+        },
+        delete: {
+          operationId: 'deleteTopologyZone',
+          summary: 'Delete a zone',
+          parameters: [zoneParam, ifMatch],
+          responses: { '200': { $ref: '#/components/responses/Deleted' }, ...errors },
+        },
+      },
       '/v1/zones': {
         get: {
           operationId: 'listZones',
@@ -327,7 +438,7 @@ export function openApiDocument(): object {
             address: { type: 'string', description: 'A: IPv4, AAAA: IPv6' },
             target: { type: 'string', description: 'CNAME, SRV, MX, NS: host name' },
             port: { type: 'integer', minimum: 0, maximum: 65535 },
-            priority: { type: 'integer', minimum: 0, maximum: 65535 },
+            ...POLICY,
             weight: { type: 'integer', minimum: 0, maximum: 65535 },
             preference: { type: 'integer', minimum: 0, maximum: 65535 },
             text: { type: 'string' },
@@ -410,13 +521,30 @@ export function openApiDocument(): object {
             address: { type: 'string' },
             target: { type: 'string' },
             port: { type: 'integer' },
-            priority: { type: 'integer' },
+            ...POLICY,
             weight: { type: 'integer' },
             preference: { type: 'integer' },
             text: { type: 'string' },
             source: { type: 'string' },
             probe: {
               $ref: '#/components/schemas/Probe',
+            },
+            modRevision: { type: 'integer' },
+          },
+        },
+        TopologyZone: {
+          type: 'object',
+          required: ['zone', 'modRevision'],
+          properties: {
+            zone: { type: 'string' },
+            cidrs: {
+              type: 'array',
+              items: { type: 'string' },
+              description: 'canonical CIDRs (absent when the stored value does not parse)',
+            },
+            error: {
+              type: 'string',
+              description: 'why the stored value is not a topology value (the DNS server skips it)',
             },
             modRevision: { type: 'integer' },
           },

@@ -9,6 +9,7 @@ import type { HostPort } from '../common/host-port.js';
 import { guardHttpServer } from '../common/http-server.js';
 import type { Logger } from '../common/logger.js';
 import { canonicalIP } from '../records/ip.js';
+import { DEFAULT_TOPOLOGY_PATH } from '../records/topology.js';
 import type { ApiCounters } from './api-counters.js';
 import { type Authenticator, presentedToken, type RateLimiter, type Scope } from './auth.js';
 import type { DnsMetrics } from './dns-metrics.js';
@@ -19,6 +20,7 @@ import { zoneOf } from './names.js';
 import { openApiDocument } from './openapi.js';
 import { DEFAULT_MONITOR_PATHS, type MonitorPaths, type ScannersView, scannersView } from './scanners.js';
 import type { RecordService } from './service.js';
+import { TopologyApi } from './topology.js';
 import { loadUiFiles } from './ui/files.js';
 import { V1Api } from './v1.js';
 
@@ -39,6 +41,8 @@ export interface ApiServerOptions {
   dnsMetrics?: DnsMetrics;
   /** Request, auth-failure and rate-limit counters (hades-kubeapi's -metrics-port). */
   counters?: ApiCounters;
+  /** `-topology-path`: the zones of `/v1/topology` (default `/hades/topology/`). */
+  topologyPath?: string;
 }
 
 export interface ApiServer {
@@ -78,6 +82,23 @@ function readBody(req: http.IncomingMessage): Promise<string> {
   });
 }
 
+/** One path segment, percent-decoded; 400 when the escapes are malformed. */
+function decodePart(p: string): string {
+  try {
+    return decodeURIComponent(p);
+  } catch {
+    throw new ApiError(400, `path segment "${p}" has a malformed %-escape`);
+  }
+}
+
+/** `If-Match: <modRevision>` (quotes allowed), or undefined when absent; 400 when not a number. */
+function ifMatchOf(h: Headers): number | undefined {
+  const im = h['if-match'];
+  if (typeof im !== 'string') return undefined;
+  if (!/^"?\d+"?$/.test(im)) throw new ApiError(400, 'header If-Match must be a modRevision', 'If-Match');
+  return Number(im.replace(/"/g, ''));
+}
+
 function parseJson(text: string, optional: boolean): unknown {
   if (text.trim() === '') {
     if (optional) return undefined;
@@ -94,6 +115,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
   const zone = zoneOf(o.domain);
   const legacy = new LegacyApi(o.service, zone);
   const v1 = new V1Api(o.service, zone);
+  const topology = new TopologyApi(o.service.store, o.topologyPath ?? DEFAULT_TOPOLOGY_PATH);
   const openapi = JSON.stringify(openApiDocument());
   const ui = loadUiFiles();
 
@@ -151,7 +173,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
     }
     if (path.startsWith('/v1/')) {
       authorize(req.headers, write ? 'write' : 'read');
-      const parts = path.slice(4).split('/').map(decodeURIComponent);
+      const parts = path.slice(4).split('/').map(decodePart);
       if (parts[0] === 'records') {
         if (parts.length === 1) {
           if (method === 'GET') return json(200, await v1.list(url.searchParams));
@@ -161,19 +183,26 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
           if (method === 'DELETE') return json(200, await v1.remove(parts[1]));
         } else if (parts.length === 3 && parts[2] !== '') {
           if (method === 'PUT') {
-            const im = req.headers['if-match'];
-            let ifMatch: number | undefined;
-            if (typeof im === 'string') {
-              if (!/^"?\d+"?$/.test(im))
-                throw new ApiError(400, 'header If-Match must be a modRevision', 'If-Match');
-              ifMatch = Number(im.replace(/"/g, ''));
-            }
+            const ifMatch = ifMatchOf(req.headers);
             return json(
               200,
               await v1.replace(parts[1], parts[2], parseJson(await readBody(req), false), ifMatch),
             );
           }
           if (method === 'DELETE') return json(200, await v1.remove(parts[1], parts[2]));
+        } else throw new ApiError(404, `no such resource ${path}`);
+        throw new ApiError(405, `method ${method} not allowed on ${path}`);
+      }
+      if (parts[0] === 'topology') {
+        if (parts.length === 1) {
+          if (method === 'GET') return json(200, await topology.list(url.searchParams));
+        } else if (parts.length === 2) {
+          if (method === 'GET') return json(200, await topology.get(parts[1]));
+          if (method === 'PUT') {
+            const ifMatch = ifMatchOf(req.headers);
+            return json(200, await topology.put(parts[1], parseJson(await readBody(req), false), ifMatch));
+          }
+          if (method === 'DELETE') return json(200, await topology.remove(parts[1], ifMatchOf(req.headers)));
         } else throw new ApiError(404, `no such resource ${path}`);
         throw new ApiError(405, `method ${method} not allowed on ${path}`);
       }

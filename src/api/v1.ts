@@ -11,16 +11,19 @@
  * Record bodies: A/AAAA `address`; CNAME `target`; SRV `target`,`port`,`priority`,`weight`; TXT
  * `text`; MX `target`,`preference`; NS `target` (name = the zone; stored under ns.dns.<zone>); all
  * may have `ttl`. A/AAAA may have `probe` (a Kubernetes-shaped probe, records/probe.ts), written
- * into the address's status key in the record's transaction (null removes it). Only records with
- * `source: "api"` are changed.
+ * into the address's status key in the record's transaction (null removes it), and the traffic
+ * policy fields `priority` (failover tier; absent = 10), `zone` (topology zone), `select` and
+ * `alldown` (per-name overrides); SRV and MX may have `alldown`. Those are record fields as
+ * stored, checked by the records module's strict parse. Only records with `source: "api"` are
+ * changed.
  */
 
 import { RecordError } from '../records/errors.js';
 import { parseIP } from '../records/ip.js';
 import { isInZone } from '../records/names.js';
 import { parseProbe } from '../records/probe.js';
-import { MAX_TEXT_OCTETS, MAX_TTL, MAX_U16 } from '../records/record.js';
-import type { RecordValue } from '../records/types.js';
+import { MAX_TEXT_OCTETS, MAX_TTL, MAX_U16, parseRecordValue } from '../records/record.js';
+import type { AllDownPolicy, RecordValue, SelectPolicy } from '../records/types.js';
 import { badRequest, conflict, notFound } from './errors.js';
 import { checkIP, checkName, checkObject, checkWritable, type Zone } from './names.js';
 import { API_SOURCE, type NameRecord, type RecordService } from './service.js';
@@ -42,6 +45,11 @@ export interface V1Record {
   weight?: number;
   preference?: number;
   text?: string;
+  /** A/AAAA: the topology zone of the address. */
+  zone?: string;
+  /** Per-name overrides of the server's -select and -all-down. */
+  select?: SelectPolicy;
+  alldown?: AllDownPolicy;
   source?: string;
   /** The probe written with this request (A/AAAA); probes live in the status key (/v1/health). */
   probe?: unknown;
@@ -57,6 +65,32 @@ const FIELDS: { [T in RecordType]: readonly string[] } = {
   MX: ['target', 'preference'],
   NS: ['target'],
 };
+
+/**
+ * Record fields a /v1 body carries as stored (same name, same meaning), per type: checked by
+ * `parseRecordValue(…, 'strict')`, so the API and the store agree on what is valid.
+ */
+const POLICY_FIELDS: { [T in RecordType]: readonly ('priority' | 'zone' | 'select' | 'alldown')[] } = {
+  A: ['priority', 'zone', 'select', 'alldown'],
+  AAAA: ['priority', 'zone', 'select', 'alldown'],
+  CNAME: [],
+  SRV: ['alldown'],
+  TXT: [],
+  MX: ['alldown'],
+  NS: [],
+};
+
+/** The policy fields of a body that are given, validated as record fields; 400 naming the field. */
+function policyOf(o: { [k: string]: unknown }, type: RecordType): RecordValue {
+  const given: { [k: string]: unknown } = {};
+  for (const f of POLICY_FIELDS[type]) if (o[f] !== undefined) given[f] = o[f];
+  try {
+    return parseRecordValue(JSON.stringify(given), 'strict');
+  } catch (e) {
+    if (e instanceof RecordError) throw badRequest(e.message, e.field);
+    throw e;
+  }
+}
 
 const noDot = (n: string): string => (n === '.' ? n : n.slice(0, -1));
 
@@ -103,7 +137,13 @@ export function toValue(
   const type = t.toUpperCase() as RecordType;
   if (!(RECORD_TYPES as readonly string[]).includes(type))
     throw badRequest(`field "type": unknown type "${t}" (${RECORD_TYPES.join(', ')})`, 'type');
-  const allowed = ['type', 'ttl', ...FIELDS[type], ...(nameFromPath === undefined ? ['name'] : [])];
+  const allowed = [
+    'type',
+    'ttl',
+    ...FIELDS[type],
+    ...POLICY_FIELDS[type].filter((f) => !FIELDS[type].includes(f)),
+    ...(nameFromPath === undefined ? ['name'] : []),
+  ];
   const isAddress = type === 'A' || type === 'AAAA';
   if (isAddress) allowed.push('probe');
   else if ((peek as { probe?: unknown }).probe !== undefined)
@@ -116,7 +156,7 @@ export function toValue(
   let name = nameFromPath ?? checkName(o.name, 'name');
   if (!isInZone(name, zone.domain))
     throw badRequest(`field "name" ${noDot(name)} is outside the zone ${zone.domain}`, 'name');
-  const v: RecordValue = {};
+  const v: RecordValue = POLICY_FIELDS[type].length > 0 ? policyOf(o, type) : {};
   switch (type) {
     case 'A':
     case 'AAAA':
@@ -191,6 +231,12 @@ export function toV1(name: string, r: NameRecord): V1Record {
     else if (name.endsWith('.in-addr.arpa.') || name.endsWith('.ip6.arpa.')) out.type = 'PTR';
     else out.type = 'CNAME';
   }
+  if (out.type === 'A' || out.type === 'AAAA') {
+    if (rec.priority !== undefined) out.priority = rec.priority;
+    if (rec.zone !== undefined) out.zone = rec.zone;
+  }
+  if (rec.select !== undefined) out.select = rec.select;
+  if (rec.alldown !== undefined) out.alldown = rec.alldown;
   if (rec.source !== undefined) out.source = rec.source;
   return out;
 }

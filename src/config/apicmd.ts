@@ -1,4 +1,4 @@
-/** The `hades-apicmd` flags (the seed's, plus -json and -type). */
+/** The `hades-apicmd` flags (the seed's, plus -json, -type, -ip, -zone, -cidrs and -priority). */
 import { VERSION_FLAG } from './cli.js';
 import type { FlagSpec, FlagValues } from './flags.js';
 
@@ -28,8 +28,17 @@ export function apicmdFlagSpecs(): FlagSpec[] {
       type: 'string',
       default: '',
       env: false,
-      choices: ['create', 'delete', 'update', 'drain', 'undrain'],
-      help: 'create, delete or update -domain; drain or undrain -ip',
+      choices: [
+        'create',
+        'delete',
+        'update',
+        'drain',
+        'undrain',
+        'topology',
+        'set-topology',
+        'delete-topology',
+      ],
+      help: 'create, delete or update -domain; drain or undrain -ip; topology (list, or show -zone), set-topology or delete-topology -zone',
     },
     {
       name: 'ip',
@@ -47,6 +56,27 @@ export function apicmdFlagSpecs(): FlagSpec[] {
     },
     { name: 'ips', type: 'string', default: '', env: false, help: 'addresses, separated by ";": "a;b"' },
     { name: 'alias', type: 'string', default: '', env: false, help: 'an alias (CNAME) of -domain' },
+    {
+      name: 'zone',
+      type: 'string',
+      default: '',
+      env: false,
+      help: 'a topology zone: of -method topology|set-topology|delete-topology, or of the -ips created',
+    },
+    {
+      name: 'cidrs',
+      type: 'string',
+      default: '',
+      env: false,
+      help: 'the zone\'s client networks, separated by ";": "10.1.0.0/16;fd00:1::/48" (-method set-topology)',
+    },
+    {
+      name: 'priority',
+      type: 'string',
+      default: '',
+      env: false,
+      help: 'failover tier of the -ips created, 0-65535 (lowest with a healthy address wins; unset: 10)',
+    },
     {
       name: 'updates',
       type: 'string',
@@ -66,11 +96,24 @@ export interface ApicmdConfig {
   show: string;
   domain: string;
   /** '' when not given. */
-  method: '' | 'create' | 'delete' | 'update' | 'drain' | 'undrain';
+  method:
+    | ''
+    | 'create'
+    | 'delete'
+    | 'update'
+    | 'drain'
+    | 'undrain'
+    | 'topology'
+    | 'set-topology'
+    | 'delete-topology';
   ip: string;
   type: string;
   ips: string;
   alias: string;
+  zone: string;
+  cidrs: string;
+  /** '' when not given. */
+  priority: string;
   updates: string;
   json: boolean;
 }
@@ -87,6 +130,9 @@ export function buildApicmdConfig(v: FlagValues): ApicmdConfig {
     type: String(v.type),
     ips: String(v.ips),
     alias: String(v.alias),
+    zone: String(v.zone),
+    cidrs: String(v.cidrs),
+    priority: String(v.priority),
     updates: String(v.updates),
     json: v.json === true,
   };

@@ -7,7 +7,7 @@
  *   [HadesApi]   api-enable YES|NO, api-address, hades-auth
  *
  * plus what this release adds (-data-dir, -prefix, -tokens-file, -api-rate, -api-burst, [General]
- * metrics-port and metrics-addr; for the web UI's panels [General] heart-path, report-path,
+ * metrics-port and metrics-addr, topology-path (/v1/topology); for the web UI's panels [General] heart-path, report-path,
  * lock-path and [HadesApi] dns-metrics) and the
  * seed's logging flags (-logtostderr, -log_dir, -v). Precedence: argv > env > file > default.
  */
@@ -17,6 +17,7 @@ import { normalizeMonitorPath } from '../records/health.js';
 import { parseIP, splitHostPort } from '../records/ip.js';
 import { normalizePrefix } from '../records/keys.js';
 import { parseName } from '../records/names.js';
+import { DEFAULT_TOPOLOGY_PATH, normalizeTopologyPath } from '../records/topology.js';
 import { VERSION_FLAG } from './cli.js';
 import { FlagError, type FlagSpec, type FlagValues } from './flags.js';
 import { hostPortFlag } from './hades.js';
@@ -35,6 +36,8 @@ export interface KubeapiConfig extends MetricsPortConfig {
   dataDir: string;
   prefix: string;
   ipMonitorPath: string;
+  /** `-topology-path`: the zones `/v1/topology` reads and writes, `<path><zone>`. */
+  topologyPath: string;
   /** hades-scanner / hades-schedule keys: heart and report with one trailing slash, lock without. */
   monitor: { heartPath: string; reportPath: string; lockPath: string };
   kube: {
@@ -98,6 +101,13 @@ export function kubeapiFlagSpecs(): FlagSpec[] {
       default: '/hades/monitor/status/',
       ini: 'General.ip-monitor-path',
       help: 'prefix of the health keys <path><ip>',
+    },
+    {
+      name: 'topology-path',
+      type: 'string',
+      default: DEFAULT_TOPOLOGY_PATH,
+      ini: 'General.topology-path',
+      help: 'prefix of the locality zones <path><zone> = {"cidrs":[…]} (GET/PUT/DELETE /v1/topology); as hades\'s -topology-path',
     },
     {
       name: 'heart-path',
@@ -318,6 +328,19 @@ export function buildKubeapiConfig(v: FlagValues): KubeapiConfig {
   const mon = str('ip-monitor-path');
   if (!mon.startsWith('/') || mon === '/')
     throw new FlagError('ip-monitor-path', `-ip-monitor-path: "${mon}" is not a key prefix`);
+  const topo = str('topology-path');
+  if (!topo.startsWith('/') || topo === '/' || /\s/.test(topo))
+    throw new FlagError(
+      'topology-path',
+      `-topology-path: "${topo}" is not a key prefix (want e.g. /hades/topology/)`,
+    );
+  const topologyPath = normalizeTopologyPath(topo);
+  const ipMonitorPath = normalizeMonitorPath(mon);
+  if (topologyPath.startsWith(ipMonitorPath) || ipMonitorPath.startsWith(topologyPath))
+    throw new FlagError(
+      'topology-path',
+      `-topology-path: "${topo}" overlaps -ip-monitor-path ${ipMonitorPath}`,
+    );
   const keyPath = (flag: string): string => {
     let p = str(flag);
     while (p.length > 1 && p.endsWith('/')) p = p.slice(0, -1);
@@ -366,7 +389,8 @@ export function buildKubeapiConfig(v: FlagValues): KubeapiConfig {
     machines,
     dataDir,
     prefix: normalizePrefix(prefixText),
-    ipMonitorPath: normalizeMonitorPath(mon),
+    ipMonitorPath,
+    topologyPath,
     monitor,
     kube: {
       enable: kubeEnable,

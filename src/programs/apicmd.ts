@@ -10,6 +10,10 @@
  *   hades-apicmd -method delete -domain cctv1 [-ips "a;b" | -alias tv1]
  *   hades-apicmd -method drain -ip 192.168.10.1      (never served; /v1/health)
  *   hades-apicmd -method undrain -ip 192.168.10.1
+ *   hades-apicmd -method create -domain web -ips "10.1.0.5" -zone z1 -priority 20
+ *   hades-apicmd -method topology [-zone z1]                     (zones: /v1/topology)
+ *   hades-apicmd -method set-topology -zone z1 -cidrs "10.1.0.0/16;fd00:1::/48"
+ *   hades-apicmd -method delete-topology -zone z1
  *
  * -addr / $HADES_API_ADDR, -token / $HADES_API_TOKEN. Errors: one line on stderr, exit 1 (2 for flags).
  */
@@ -17,10 +21,14 @@ import {
   baseUrl,
   ClientError,
   call,
+  deleteTopology,
   type Entry,
   formatLines,
+  formatTopology,
+  getTopology,
   parseUpdates,
   setAdmin,
+  setTopology,
   splitIps,
 } from '../api/client.js';
 import { APICMD_PROGRAM, type ApicmdConfig, apicmdFlagSpecs, buildApicmdConfig } from '../config/apicmd.js';
@@ -50,7 +58,8 @@ function change(cfg: ApicmdConfig): { httpMethod: string; body: unknown } {
   if (cfg.method === 'create') {
     if (alias !== '' && ips.length > 0) usageError('-method create takes -ips or -alias, not both');
     if (alias !== '') return { httpMethod: 'POST', body: { type: 'cname', alias } };
-    if (ips.length > 0) return { httpMethod: 'POST', body: { type: typeFor(cfg, ips), ips } };
+    if (ips.length > 0)
+      return { httpMethod: 'POST', body: { type: typeFor(cfg, ips), ips, ...addrExtra(cfg) } };
     usageError('-method create needs -ips "a;b" or -alias');
   }
   if (cfg.method === 'delete') {
@@ -66,19 +75,72 @@ function change(cfg: ApicmdConfig): { httpMethod: string; body: unknown } {
   };
 }
 
+/** `-zone` and `-priority` of `-method create -ips`: the body's fields (the API checks them too). */
+function addrExtra(cfg: ApicmdConfig): { zone?: string; priority?: number } {
+  const out: { zone?: string; priority?: number } = {};
+  if (cfg.zone !== '') out.zone = cfg.zone;
+  if (cfg.priority !== '') {
+    if (!/^\d{1,5}$/.test(cfg.priority) || Number(cfg.priority) > 65535)
+      usageError(`-priority "${cfg.priority}" is not an integer from 0 to 65535`);
+    out.priority = Number(cfg.priority);
+  }
+  return out;
+}
+
+const TOPOLOGY_METHODS = ['topology', 'set-topology', 'delete-topology'];
+
+/** Flags that go with one method only: a stray one is a usage error, not silently ignored. */
+function checkPairs(cfg: ApicmdConfig): void {
+  const topo = TOPOLOGY_METHODS.includes(cfg.method);
+  const createIps = cfg.method === 'create' && splitIps(cfg.ips).length > 0;
+  if (cfg.zone !== '' && !topo && !createIps)
+    usageError('-zone goes with -method topology|set-topology|delete-topology, or -method create -ips');
+  if (cfg.priority !== '' && !createIps) usageError('-priority goes with -method create -ips');
+  if (cfg.cidrs !== '' && cfg.method !== 'set-topology') usageError('-cidrs goes with -method set-topology');
+  if (topo && cfg.domain !== '') usageError(`-domain does not go with -method ${cfg.method}`);
+  if ((cfg.method === 'set-topology' || cfg.method === 'delete-topology') && cfg.zone === '')
+    usageError(`-method ${cfg.method} needs -zone <zone>`);
+  if (cfg.method === 'set-topology' && splitIps(cfg.cidrs).length === 0)
+    usageError('-method set-topology needs -cidrs "10.1.0.0/16;fd00:1::/48"');
+}
+
+/** -method topology|set-topology|delete-topology: `/v1/topology`. */
+async function runTopology(cfg: ApicmdConfig, base: string): Promise<void> {
+  const zone = cfg.zone === '' ? undefined : cfg.zone;
+  if (cfg.method === 'delete-topology') {
+    await deleteTopology(base, cfg.token, cfg.zone);
+    process.stdout.write(cfg.json ? `${JSON.stringify({ result: 'OK' })}\n` : 'OK\n');
+    return;
+  }
+  const zones =
+    cfg.method === 'set-topology'
+      ? [await setTopology(base, cfg.token, cfg.zone, splitIps(cfg.cidrs))]
+      : await getTopology(base, cfg.token, zone);
+  const out = cfg.method === 'set-topology' || zone !== undefined ? zones[0] : zones;
+  process.stdout.write(cfg.json ? `${JSON.stringify(out, null, 2)}\n` : formatTopology(zones));
+}
+
 async function run(cfg: ApicmdConfig): Promise<void> {
   if (!cfg.list && cfg.show === '' && cfg.method === '')
-    usageError('nothing to do: give -list, -show <name> or -method create|delete|update|drain|undrain');
+    usageError(
+      'nothing to do: give -list, -show <name> or -method create|delete|update|drain|undrain|topology|set-topology|delete-topology',
+    );
+  checkPairs(cfg);
   const admin = cfg.method === 'drain' ? 'drain' : cfg.method === 'undrain' ? 'none' : undefined;
   if (admin !== undefined) {
     if (cfg.ip.trim() === '') usageError(`-method ${cfg.method} needs -ip <address>`);
     if (canonicalIP(cfg.ip.trim()) === undefined)
       usageError(`-ip "${cfg.ip}" is not an IPv4 or IPv6 address`);
   } else if (cfg.ip !== '') usageError('-ip goes with -method drain or undrain');
-  if (cfg.method !== '' && admin === undefined && cfg.domain === '')
+  const topo = TOPOLOGY_METHODS.includes(cfg.method);
+  if (cfg.method !== '' && admin === undefined && !topo && cfg.domain === '')
     usageError(`-method ${cfg.method} needs -domain`);
   if (cfg.token === '') usageError('no API token: give -token or set HADES_API_TOKEN');
   const base = baseUrl(cfg.addr);
+  if (topo) {
+    await runTopology(cfg, base);
+    return;
+  }
   if (admin !== undefined) {
     const st = await setAdmin(base, cfg.token, cfg.ip.trim(), admin);
     process.stdout.write(cfg.json ? `${JSON.stringify(st)}\n` : 'OK\n');

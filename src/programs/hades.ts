@@ -148,6 +148,7 @@ export async function main(): Promise<void> {
           domain: c.zones[0],
           prefix: c.prefix,
           monitorPath: c.ipMonitorPath,
+          topologyPath: c.topologyPath,
           metrics: c.metricsPort > 0 ? { host: c.metricsHost, port: c.metricsPort } : undefined,
           logger: log,
         });

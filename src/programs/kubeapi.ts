@@ -87,6 +87,7 @@ export async function main(): Promise<void> {
       api = await startApiServer(cfg.api.address, {
         service,
         domain: cfg.domain,
+        topologyPath: cfg.topologyPath,
         auth,
         limiter: new RateLimiter(cfg.api.rate, cfg.api.burst),
         logger: log,

@@ -69,6 +69,8 @@ export interface StandaloneApiOptions {
   domain: string;
   prefix: string;
   monitorPath: string;
+  /** `-topology-path`: the zones `/v1/topology` reads and writes. */
+  topologyPath: string;
   /** This process's metrics port (-metrics-port), shown in the UI's DNS panel; none: no panel. */
   metrics?: { host: string; port: number };
   logger?: Logger;
@@ -140,6 +142,7 @@ export function startStandaloneApi(addr: HostPort, o: StandaloneApiOptions): Pro
               logger: o.logger,
             }),
             domain: o.domain,
+            topologyPath: o.topologyPath,
             auth,
             limiter,
             logger: o.logger,

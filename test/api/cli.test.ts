@@ -178,6 +178,36 @@ describe('hades-kubeapi panel flags: -heart-path, -report-path, -lock-path, -dns
     });
 });
 
+describe('hades-kubeapi -topology-path ([General] topology-path)', () => {
+  const base = ['-config-file', '', '-data-dir', '/tmp/x', '-hades-auth', 'abcdefgh'];
+  const build = (argv: string[], env: NodeJS.ProcessEnv = {}) =>
+    buildKubeapiConfig(parseWithConfigFile(kubeapiFlagSpecs(), argv, env, 'config-file').values);
+
+  it("default /hades/topology/ (hades's); one trailing slash; argv > env", () => {
+    assert.equal(build(base).topologyPath, '/hades/topology/');
+    assert.equal(build([...base, '-topology-path', '/t/zones']).topologyPath, '/t/zones/');
+    assert.equal(build(base, { HADES_TOPOLOGY_PATH: '/env/zones//' }).topologyPath, '/env/zones/');
+    assert.equal(
+      build([...base, '-topology-path', '/argv/'], { HADES_TOPOLOGY_PATH: '/env/' }).topologyPath,
+      '/argv/',
+    );
+  });
+
+  const bad: [string[], RegExp][] = [
+    [['-topology-path', 'zones'], /-topology-path: "zones" is not a key prefix/],
+    [['-topology-path', '/'], /-topology-path: "\/" is not a key prefix/],
+    [['-topology-path', '/a b/'], /-topology-path: "\/a b\/" is not a key prefix/],
+    [['-topology-path', '/hades/monitor/'], /-topology-path: "\/hades\/monitor\/" overlaps -ip-monitor-path/],
+  ];
+  for (const [args, re] of bad)
+    it(`${args.join(' ')} → exit 2 naming the flag`, () => {
+      const r = runBin(KUBEAPI_BIN, [...base, ...args]);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, re);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    });
+});
+
 describe('hades-kubeapi on the embedded store (-data-dir, no etcd-server)', () => {
   it('writes and reads records, and keeps them across a restart', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'hades-kubeapi-data-'));
@@ -244,7 +274,7 @@ describe('hades-apicmd command line', () => {
     assert.equal(frob.status, 2);
     assert.equal(
       frob.stderr,
-      'hades-apicmd: -method: "frob" is not one of create, delete, update, drain, undrain\n',
+      'hades-apicmd: -method: "frob" is not one of create, delete, update, drain, undrain, topology, set-topology, delete-topology\n',
     );
     const noToken = runBin(APICMD_BIN, ['-list']);
     assert.equal(noToken.status, 2);

@@ -102,6 +102,7 @@ describe('web UI (/ui) in headless Chromium', () => {
       ['/ui/', 'index.html', 'text/html'],
       ['/ui/index.html', 'index.html', 'text/html'],
       ['/ui/app.js', 'app.js', 'text/javascript'],
+      ['/ui/topology.js', 'topology.js', 'text/javascript'],
       ['/ui/app.css', 'app.css', 'text/css'],
       ['/ui/favicon.svg', 'favicon.svg', 'image/svg+xml'],
     ]) {

@@ -1,5 +1,7 @@
 // Hades web UI: a plain ES module (compiled to /ui/app.js), talks to /v1 with the token kept in
-// sessionStorage.
+// sessionStorage. The Topology panel is its own module (topology.ts → /ui/topology.js).
+
+import { TopologyPanel } from './topology.js';
 
 interface Zone {
   name: string;
@@ -19,6 +21,8 @@ interface ApiRecord {
   weight?: number;
   preference?: number;
   text?: string | string[];
+  /** A/AAAA: the topology zone of the address (locality). */
+  zone?: string;
 }
 
 interface Health {
@@ -69,8 +73,8 @@ type Shown = 'up' | 'down' | 'assumed';
 
 const KEY = 'hades-token';
 const FIELDS: Record<string, string[]> = {
-  A: ['address'],
-  AAAA: ['address'],
+  A: ['address', 'priority', 'zone'],
+  AAAA: ['address', 'priority', 'zone'],
   CNAME: ['target'],
   SRV: ['target', 'port', 'priority', 'weight'],
   TXT: ['text'],
@@ -81,6 +85,7 @@ let records: ApiRecord[] = [];
 let health = new Map<string, Health>();
 let zones: Zone[] = [];
 let editing: ApiRecord | undefined;
+let topology: TopologyPanel | undefined;
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
 const input = (id: string): HTMLInputElement => $<HTMLInputElement>(id);
@@ -119,6 +124,12 @@ async function api<T>(method: string, path: string, body?: object): Promise<T> {
     throw new ApiFailure(res.status, data.error || `HTTP ${res.status}`, data.field);
   }
   return data as T;
+}
+
+/** A failed call for a person: the API's message and the field it names. */
+function describe(e: unknown): string {
+  const f = e as ApiFailure;
+  return f.message + (f.field ? ` (field: ${f.field})` : '');
 }
 
 function showLogin(message: string): void {
@@ -310,6 +321,23 @@ function addressCells(ip: string): HTMLTableCellElement[] {
   return [value, el('td', {}, probe), el('td', {}, reason), el('td', {}, c)];
 }
 
+/**
+ * An address's zone and failover tier: the lowest priority with a healthy address is answered;
+ * unset or 0 counts as 10 (as CoreDNS).
+ */
+function policyCells(r: ApiRecord): HTMLTableCellElement[] {
+  const zone = el('td', { className: r.zone ? 'zone-name' : 'muted', textContent: r.zone ?? '—' });
+  if (!r.zone)
+    zone.title = 'no zone: served to clients of every zone when their own zone has no healthy address';
+  const p = r.priority;
+  const prio = el('td', {
+    className: p ? 'priority' : 'priority muted',
+    textContent: p === undefined ? '10' : p === 0 ? '0 (= 10)' : String(p),
+  });
+  if (!p) prio.title = 'the default tier (unset or 0 = 10)';
+  return [zone, prio];
+}
+
 /** Drain or undrain an address, after the confirmation step. */
 async function setDrain(ip: string, drain: boolean): Promise<void> {
   const question = drain
@@ -331,6 +359,7 @@ function nameBox(name: string, recs: ApiRecord[]): HTMLElement {
     const cells = address
       ? addressCells(address)
       : [el('td', { textContent: shownValue(r) }), el('td'), el('td'), el('td')];
+    cells.splice(1, 0, ...(address ? policyCells(r) : [el('td'), el('td')]));
     const actions = el('td');
     if (address) {
       // any address can be drained, whoever wrote its record
@@ -373,8 +402,8 @@ function nameBox(name: string, recs: ApiRecord[]): HTMLElement {
     el(
       'tr',
       {},
-      ...['type', 'value / health', 'probe', 'reason', 'last change', 'ttl', ''].map((t) =>
-        el('th', { textContent: t }),
+      ...['type', 'value / health', 'zone', 'priority', 'probe', 'reason', 'last change', 'ttl', ''].map(
+        (t) => el('th', { textContent: t }),
       ),
     ),
   );
@@ -524,7 +553,7 @@ async function refreshMetrics(): Promise<void> {
 }
 
 function refreshPanels(): Promise<unknown> {
-  return Promise.all([refreshScanners(), refreshMetrics()]);
+  return Promise.all([refreshScanners(), refreshMetrics(), topology?.refresh()]);
 }
 
 function showFields(): void {
@@ -582,7 +611,13 @@ async function submit(ev: SubmitEvent): Promise<void> {
   }
   const target = editing;
   const name = target ? target.name : input('f-name').value.trim();
-  const shown = shownValue({ id: '', name, ...body } as ApiRecord);
+  const extra = [
+    body.zone === undefined ? '' : `zone ${body.zone}`,
+    body.priority === undefined ? '' : `priority ${body.priority}`,
+  ]
+    .filter((x) => x !== '')
+    .join(', ');
+  const shown = shownValue({ id: '', name, ...body } as ApiRecord) + (extra ? ` (${extra})` : '');
   const question = target
     ? `Change ${type} ${shownValue(target)} of ${name} to ${shown}?`
     : `Add ${type} ${shown} to ${name}?`;
@@ -602,12 +637,12 @@ async function submit(ev: SubmitEvent): Promise<void> {
     resetForm();
     await refresh();
   } catch (e) {
-    const f = e as ApiFailure;
-    $('form-error').textContent = f.message + (f.field ? ` (field: ${f.field})` : '');
+    $('form-error').textContent = describe(e);
   }
 }
 
 function start(): void {
+  topology = new TopologyPanel({ api, confirmStep, describe });
   $('f-type').addEventListener('change', showFields);
   $('record-form').addEventListener('submit', submit);
   $('f-cancel').addEventListener('click', resetForm);

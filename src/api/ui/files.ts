@@ -1,6 +1,6 @@
 /**
- * The web UI served at `/ui` (issue 8): one HTML page, one ES module (app.ts), one stylesheet and
- * an icon, no framework and no CDN. `npm run build` (scripts/build-ui.mjs) puts them in dist next
+ * The web UI served at `/ui` (issue 8): one HTML page, two ES modules (app.ts and the topology
+ * panel it imports, topology.ts), one stylesheet and an icon, no framework and no CDN. `npm run build` (scripts/build-ui.mjs) puts them in dist next
  * to this module; the API server reads them once, when its handler is made.
  */
 import { readFileSync } from 'node:fs';
@@ -16,6 +16,7 @@ export interface UiFile {
 const SERVED: [paths: string[], file: string, type: string][] = [
   [['/ui', '/ui/', '/ui/index.html'], 'index.html', 'text/html; charset=utf-8'],
   [['/ui/app.js'], 'app.js', 'text/javascript; charset=utf-8'],
+  [['/ui/topology.js'], 'topology.js', 'text/javascript; charset=utf-8'],
   [['/ui/app.css'], 'app.css', 'text/css; charset=utf-8'],
   [['/ui/favicon.svg'], 'favicon.svg', 'image/svg+xml'],
 ];
