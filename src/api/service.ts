@@ -6,6 +6,7 @@
  * (modRevision, 0 = absent). When a concurrent writer got there first the compare fails and the
  * whole request is planned again on fresh data: no update is lost, nothing is half written.
  */
+
 import {
   type AdminState,
   healthKey,
@@ -16,6 +17,7 @@ import {
 import { canonicalIP } from '../records/ip.js';
 import { keyToName, nameToKey } from '../records/keys.js';
 import { fnv1a32, leafKey, serializeRecordValue, toRecord } from '../records/record.js';
+import { DEFAULT_TOPOLOGY_PATH, normalizeTopologyPath } from '../records/topology.js';
 import type { HealthStatus, Record, RecordValue } from '../records/types.js';
 import type { Compare, KeyValue, Op, Store } from '../store/types.js';
 import { ApiError } from './errors.js';
@@ -76,6 +78,8 @@ export interface ServiceOptions {
   store: Store;
   prefix: string;
   monitorPath: string;
+  /** `-topology-path`: zones, not records (default `/hades/topology/`). */
+  topologyPath?: string;
   logger?: { warn(obj: object, msg?: string): void };
   /** Transaction attempts before giving up with 409 (default 50). */
   maxAttempts?: number;
@@ -85,6 +89,7 @@ export class RecordService {
   readonly store: Store;
   readonly prefix: string;
   readonly monitorPath: string;
+  readonly topologyPath: string;
   private readonly maxAttempts: number;
   private readonly log: ServiceOptions['logger'];
 
@@ -92,6 +97,7 @@ export class RecordService {
     this.store = o.store;
     this.prefix = o.prefix;
     this.monitorPath = o.monitorPath;
+    this.topologyPath = normalizeTopologyPath(o.topologyPath ?? DEFAULT_TOPOLOGY_PATH);
     this.maxAttempts = o.maxAttempts ?? 50;
     this.log = o.logger;
   }
@@ -137,7 +143,7 @@ export class RecordService {
     all.push(...below.kvs);
     const out = new Map<string, NameRecord[]>();
     for (const kv of all) {
-      if (kv.key.startsWith(this.monitorPath)) continue;
+      if (kv.key.startsWith(this.monitorPath) || kv.key.startsWith(this.topologyPath)) continue;
       let name = keyToName(kv.key, this.prefix);
       if (name === undefined) continue;
       let nameKey = kv.key;

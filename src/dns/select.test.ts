@@ -507,7 +507,13 @@ describe('select: policies', () => {
   });
 
   it('makeSelectors: every policy implemented; overrides replace entries and a replaced sticky has no keyed pick', () => {
-    assert.deepEqual(Object.keys(makeSelectors()).sort(), ['all', 'identity', 'pickKeyed', 'random-one', 'sticky']);
+    assert.deepEqual(Object.keys(makeSelectors()).sort(), [
+      'all',
+      'identity',
+      'pickKeyed',
+      'random-one',
+      'sticky',
+    ]);
     assert.equal(typeof makeSelectors().pickKeyed, 'function');
     const one = () => 1;
     assert.equal(makeSelectors({}, { sticky: one }).pickKeyed, null);

@@ -81,6 +81,7 @@ export async function main(): Promise<void> {
       store: st,
       prefix: cfg.prefix,
       monitorPath: cfg.ipMonitorPath,
+      topologyPath: cfg.topologyPath,
       logger: log,
     });
     try {

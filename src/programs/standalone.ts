@@ -139,6 +139,7 @@ export function startStandaloneApi(addr: HostPort, o: StandaloneApiOptions): Pro
               store,
               prefix: o.prefix,
               monitorPath: o.monitorPath,
+              topologyPath: o.topologyPath,
               logger: o.logger,
             }),
             domain: o.domain,

@@ -189,7 +189,10 @@ export class Topology {
       for (const c of byZone.get(zones[zi])?.cidrs ?? []) {
         if (c.family === 4) {
           let m = byLength.get(c.prefix);
-          if (m === undefined) byLength.set(c.prefix, (m = new Map()));
+          if (m === undefined) {
+            m = new Map();
+            byLength.set(c.prefix, m);
+          }
           const key = masked4(c.bytes, c.prefix);
           // zones are visited in name order: the first to claim a CIDR keeps it
           if (!m.has(key)) m.set(key, zi);
