@@ -85,6 +85,28 @@ export function apicmdFlagSpecs(): FlagSpec[] {
       help: '"ips:old->new;old2->new2" or "alias:old->new"',
     },
     { name: 'json', type: 'bool', default: 'false', env: false, help: 'print JSON instead of lines' },
+    {
+      name: 'explain',
+      type: 'string',
+      default: '',
+      env: false,
+      help: "why -client gets its answer for this name (hades's /explain on -server; -type A|AAAA|…)",
+    },
+    { name: 'client', type: 'string', default: '', env: false, help: 'the client address -explain asks for' },
+    {
+      name: 'ecs',
+      type: 'string',
+      default: '',
+      env: false,
+      help: "-explain: the client's ECS subnet, e.g. 10.1.2.0/24",
+    },
+    {
+      name: 'server',
+      type: 'string',
+      default: '',
+      env: 'HADES_METRICS_ADDR',
+      help: "-explain: hades's metrics port, host:port or a URL",
+    },
     VERSION_FLAG,
   ];
 }
@@ -116,6 +138,11 @@ export interface ApicmdConfig {
   priority: string;
   updates: string;
   json: boolean;
+  /** -explain <name>: '' when not given. */
+  explain: string;
+  client: string;
+  ecs: string;
+  server: string;
 }
 
 export function buildApicmdConfig(v: FlagValues): ApicmdConfig {
@@ -135,5 +162,9 @@ export function buildApicmdConfig(v: FlagValues): ApicmdConfig {
     priority: String(v.priority),
     updates: String(v.updates),
     json: v.json === true,
+    explain: String(v.explain),
+    client: String(v.client),
+    ecs: String(v.ecs),
+    server: String(v.server),
   };
 }

@@ -14,6 +14,7 @@
  *   hades-apicmd -method topology [-zone z1]                     (zones: /v1/topology)
  *   hades-apicmd -method set-topology -zone z1 -cidrs "10.1.0.0/16;fd00:1::/48"
  *   hades-apicmd -method delete-topology -zone z1
+ *   hades-apicmd -explain web.hades.local -client 10.1.4.7 -server 127.0.0.1:9153 [-type AAAA] [-ecs 10.1.4.0/24]
  *
  * -addr / $HADES_API_ADDR, -token / $HADES_API_TOKEN. Errors: one line on stderr, exit 1 (2 for flags).
  */
@@ -31,6 +32,7 @@ import {
   setTopology,
   splitIps,
 } from '../api/client.js';
+import { type ExplanationJson, fetchExplain, formatExplain } from '../api/explain-client.js';
 import { APICMD_PROGRAM, type ApicmdConfig, apicmdFlagSpecs, buildApicmdConfig } from '../config/apicmd.js';
 import { flagsCommandLine } from '../config/cli.js';
 import { canonicalIP } from '../records/ip.js';
@@ -120,7 +122,30 @@ async function runTopology(cfg: ApicmdConfig, base: string): Promise<void> {
   process.stdout.write(cfg.json ? `${JSON.stringify(out, null, 2)}\n` : formatTopology(zones));
 }
 
+/** -explain <name> -client <ip> -server <metrics addr>: hades's /explain, for a person. */
+async function runExplain(cfg: ApicmdConfig): Promise<void> {
+  if (cfg.list || cfg.show !== '' || cfg.method !== '')
+    usageError('-explain does not go with -list, -show or -method');
+  if (cfg.client === '') usageError('-explain needs -client <address>');
+  if (canonicalIP(cfg.client) === undefined)
+    usageError(`-client "${cfg.client}" is not an IPv4 or IPv6 address`);
+  if (cfg.server === '')
+    usageError("-explain needs -server <hades's metrics host:port> (or HADES_METRICS_ADDR)");
+  const e: ExplanationJson = await fetchExplain(cfg.server, {
+    name: cfg.explain,
+    type: cfg.type === '' ? 'A' : cfg.type,
+    client: cfg.client,
+    ecs: cfg.ecs,
+  });
+  process.stdout.write(cfg.json ? `${JSON.stringify(e, null, 2)}\n` : formatExplain(e));
+}
+
 async function run(cfg: ApicmdConfig): Promise<void> {
+  if (cfg.explain !== '') {
+    await runExplain(cfg);
+    return;
+  }
+  if (cfg.client !== '' || cfg.ecs !== '') usageError('-client and -ecs go with -explain');
   if (!cfg.list && cfg.show === '' && cfg.method === '')
     usageError(
       'nothing to do: give -list, -show <name> or -method create|delete|update|drain|undrain|topology|set-topology|delete-topology',

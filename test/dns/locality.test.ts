@@ -37,7 +37,7 @@ import type { Store } from '../../src/store/types.js';
 import type { EtcdProcess } from '../harness/etcd.js';
 import { RandomGen } from '../lib/prng.js';
 import { metricValue, scrape } from '../lib/scrape.js';
-import { dig, parseDig, udpFrom, waitFor } from './clients.js';
+import { dig, parseDig, run, udpFrom, waitFor } from './clients.js';
 import { etcdArgs, freeDnsPort, type HadesProc, startEtcdStore, startHades } from './hades-proc.js';
 
 const SEED = Number(process.env.HADES_TEST_SEED ?? 0x10ca1);
@@ -411,6 +411,50 @@ describe(`locality and tiers: two hades replicas on etcd, ${CLIENTS.length} clie
       assert.equal(status, 400, JSON.stringify(body));
       assert.equal(body.field, 'client', JSON.stringify(body));
       assert.match(String(body.error), /client/);
+    }
+  });
+
+  it('hades-apicmd -explain prints it for a person; its flags are checked', async () => {
+    const bin = new URL('../../src/bin/hades-apicmd.js', import.meta.url).pathname;
+    const r = replicas[0];
+    for (const client of CLIENTS.filter((_, i) => i % 25 === 0)) {
+      const name = NAME_LIST[0];
+      const out = await run(process.execPath, [
+        bin,
+        '-explain',
+        name,
+        '-client',
+        client,
+        '-server',
+        `127.0.0.1:${r.metrics}`,
+      ]);
+      const at = where(`apicmd -explain ${name} -client ${client}`);
+      assert.equal(out.code, 0, `${at}: ${out.stderr}`);
+      const answered = last.get(`${client} ${name}`)?.addr ?? '';
+      assert.match(
+        out.stdout,
+        new RegExp(
+          `for client ${client.replace(/\./g, '\\.')} .*zone: ${zoneOf(zones, client) ?? 'none'}\\)`,
+        ),
+        at,
+      );
+      assert.match(
+        out.stdout,
+        new RegExp(`→ +${answered.replace(/\./g, '\\.')} `),
+        `${at}: the chosen row\n${out.stdout}`,
+      );
+      assert.match(out.stdout, /^rule: /m, at);
+    }
+    const bad: [string[], RegExp][] = [
+      [['-explain', NAME_LIST[0], '-server', `127.0.0.1:${r.metrics}`], /needs -client/],
+      [['-explain', NAME_LIST[0], '-client', 'nope', '-server', `127.0.0.1:${r.metrics}`], /-client "nope"/],
+      [['-client', '127.0.0.1', '-list'], /go with -explain/],
+    ];
+    for (const [args, msg] of bad) {
+      const out = await run(process.execPath, [bin, ...args]);
+      assert.equal(out.code, 2, `${args.join(' ')}: ${out.stderr}`);
+      assert.equal(out.stderr.trim().split('\n').length, 1, out.stderr);
+      assert.match(out.stderr, msg);
     }
   });
 
