@@ -170,7 +170,7 @@ export async function main(): Promise<void> {
       } catch (err) {
         fatal(`-metrics-port ${metricsAt(c, c.metricsPort)}: ${bindError(err)}`);
       }
-      log.info({ addr: metricsAt(c, metricsHttp.port) }, 'hades: metrics on /metrics, /health, /ready');
+      log.info({ addr: metricsAt(c, metricsHttp.port) }, 'hades: metrics on /metrics, /health, /ready, /explain');
     }
 
     store = await openStoreRetrying(PROGRAM, c, 'machines', log, stopped);

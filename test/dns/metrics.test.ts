@@ -219,6 +219,18 @@ describe('hades -workers 2 -metrics-port', () => {
     await fx?.stop();
   });
 
+  it('/explain is asked of a worker: the answer a client gets, and 400 naming a bad parameter', async () => {
+    const r = await fetch(`http://127.0.0.1:${mport}/explain?name=web.hades.local&type=A&client=127.0.0.9`);
+    assert.equal(r.status, 200);
+    const e = (await r.json()) as { rcode: string; chosen: string[]; answer: { data: string }[] };
+    assert.equal(e.rcode, 'NOERROR');
+    const got = await dig(port, ['-b', '127.0.0.9', 'web.hades.local', 'A', '+short']);
+    assert.deepEqual(e.chosen, got.stdout.trim().split('\n'));
+    const bad = await fetch(`http://127.0.0.1:${mport}/explain?name=web.hades.local&client=x`);
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { field: string }).field, 'client');
+  });
+
   it('one scrape shows the sum across workers', async () => {
     const a = await scrape(mport);
     assert.equal(v(a, 'hades_workers'), 2);
