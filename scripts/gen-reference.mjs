@@ -127,7 +127,7 @@ function metricsTable(registry, extra = []) {
   const rows = ['| metric | type | labels | meaning |', '|---|---|---|---|'];
   const list = registry
     .getMetricsAsArray()
-    .filter((m) => !/^hades_(process|nodejs)_/.test(m.name))
+    .filter((m) => !/^(process|nodejs)_/.test(m.name))
     .map((m) => ({
       name: m.name,
       type: m.type,

@@ -207,11 +207,35 @@ describe('HadesMetrics', () => {
     }
   });
 
-  it('includes the process metrics with the hades_ prefix by default', async () => {
+  it('includes the process metrics under their standard names (process_*, nodejs_*) by default', async () => {
     const p = parsePromText(await new HadesMetrics({ version: 'x' }).text());
     assert.deepEqual(strictErrors(p), []);
-    assert.ok(p.types.has('hades_process_resident_memory_bytes'));
-    for (const [name] of p.types) assert.match(name, /^hades_/);
+    for (const name of [
+      'process_resident_memory_bytes',
+      'process_cpu_seconds_total',
+      'process_start_time_seconds',
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_heap_size_used_bytes',
+    ])
+      assert.ok(p.types.has(name), name);
+    for (const [name] of p.types) assert.match(name, /^(hades|process|nodejs)_/);
+    assert.ok(![...p.types.keys()].some((n) => /^hades_(process|nodejs)_/.test(n)), 'no hades_process_*');
+  });
+
+  it('aggregates the process metrics as -workers does: CPU summed, the latest start time kept', async () => {
+    const json = await Promise.all([0, 1].map(() => new HadesMetrics({ version: 'x' }).json()));
+    const own = parsePromText(await new HadesMetrics({ version: 'x' }).text());
+    const p = parsePromText(await AggregatorRegistry.aggregate(json).metrics());
+    assert.deepEqual(strictErrors(p), []);
+    // prom-client omits process_start_time_seconds from an aggregate; ours keeps the largest
+    assert.equal(
+      seriesValue(p, 'process_start_time_seconds'),
+      seriesValue(own, 'process_start_time_seconds'),
+    );
+    assert.ok((seriesValue(p, 'process_cpu_seconds_total') ?? 0) > 0);
+    assert.ok((seriesValue(p, 'process_resident_memory_bytes') ?? 0) > 0);
+    assert.ok(p.types.has('nodejs_eventloop_lag_seconds'));
+    assert.equal(p.types.get('nodejs_version_info'), 'gauge');
   });
 
   it('aggregates two processes as -workers does: sums, the largest record count, the lowest revision', async () => {
