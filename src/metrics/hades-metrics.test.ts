@@ -174,14 +174,14 @@ describe('HadesMetrics', () => {
     assert.equal(seriesValue(p, 'hades_cache_evictions_total'), 3);
     // forwarder, per upstream
     assert.equal(seriesValue(p, 'hades_forward_queries_total'), 10);
-    assert.equal(seriesValue(p, 'hades_forward_requests_total', { upstream: '127.0.0.1:5301' }), 8);
-    assert.equal(seriesValue(p, 'hades_forward_requests_total', { upstream: '[::1]:53' }), 4);
-    assert.equal(seriesValue(p, 'hades_forward_failures_total', { upstream: '[::1]:53' }), 1);
-    assert.equal(seriesValue(p, 'hades_forward_upstream_up', { upstream: '127.0.0.1:5301' }), 1);
-    assert.equal(seriesValue(p, 'hades_forward_upstream_up', { upstream: '[::1]:53' }), 0);
+    assert.equal(seriesValue(p, 'hades_forward_requests_total', { to: '127.0.0.1:5301' }), 8);
+    assert.equal(seriesValue(p, 'hades_forward_requests_total', { to: '[::1]:53' }), 4);
+    assert.equal(seriesValue(p, 'hades_forward_failures_total', { to: '[::1]:53' }), 1);
+    assert.equal(seriesValue(p, 'hades_forward_upstream_up', { to: '127.0.0.1:5301' }), 1);
+    assert.equal(seriesValue(p, 'hades_forward_upstream_up', { to: '[::1]:53' }), 0);
     assert.equal(seriesValue(p, 'hades_forward_refused_total', { reason: 'transfer' }), 1);
     assert.equal(seriesValue(p, 'hades_forward_inflight'), 3);
-    const up = { upstream: '127.0.0.1:5301' };
+    const up = { to: '127.0.0.1:5301' };
     assert.equal(seriesValue(p, 'hades_forward_duration_seconds_bucket', { ...up, le: '0.001' }), 2);
     assert.equal(seriesValue(p, 'hades_forward_duration_seconds_bucket', { ...up, le: '0.01' }), 3);
     assert.equal(seriesValue(p, 'hades_forward_duration_seconds_bucket', { ...up, le: '5' }), 3);
@@ -256,8 +256,8 @@ describe('HadesMetrics', () => {
     assert.equal(seriesValue(p, 'hades_requests_total', { protocol: 'udp', type: 'A' }), 3);
     assert.equal(seriesValue(p, 'hades_request_duration_seconds_count'), 2);
     assert.equal(seriesValue(p, 'hades_request_duration_seconds_bucket', { le: '0.001' }), 2);
-    assert.equal(seriesValue(p, 'hades_forward_requests_total', { upstream: '127.0.0.1:5301' }), 16);
-    assert.equal(seriesValue(p, 'hades_forward_upstream_up', { upstream: '127.0.0.1:5301' }), 1);
+    assert.equal(seriesValue(p, 'hades_forward_requests_total', { to: '127.0.0.1:5301' }), 16);
+    assert.equal(seriesValue(p, 'hades_forward_upstream_up', { to: '127.0.0.1:5301' }), 1);
     assert.equal(seriesValue(p, 'hades_catalog_records'), 101);
     assert.equal(seriesValue(p, 'hades_catalog_revision'), 49);
     assert.equal(seriesValue(p, 'hades_catalog_ready'), 0);

@@ -477,7 +477,7 @@ export class HadesMetrics {
         type,
         () =>
           (this.forwarder?.upstreams() ?? []).map((u) => ({
-            labels: { upstream: u.address },
+            labels: { to: u.address },
             value: pick(u),
           })),
         aggregator,
@@ -505,7 +505,7 @@ export class HadesMetrics {
               u.stats.latencyBuckets,
               u.stats.latencySum,
               {
-                upstream: u.address,
+                to: u.address,
               },
             ),
           );

@@ -135,9 +135,9 @@ describe('hades -metrics-port', () => {
     assert.ok(requests >= moved('hades_request_duration_seconds_count'));
     assert.ok(moved('hades_request_duration_seconds_sum') > 0);
     assert.equal(moved('hades_forward_queries_total'), 1);
-    assert.equal(moved('hades_forward_requests_total', { upstream: up.address }), 1);
-    assert.equal(moved('hades_forward_duration_seconds_count', { upstream: up.address }), 1);
-    assert.equal(v(b, 'hades_forward_upstream_up', { upstream: up.address }), 1);
+    assert.equal(moved('hades_forward_requests_total', { to: up.address }), 1);
+    assert.equal(moved('hades_forward_duration_seconds_count', { to: up.address }), 1);
+    assert.equal(v(b, 'hades_forward_upstream_up', { to: up.address }), 1);
     assert.ok(moved('hades_selection_all_down_total') >= 1);
     assert.ok(moved('hades_catalog_revision') >= 2, 'the two status writes');
 
