@@ -110,14 +110,14 @@ const COLLECTED_LABELS = {
   hades_responses_total: ['protocol', 'rcode'],
   hades_requests_dropped_total: ['reason'],
   hades_forward_refused_total: ['reason'],
-  hades_forward_requests_total: ['upstream'],
-  hades_forward_failures_total: ['upstream'],
-  hades_forward_timeouts_total: ['upstream'],
-  hades_forward_rcode_errors_total: ['upstream'],
-  hades_forward_tcp_retries_total: ['upstream'],
-  hades_forward_spoofed_total: ['upstream'],
-  hades_forward_upstream_up: ['upstream'],
-  hades_forward_duration_seconds: ['upstream'],
+  hades_forward_requests_total: ['to'],
+  hades_forward_failures_total: ['to'],
+  hades_forward_timeouts_total: ['to'],
+  hades_forward_rcode_errors_total: ['to'],
+  hades_forward_tcp_retries_total: ['to'],
+  hades_forward_spoofed_total: ['to'],
+  hades_forward_upstream_up: ['to'],
+  hades_forward_duration_seconds: ['to'],
   hades_catalog_watch_state: ['state'],
   ...KUBEAPI_METRIC_LABELS,
 };
@@ -127,7 +127,7 @@ function metricsTable(registry, extra = []) {
   const rows = ['| metric | type | labels | meaning |', '|---|---|---|---|'];
   const list = registry
     .getMetricsAsArray()
-    .filter((m) => !/^hades_(process|nodejs)_/.test(m.name))
+    .filter((m) => !/^(process|nodejs)_/.test(m.name))
     .map((m) => ({
       name: m.name,
       type: m.type,

@@ -174,14 +174,14 @@ describe('HadesMetrics', () => {
     assert.equal(seriesValue(p, 'hades_cache_evictions_total'), 3);
     // forwarder, per upstream
     assert.equal(seriesValue(p, 'hades_forward_queries_total'), 10);
-    assert.equal(seriesValue(p, 'hades_forward_requests_total', { upstream: '127.0.0.1:5301' }), 8);
-    assert.equal(seriesValue(p, 'hades_forward_requests_total', { upstream: '[::1]:53' }), 4);
-    assert.equal(seriesValue(p, 'hades_forward_failures_total', { upstream: '[::1]:53' }), 1);
-    assert.equal(seriesValue(p, 'hades_forward_upstream_up', { upstream: '127.0.0.1:5301' }), 1);
-    assert.equal(seriesValue(p, 'hades_forward_upstream_up', { upstream: '[::1]:53' }), 0);
+    assert.equal(seriesValue(p, 'hades_forward_requests_total', { to: '127.0.0.1:5301' }), 8);
+    assert.equal(seriesValue(p, 'hades_forward_requests_total', { to: '[::1]:53' }), 4);
+    assert.equal(seriesValue(p, 'hades_forward_failures_total', { to: '[::1]:53' }), 1);
+    assert.equal(seriesValue(p, 'hades_forward_upstream_up', { to: '127.0.0.1:5301' }), 1);
+    assert.equal(seriesValue(p, 'hades_forward_upstream_up', { to: '[::1]:53' }), 0);
     assert.equal(seriesValue(p, 'hades_forward_refused_total', { reason: 'transfer' }), 1);
     assert.equal(seriesValue(p, 'hades_forward_inflight'), 3);
-    const up = { upstream: '127.0.0.1:5301' };
+    const up = { to: '127.0.0.1:5301' };
     assert.equal(seriesValue(p, 'hades_forward_duration_seconds_bucket', { ...up, le: '0.001' }), 2);
     assert.equal(seriesValue(p, 'hades_forward_duration_seconds_bucket', { ...up, le: '0.01' }), 3);
     assert.equal(seriesValue(p, 'hades_forward_duration_seconds_bucket', { ...up, le: '5' }), 3);
@@ -207,11 +207,35 @@ describe('HadesMetrics', () => {
     }
   });
 
-  it('includes the process metrics with the hades_ prefix by default', async () => {
+  it('includes the process metrics under their standard names (process_*, nodejs_*) by default', async () => {
     const p = parsePromText(await new HadesMetrics({ version: 'x' }).text());
     assert.deepEqual(strictErrors(p), []);
-    assert.ok(p.types.has('hades_process_resident_memory_bytes'));
-    for (const [name] of p.types) assert.match(name, /^hades_/);
+    for (const name of [
+      'process_resident_memory_bytes',
+      'process_cpu_seconds_total',
+      'process_start_time_seconds',
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_heap_size_used_bytes',
+    ])
+      assert.ok(p.types.has(name), name);
+    for (const [name] of p.types) assert.match(name, /^(hades|process|nodejs)_/);
+    assert.ok(![...p.types.keys()].some((n) => /^hades_(process|nodejs)_/.test(n)), 'no hades_process_*');
+  });
+
+  it('aggregates the process metrics as -workers does: CPU summed, the latest start time kept', async () => {
+    const json = await Promise.all([0, 1].map(() => new HadesMetrics({ version: 'x' }).json()));
+    const own = parsePromText(await new HadesMetrics({ version: 'x' }).text());
+    const p = parsePromText(await AggregatorRegistry.aggregate(json).metrics());
+    assert.deepEqual(strictErrors(p), []);
+    // prom-client omits process_start_time_seconds from an aggregate; ours keeps the largest
+    assert.equal(
+      seriesValue(p, 'process_start_time_seconds'),
+      seriesValue(own, 'process_start_time_seconds'),
+    );
+    assert.ok((seriesValue(p, 'process_cpu_seconds_total') ?? 0) > 0);
+    assert.ok((seriesValue(p, 'process_resident_memory_bytes') ?? 0) > 0);
+    assert.ok(p.types.has('nodejs_eventloop_lag_seconds'));
+    assert.equal(p.types.get('nodejs_version_info'), 'gauge');
   });
 
   it('aggregates two processes as -workers does: sums, the largest record count, the lowest revision', async () => {
@@ -232,8 +256,8 @@ describe('HadesMetrics', () => {
     assert.equal(seriesValue(p, 'hades_requests_total', { protocol: 'udp', type: 'A' }), 3);
     assert.equal(seriesValue(p, 'hades_request_duration_seconds_count'), 2);
     assert.equal(seriesValue(p, 'hades_request_duration_seconds_bucket', { le: '0.001' }), 2);
-    assert.equal(seriesValue(p, 'hades_forward_requests_total', { upstream: '127.0.0.1:5301' }), 16);
-    assert.equal(seriesValue(p, 'hades_forward_upstream_up', { upstream: '127.0.0.1:5301' }), 1);
+    assert.equal(seriesValue(p, 'hades_forward_requests_total', { to: '127.0.0.1:5301' }), 16);
+    assert.equal(seriesValue(p, 'hades_forward_upstream_up', { to: '127.0.0.1:5301' }), 1);
     assert.equal(seriesValue(p, 'hades_catalog_records'), 101);
     assert.equal(seriesValue(p, 'hades_catalog_revision'), 49);
     assert.equal(seriesValue(p, 'hades_catalog_ready'), 0);

@@ -1,13 +1,15 @@
 /**
- * The Prometheus registry of one hades process: every `hades_` metric, read at scrape time from
+ * The Prometheus registry of one hades process: every `hades_` metric (and prom-client's
+ * `process_*` / `nodejs_*`), the `hades_` ones read at scrape time from
  * the live counters of the parts (`set*` hands them in as they come up; until then a part's
  * metrics read zero or are absent). The query path never touches this module.
  *
  * Sources are structural: anything with the fields below will do (programs/hades.ts passes DnsServer,
  * DnsHandler, Forwarder, Catalog and, once it exists, the response cache).
  */
-import { type Aggregator, collectDefaultMetrics, type Metric, Registry } from 'prom-client';
+import { type Aggregator, type Metric, Registry } from 'prom-client';
 import { Collected, histogramSamples, type MetricType, type Sample } from './collected.js';
+import { registerProcessMetrics } from './program.js';
 
 /** DnsServer.counters (src/dns/query-counters.ts). */
 export interface QueryCountersSource {
@@ -186,7 +188,7 @@ export const WATCH_STATES: readonly string[] = Object.freeze(['connected', 'disc
 export interface HadesMetricsOptions {
   /** `hades_build_info{version}`. */
   version: string;
-  /** prom-client's process metrics (CPU, memory, event-loop lag, GC) with the `hades_` prefix. Default true. */
+  /** prom-client's process metrics (CPU, memory, event-loop lag, GC): `process_*`, `nodejs_*`. Default true. */
   processMetrics?: boolean;
 }
 
@@ -235,7 +237,7 @@ export class HadesMetrics {
     this.cacheMetrics();
     this.forwardMetrics();
     this.catalogMetrics();
-    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'hades_' });
+    if (opts.processMetrics !== false) registerProcessMetrics(this.registry);
   }
 
   // ---- sources --------------------------------------------------------------------------------
@@ -475,7 +477,7 @@ export class HadesMetrics {
         type,
         () =>
           (this.forwarder?.upstreams() ?? []).map((u) => ({
-            labels: { upstream: u.address },
+            labels: { to: u.address },
             value: pick(u),
           })),
         aggregator,
@@ -503,7 +505,7 @@ export class HadesMetrics {
               u.stats.latencyBuckets,
               u.stats.latencySum,
               {
-                upstream: u.address,
+                to: u.address,
               },
             ),
           );

@@ -68,7 +68,7 @@ describe('hades-kubeapi -metrics-port', () => {
       );
     });
     const before = await scrapePort(metricsPort);
-    assert.ok(before.types.has('hades_process_cpu_seconds_total'), 'process metrics');
+    assert.ok(before.types.has('process_cpu_seconds_total'), 'process metrics');
 
     const ok = await req(base, 'GET', '/v1/zones', { authorization: `Bearer ${TOKEN}` });
     assert.equal(ok.status, 200);

@@ -81,7 +81,7 @@ describe('hades-schedule -metrics-port', () => {
     const before = await scrape(active);
     assert.equal(value(before, 'hades_schedule_leader'), 1);
     assert.equal(value(await scrape(standby), 'hades_schedule_leader'), 0);
-    assert.ok(before.types.has('hades_process_cpu_seconds_total'), 'process metrics');
+    assert.ok(before.types.has('process_cpu_seconds_total'), 'process metrics');
     const assigned = value(before, 'hades_schedule_assignments_total', { op: 'assign' });
     const ok = value(before, 'hades_schedule_reconciles_total', { outcome: 'ok' });
 
