@@ -21,9 +21,11 @@ import type { HealthState, Record } from '../records/types.js';
 import { type KeyValue, type Store, StoreError, type Watch, type WatchEvent } from '../store/types.js';
 import { HealthOverlay } from './health-overlay.js';
 import { RecordIndex } from './record-index.js';
+import type { Snapshot } from './snapshot.js';
 
 export interface CatalogOptions {
-  store: Store;
+  /** The store followed; may instead be handed to start() (a snapshot can be served before it opens). */
+  store?: Store;
   /** Record prefix (default `/hades`). */
   prefix?: string;
   /** Health prefix (default `/hades/monitor/status/`): `<healthPrefix><ip>` = `{"status":…}`. */
@@ -106,7 +108,7 @@ export class Catalog {
   readonly prefix: string;
   readonly healthPrefix: string;
   readonly topologyPrefix: string;
-  private readonly store: Store;
+  private store: Store | undefined;
   private readonly log: Logger;
   private readonly recordKeyStart: string;
   private readonly ignore: readonly string[];
@@ -128,6 +130,8 @@ export class Catalog {
   private started = false;
   private stopped = false;
   private readyFlag = false;
+  /** Serving a snapshot (installSnapshot) until the first list of every feed is in. */
+  private staleFlag = false;
   private readyWaiters: { resolve: () => void; reject: (e: Error) => void } | undefined;
   /** Called by stop(): end backoff sleeps and in-flight list waits. */
   private readonly onStop = new Set<() => void>();
@@ -188,11 +192,14 @@ export class Catalog {
   // ---- lifecycle -----------------------------------------------------------------------------
 
   /**
-   * Starts following the store. Resolves once the first full list is in (retrying for as long
-   * as the store is unreachable); rejects if `stop()` comes first.
+   * Starts following the store (`store`, else the one given to the constructor). Resolves once
+   * the first full list is in (retrying for as long as the store is unreachable); rejects if
+   * `stop()` comes first.
    */
-  start(): Promise<void> {
+  start(store?: Store): Promise<void> {
     if (this.started) throw new Error('catalog already started');
+    if (store !== undefined) this.store = store;
+    if (this.store === undefined) throw new Error('catalog: no store to follow');
     this.started = true;
     const ready = new Promise<void>((resolve, reject) => {
       this.readyWaiters = { resolve, reject };
@@ -220,6 +227,30 @@ export class Catalog {
   /** True once the first full list (of every prefix followed) is in. */
   get ready(): boolean {
     return this.readyFlag;
+  }
+
+  /**
+   * True while the catalog answers from a snapshot (installSnapshot) because the store has not
+   * been listed yet: the data may be old. False once every feed has listed.
+   */
+  get stale(): boolean {
+    return this.staleFlag;
+  }
+
+  /**
+   * Serves `snap` (a snapshot file's content, snapshot.ts) until the first list of the store
+   * replaces it, atomically as any list does. Only before any list is in; ignored after.
+   */
+  installSnapshot(snap: Snapshot): boolean {
+    if (this.feeds.some((f) => f.listed)) return false;
+    this.idx = snap.index;
+    this.hov = snap.overlay;
+    this.zones = snap.zones;
+    this.topo = new Topology(snap.zones);
+    for (const f of this.feeds) f.revision = snap.revision;
+    this.lastEvent = snap.written;
+    this.staleFlag = true;
+    return true;
   }
 
   /** Store revision the record index reflects (the list's, then each applied event's). */
@@ -410,7 +441,7 @@ export class Catalog {
       feed.wake = resolve;
     });
     try {
-      watch = this.store.watch(feed.prefix, fromRevision, {
+      watch = this.storeOf().watch(feed.prefix, fromRevision, {
         events: (events) => {
           if (live && !this.stopped) this.applyEvents(feed, events);
         },
@@ -477,9 +508,10 @@ export class Catalog {
     return new Promise((resolve, reject) => {
       const stop = (): void => resolve(undefined);
       this.onStop.add(stop);
-      const listing = this.store.listPages
-        ? this.store.listPages(prefix, page)
-        : this.store.list(prefix).then((res) => {
+      const store = this.storeOf();
+      const listing = store.listPages
+        ? store.listPages(prefix, page)
+        : store.list(prefix).then((res) => {
             page(res.kvs);
             return res.revision;
           });
@@ -494,6 +526,11 @@ export class Catalog {
         },
       );
     });
+  }
+
+  private storeOf(): Store {
+    if (this.store === undefined) throw new Error('catalog: no store to follow');
+    return this.store;
   }
 
   private backoff(attempt: number): number {
@@ -585,6 +622,7 @@ export class Catalog {
   private checkReady(): void {
     if (this.readyFlag || !this.feeds.every((f) => f.listed)) return;
     this.readyFlag = true;
+    this.staleFlag = false;
     this.readyWaiters?.resolve();
     this.readyWaiters = undefined;
   }

@@ -77,6 +77,8 @@ export interface HadesConfig {
   metricsHost: string;
   /** `-log-queries`: one log line per query. */
   logQueries: boolean;
+  /** `-snapshot`: the catalog's snapshot file ('' = none). */
+  snapshot: string;
   /** Upstreams for non-local names; empty = those of /etc/resolv.conf (unless `forwarding` is off). */
   nameservers: HostPort[];
   /** False for `-nameservers none`: names outside -domain get REFUSED, nothing is sent upstream. */
@@ -251,6 +253,12 @@ export function hadesFlagSpecs(mode: 'server' | 'standalone' = 'server'): FlagSp
       type: 'string',
       default: '',
       help: 'IP address the metrics port binds (default: the host of -addr)',
+    },
+    {
+      name: 'snapshot',
+      type: 'string',
+      default: '',
+      help: 'keep the records in this file (written atomically, at most every 5 s) and answer from it while the store is unreachable at start',
     },
     {
       name: 'log-queries',
@@ -473,6 +481,7 @@ export function buildHadesConfig(
     metricsPort: num('metrics-port'),
     metricsHost,
     logQueries: v['log-queries'] as boolean,
+    snapshot: String(v.snapshot),
     nameservers,
     forwarding,
     stubs,

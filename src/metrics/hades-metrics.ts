@@ -95,6 +95,8 @@ export interface ForwarderSource {
 /** Catalog (src/catalog). */
 export interface CatalogSource {
   readonly ready: boolean;
+  /** Answering from a snapshot (`-snapshot`) because the store has not been listed yet. */
+  readonly stale?: boolean;
   readonly revision: number;
   readonly recordCount: number;
   readonly watchState: string;
@@ -526,6 +528,12 @@ export class HadesMetrics {
       'hades_catalog_records',
       'Records in the in-memory index (each process holds them all: the largest count).',
       () => c()?.recordCount ?? 0,
+      'max',
+    );
+    this.gauge(
+      'hades_catalog_stale',
+      '1 while answering from the -snapshot file because the store has not been listed yet (across processes: the highest).',
+      () => (c()?.stale === true ? 1 : 0),
       'max',
     );
     this.gauge(

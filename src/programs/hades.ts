@@ -11,6 +11,7 @@
  */
 import { hostname } from 'node:os';
 import { Catalog } from '../catalog/catalog.js';
+import { readSnapshot, SnapshotError, SnapshotWriter } from '../catalog/snapshot.js';
 import { formatHostPort, type HostPort } from '../common/host-port.js';
 import { assertNoLoop, ForwardConfigError, ForwardLoopError, fromResolvConf } from '../config/forward.js';
 import { type HadesConfig, hadesCommandLine, PROGRAM } from '../config/hades.js';
@@ -42,6 +43,12 @@ import {
   type TokenSource,
   writeApiToken,
 } from './standalone.js';
+
+/**
+ * With a snapshot installed, how long hades waits for the store's first list before answering
+ * from the snapshot (a reachable etcd lists 100,000 records in about a second).
+ */
+const SNAPSHOT_GRACE_MS = 3000;
 
 /** Runs hades (or `hades standalone`) with the process's command line and environment. */
 export async function main(): Promise<void> {
@@ -121,6 +128,7 @@ export async function main(): Promise<void> {
     let forwarder: Forwarder | undefined;
     let api: StandaloneApi | undefined;
     let metricsHttp: MetricsHttpServer | undefined;
+    let snapshots: SnapshotWriter | undefined;
     // -metrics-port: the registry reads the parts as they come up; a worker answers its primary
     const metrics = c.metricsPort > 0 ? new HadesMetrics({ version: VERSION }) : undefined;
     if (metrics && isWorker()) answerPrimary(metrics);
@@ -133,6 +141,7 @@ export async function main(): Promise<void> {
         await api?.close();
         await server?.close();
         forwarder?.close();
+        await snapshots?.stop();
         await catalog?.stop();
         await store?.close();
         await metricsHttp?.close();
@@ -170,29 +179,60 @@ export async function main(): Promise<void> {
       } catch (err) {
         fatal(`-metrics-port ${metricsAt(c, c.metricsPort)}: ${bindError(err)}`);
       }
-      log.info({ addr: metricsAt(c, metricsHttp.port) }, 'hades: metrics on /metrics, /health, /ready, /explain');
+      log.info(
+        { addr: metricsAt(c, metricsHttp.port) },
+        'hades: metrics on /metrics, /health, /ready, /explain',
+      );
     }
 
-    store = await openStoreRetrying(PROGRAM, c, 'machines', log, stopped);
-    if (!store) return;
-    log.info({ kind: store.kind, machines: c.machines, dataDir: c.dataDir }, 'hades: store open');
-    api?.attach(store);
-
-    catalog = new Catalog({
-      store,
+    const cat = new Catalog({
       prefix: c.prefix,
       healthPrefix: c.ipMonitorPath,
       topologyPrefix: c.topologyPath,
       logger: log,
     });
-    metrics?.setCatalog(catalog);
+    catalog = cat;
+    metrics?.setCatalog(cat);
+    if (c.snapshot !== '') await installSnapshot(cat, c.snapshot);
+
+    // open the store and take the first list; with a snapshot installed, answer from it if that
+    // does not happen soon (the store is unreachable), until it does
+    const opening = (async (): Promise<boolean> => {
+      store = await openStoreRetrying(PROGRAM, c, 'machines', log, stopped);
+      if (!store) return false;
+      log.info({ kind: store.kind, machines: c.machines, dataDir: c.dataDir }, 'hades: store open');
+      api?.attach(store);
+      await cat.start(store);
+      return true;
+    })();
+    let listed: boolean;
     try {
-      await catalog.start();
+      listed = cat.stale ? await listedWithin(opening, SNAPSHOT_GRACE_MS) : await opening;
     } catch (err) {
       if (stopped.aborted) return;
       throw err;
     }
     if (stopped.aborted) return;
+    if (!listed) {
+      log.warn(
+        { file: c.snapshot, revision: cat.revision, written: new Date(cat.lastEventAt).toISOString() },
+        'hades: the store is unreachable: answering from the snapshot (stale) until it lists',
+      );
+      opening.then(
+        (ok) => {
+          if (ok)
+            log.info(
+              { revision: cat.revision, records: cat.recordCount },
+              'hades: store listed: the snapshot replaced',
+            );
+        },
+        (err) => {
+          if (!stopped.aborted)
+            log.error({ err: (err as Error).message }, 'hades: following the store failed');
+        },
+      );
+    }
+    if (c.snapshot !== '') snapshots = new SnapshotWriter({ catalog: cat, file: c.snapshot, logger: log });
     // the first list's garbage goes before hades listens (src/dns/memory.ts)
     const gcMs = collectStartupGarbage();
     log.info(
@@ -205,7 +245,7 @@ export async function main(): Promise<void> {
     );
 
     const handler = new DnsHandler({
-      catalog,
+      catalog: cat,
       zones: c.zones,
       defaultTtl: c.defaultTtl,
       select: c.select,
@@ -257,7 +297,8 @@ export async function main(): Promise<void> {
       metrics.setHandler(handler);
       if (fwd) metrics.setForwarder(fwd, LATENCY_BUCKETS);
       metrics.setCacheSource(cache?.stats);
-      metrics.setReady(() => cat.ready && srv.listening);
+      // a snapshot served while the store is unreachable is an answer: ready (and stale, a gauge)
+      metrics.setReady(() => (cat.ready || cat.stale) && srv.listening);
     }
     try {
       await server.listen();
@@ -283,6 +324,39 @@ export async function main(): Promise<void> {
     if (isWorker()) notifyListening(server.port);
     else if (c.mode === 'standalone')
       process.stdout.write(standaloneBanner(c, server.port, api?.port, tokenSource));
+  }
+
+  /** Installs the snapshot in `file` into `cat` (a missing or unusable file: a warning, no snapshot). */
+  async function installSnapshot(cat: Catalog, file: string): Promise<void> {
+    try {
+      const snap = await readSnapshot(file, cat.prefix);
+      cat.installSnapshot(snap);
+      log.info(
+        {
+          file,
+          revision: snap.revision,
+          records: snap.index.size,
+          written: new Date(snap.written).toISOString(),
+        },
+        'hades: snapshot loaded',
+      );
+    } catch (err) {
+      if (!(err instanceof SnapshotError)) throw err;
+      log.warn({ err: err.message }, 'hades: -snapshot not used');
+    }
+  }
+
+  /** True when `opening` lists within `ms`; false when it has not by then (it goes on). */
+  async function listedWithin(opening: Promise<boolean>, ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    });
+    try {
+      return await Promise.race([opening.catch(() => false), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** `host:port` of the metrics port. */
