@@ -109,8 +109,14 @@ function fetchAndUnpack(dir) {
     for (const h of ['node_api.h', 'uv.h'])
       if (!existsSync(join(unpacked, 'include', 'node', h))) throw new Error(`${spec}: no include/node/${h}`);
     writeFileSync(join(unpacked, MARKER), `${NODE24.integrity}\n`);
+    // another run (another checkout) may have finished the same install meanwhile: keep that one
+    if (installed(dir)) return;
     rmSync(dir, { recursive: true, force: true }); // a folder without its marker: a broken install
-    renameSync(unpacked, dir);
+    try {
+      renameSync(unpacked, dir);
+    } catch (err) {
+      if (!installed(dir)) throw err;
+    }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
