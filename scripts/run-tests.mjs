@@ -48,11 +48,19 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-/** One pass of the suite on `node`, whose folder also leads PATH (the bins' `env node` shebangs). */
+/**
+ * One pass of the suite on `node`. Another node than the one running this leads PATH (the bins'
+ * `env node` shebangs) and replaces npm's own pointers to node; this node's pass keeps the
+ * environment as it is.
+ */
 function pass(node) {
   const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
   console.error(`run-tests: ${files.length} test files on Node ${version} (${node})`);
-  const env = { ...process.env, PATH: [dirname(node), process.env.PATH].filter(Boolean).join(delimiter) };
+  const env = { ...process.env };
+  if (node !== process.execPath) {
+    env.PATH = [dirname(node), process.env.PATH].filter(Boolean).join(delimiter);
+    for (const k of ['NODE', 'npm_node_execpath']) if (env[k] !== undefined) env[k] = node;
+  }
   // A test that hangs fails after 5 minutes instead of holding CI to its limit.
   const result = spawnSync(node, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...files], {
     stdio: 'inherit',
