@@ -78,7 +78,7 @@ if (which !== 'current' && !currentIs24) {
     node24 = ensureNode24();
   } catch (err) {
     console.error(`run-tests: Node 24: ${err.message.split('\n')[0]}`);
-    results.push({ name: `Node ${NODE24.version}`, ok: false, why: 'not installed' });
+    results.push({ name: `Node v${NODE24.version}`, ok: false, why: 'not installed' });
   }
   if (node24) results.push(pass(node24));
 }
