@@ -1,4 +1,4 @@
-# Hades: one image for every program.
+# Hades: one image for every program, on Node 24 LTS (docs/operations.md#node-versions).
 #   docker build -t hades:0.1.0 .
 #   docker run --rm hades:0.1.0 -h                                   # hades (the DNS server)
 #   docker run --rm --entrypoint node hades:0.1.0 dist/src/bin/hades-kubeapi.js -h
@@ -6,7 +6,7 @@
 #  command: [node, /app/dist/src/bin/<program>.js])
 
 # --- build: every dependency, then tsc into dist/
-FROM node:20-bookworm AS build
+FROM node:24-bookworm AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: "prepare" would build before the sources are here; lmdb and
@@ -26,13 +26,13 @@ COPY scripts/build-native.mjs ./scripts/
 RUN node scripts/build-native.mjs && test -f build/udp_batch.node
 
 # --- production dependencies only
-FROM node:20-bookworm AS deps
+FROM node:24-bookworm AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 
 # --- runtime
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 # iputils-ping: hades-scanner's ICMP checks (enable-icmp); libcap2-bin lets its postinst give
 # ping its file capability (cap_net_raw) for hosts without ping_group_range
 RUN apt-get update \

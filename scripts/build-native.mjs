@@ -12,7 +12,10 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'native', 'udp_batch.c');
-const out = join(root, 'build', 'udp_batch.node');
+// --out=FILE: build there instead, always (test/dns/udp-batch.test.ts builds with the node running
+// the tests, to see the C file compile against each Node's headers)
+const outArg = process.argv.find((a) => a.startsWith('--out='))?.slice('--out='.length);
+const out = outArg ? resolve(outArg) : join(root, 'build', 'udp_batch.node');
 
 function headers() {
   const candidates = [
@@ -30,7 +33,12 @@ function skip(why) {
 }
 
 if (process.platform !== 'linux') skip(`platform ${process.platform}`);
-if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs && !process.argv.includes('--force'))
+if (
+  !outArg &&
+  existsSync(out) &&
+  statSync(out).mtimeMs >= statSync(src).mtimeMs &&
+  !process.argv.includes('--force')
+)
   process.exit(0);
 const inc = headers();
 if (inc === undefined) skip("Node's headers (node_api.h, uv.h) not found; set npm_config_nodedir");

@@ -77,6 +77,13 @@ function short(text: string): string {
 }
 
 /**
+ * Node 24 appends advice for interactive users to certificate errors (`self-signed certificate;
+ * if the root CA is installed locally, try running Node.js with --use-system-ca`): a probe's
+ * reason names the cause only, the same on every Node.
+ */
+const NODE_CA_HINT = /; if the root CA is installed locally, try running Node\.js with\s+--use-system-ca\.?$/;
+
+/**
  * `TLS: self-signed certificate`: the error's message, kept short. For OpenSSL's own errors
  * (`<address>:error:<code>:SSL routines:<function>:<reason>:<file>:<line>:`) only their reason,
  * e.g. `wrong version number`; for a certificate that does not name the host, Node's detail
@@ -84,7 +91,7 @@ function short(text: string): string {
  */
 function tlsFailed(err: unknown): ProbeResult {
   const e = err as { message?: unknown; reason?: unknown; code?: unknown } | null;
-  const m = typeof e?.message === 'string' ? e.message : '';
+  const m = typeof e?.message === 'string' ? e.message.replace(NODE_CA_HINT, '') : '';
   const ssl = /:error:[0-9A-Fa-f]+:[^:]*:[^:]*:([^:]+):/.exec(m);
   let text = m || errorCode(err);
   if (ssl !== null) text = ssl[1];

@@ -300,6 +300,10 @@ describe('deploy/kubernetes', () => {
     }
     const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
     assert.match(dockerfile, /^WORKDIR \/app$/m);
+    // every stage (build, the native addon's headers, runtime) on Node 24 LTS, the one npm test also runs
+    const bases = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+    assert.ok(bases.length > 0);
+    for (const b of bases) assert.match(b, /^node:24-/, `FROM ${b}`);
     // hades, the ENTRYPOINT, runs node with the flags of its bin's shebang
     const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile);
     assert.ok(entrypoint, 'the Dockerfile has an exec-form ENTRYPOINT');

@@ -3,12 +3,20 @@
  * built and loads on Linux (CI notices a broken build), bursts larger than a batch are answered
  * in full and in fewer batches than datagrams, each reply goes to its own source (address and
  * port), oversize datagrams are dropped and counted, clients on several 127.x addresses are told
- * apart, and a process running hades over real etcd answers dig through it.
+ * apart, and a process running hades over real etcd answers dig through it. The C file compiles
+ * without a warning against the headers of the node running the test (npm test runs it on Node 20
+ * and on Node 24, the Dockerfile builds on Node 24) and that build loads.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { TRANSPORT_UDP } from '../../src/dns/query-counters.js';
 import { DnsServer } from '../../src/dns/server.js';
 import { BATCH, udpBatchUnavailable } from '../../src/dns/udp-batch.js';
@@ -22,6 +30,35 @@ const linux = process.platform === 'linux';
 describe('batched UDP', () => {
   it('the addon is built and loads (Linux)', { skip: !linux && 'Linux only' }, () => {
     assert.equal(udpBatchUnavailable(), '', 'build/udp_batch.node: run `node scripts/build-native.mjs`');
+  });
+
+  it("the C file compiles against this node's own headers, without a warning, and loads", {
+    skip: !linux && 'Linux only',
+  }, () => {
+    const root = fileURLToPath(new URL('../../../', import.meta.url));
+    const include = path.join(path.dirname(path.dirname(process.execPath)), 'include', 'node');
+    assert.ok(existsSync(path.join(include, 'node_api.h')), `${process.version}: no headers in ${include}`);
+    const dir = mkdtempSync(path.join(tmpdir(), 'hades-udp-batch-'));
+    try {
+      const out = path.join(dir, 'udp_batch.node');
+      const env = { ...process.env };
+      delete env.npm_config_nodedir; // the headers beside process.execPath, not a configured folder
+      const r = spawnSync(
+        process.execPath,
+        [path.join(root, 'scripts', 'build-native.mjs'), `--out=${out}`],
+        {
+          env,
+          encoding: 'utf8',
+        },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr, '', 'cc printed warnings (or the build was skipped)');
+      const addon = createRequire(import.meta.url)(out) as Record<string, unknown>;
+      for (const f of ['bind', 'open', 'addressText', 'sendTo', 'localPort', 'closeFd', 'close'])
+        assert.equal(typeof addon[f], 'function', f);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   const handler = testHandler();
