@@ -70,14 +70,19 @@ export interface RequestAuthOptions {
   headers: http.OutgoingHttpHeaders;
   agent: http.Agent | undefined;
   auth?: string;
+  /** Which credentials these are: `refresh(generation)` after a 401 with them. */
+  generation: number;
 }
 
 /** What KubeClient needs of credentials. */
 export interface RequestAuth {
   readonly server: URL;
   requestOptions(): Promise<RequestAuthOptions>;
-  /** After a 401: the next request reads token files again and runs the exec plugin again. */
-  refresh(): void;
+  /**
+   * After a 401 with the credentials of `generation`: the next request reads token files again
+   * and runs the exec plugin again (once, however many requests got the 401 with them).
+   */
+  refresh(generation?: number): void;
 }
 
 const TOKEN_FILE_PROVIDER = 'hades-token-file';
@@ -435,6 +440,7 @@ export class KubeAuth implements RequestAuth {
   private readonly tokenFiles = new TokenFileAuthenticator();
   private readonly loaded: Loaded;
   private queue: Promise<unknown> = Promise.resolve();
+  private generation = 0;
   private readonly timeoutMs: number;
 
   private constructor(loaded: Loaded, timeoutMs: number) {
@@ -473,7 +479,9 @@ export class KubeAuth implements RequestAuth {
     return exec?.command;
   }
 
-  refresh(): void {
+  refresh(generation?: number): void {
+    if (generation !== undefined && generation !== this.generation) return; // refreshed already
+    this.generation++;
     for (const tf of this.tokenFiles.files.values()) tf.invalidate();
     if (this.execCommand() !== undefined) this.kc = this.build();
   }
@@ -487,6 +495,7 @@ export class KubeAuth implements RequestAuth {
 
   private async apply(): Promise<RequestAuthOptions> {
     const opts: https.RequestOptions = { headers: {} };
+    const generation = this.generation;
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
@@ -510,6 +519,7 @@ export class KubeAuth implements RequestAuth {
       headers: (opts.headers ?? {}) as http.OutgoingHttpHeaders,
       agent: opts.agent as http.Agent | undefined,
       auth: opts.auth ?? undefined,
+      generation,
     };
   }
 

@@ -70,10 +70,10 @@ export class KubeClient {
     signal: AbortSignal | undefined,
   ): Promise<http.IncomingMessage> {
     for (let attempt = 0; ; attempt++) {
-      const res = await this.requestOnce(path, timeoutMs, signal);
+      const { res, generation } = await this.requestOnce(path, timeoutMs, signal);
       if (res.statusCode !== 401 || attempt > 0) return res;
       res.resume();
-      this.auth.refresh();
+      this.auth.refresh(generation);
     }
   }
 
@@ -81,17 +81,17 @@ export class KubeClient {
     path: string,
     timeoutMs: number | undefined,
     signal: AbortSignal | undefined,
-  ): Promise<http.IncomingMessage> {
+  ): Promise<{ res: http.IncomingMessage; generation: number }> {
     const url = new URL(path, this.server);
     const ro = await this.auth.requestOptions();
     if (signal?.aborted) throw new Error('aborted');
     const headers: http.OutgoingHttpHeaders = { accept: 'application/json', ...ro.headers };
     const mod = url.protocol === 'https:' ? https : http;
-    return new Promise<http.IncomingMessage>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       const req = mod.request(
         url,
         { method: 'GET', headers, agent: ro.agent, ...(ro.auth ? { auth: ro.auth } : {}) },
-        resolve,
+        (res) => resolve({ res, generation: ro.generation }),
       );
       this.open.add(req);
       const onAbort = () => req.destroy(new Error('aborted'));
