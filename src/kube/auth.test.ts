@@ -42,7 +42,7 @@ const load = (o: KubeAuthOptions) => KubeAuth.load({ env: { HOME: emptyHome }, .
 const authz = async (a: KubeAuth) => (await a.requestOptions()).headers.Authorization;
 
 describe('KubeAuth: the source', () => {
-  const homeFile = kubeconfig(path.join(home, '.kube', 'config'), ['home']);
+  kubeconfig(path.join(home, '.kube', 'config'), ['home']);
   const envFile = kubeconfig(path.join(dir, 'env.yaml'), ['env']);
   const flagFile = kubeconfig(path.join(dir, 'flag.yaml'), ['flag']);
   const cases: [string, KubeAuthOptions, string][] = [
