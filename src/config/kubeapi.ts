@@ -168,7 +168,7 @@ export function kubeapiFlagSpecs(): FlagSpec[] {
       type: 'string',
       default: '',
       ini: 'Kube2Hades.kube-master-url',
-      help: 'Kubernetes API server URL (required with -kube-enable YES)',
+      help: 'Kubernetes API server URL (with -kube-token, -kube-ca-file); when set, no kubeconfig or in-cluster config is read',
     },
     {
       name: 'kube-token',
