@@ -3,7 +3,7 @@
  * /etc/hades/hades-api.conf, INI) with its keys, each also a flag (and `HADES_<FLAG>`):
  *
  *   [General]    domain, etcd-server, ip-monitor-path, log-dir, log-level, log-to-stdio
- *   [Kube2Hades] kube-enable YES|NO, kube-master-url
+ *   [Kube2Hades] kube-enable YES|NO, kube-master-url (+ kube-token, kube-ca-file, kubeconfig, kube-context)
  *   [HadesApi]   api-enable YES|NO, api-address, hades-auth
  *
  * plus what this release adds (-data-dir, -prefix, -tokens-file, -api-rate, -api-burst, [General]
@@ -11,7 +11,6 @@
  * lock-path and [HadesApi] dns-metrics) and the
  * seed's logging flags (-logtostderr, -log_dir, -v). Precedence: argv > env > file > default.
  */
-import { existsSync } from 'node:fs';
 import type { HostPort } from '../common/host-port.js';
 import { normalizeMonitorPath } from '../records/health.js';
 import { parseIP, splitHostPort } from '../records/ip.js';
@@ -47,6 +46,8 @@ export interface KubeapiConfig extends MetricsPortConfig {
     token: string;
     caFile: string;
     kubeconfig: string;
+    /** `-kube-context`: a context of the kubeconfig ('' = its current-context). */
+    context: string;
     svcIpSource: 'clusterIP' | 'externalIPs' | 'loadBalancer';
   };
   api: {
@@ -167,7 +168,7 @@ export function kubeapiFlagSpecs(): FlagSpec[] {
       type: 'string',
       default: '',
       ini: 'Kube2Hades.kube-master-url',
-      help: 'Kubernetes API server URL (required with -kube-enable YES)',
+      help: 'Kubernetes API server URL (with -kube-token, -kube-ca-file); when set, no kubeconfig or in-cluster config is read',
     },
     {
       name: 'kube-token',
@@ -188,7 +189,14 @@ export function kubeapiFlagSpecs(): FlagSpec[] {
       type: 'string',
       default: '',
       ini: 'Kube2Hades.kubeconfig',
-      help: 'kubeconfig file (instead of -kube-master-url)',
+      help: 'kubeconfig file, used when -kube-master-url is empty (else $KUBECONFIG, ~/.kube/config, then the in-cluster service account)',
+    },
+    {
+      name: 'kube-context',
+      type: 'string',
+      default: '',
+      ini: 'Kube2Hades.kube-context',
+      help: 'context of the kubeconfig to use (default: its current-context)',
     },
     {
       name: 'svc-ip-source',
@@ -360,15 +368,13 @@ export function buildKubeapiConfig(v: FlagValues): KubeapiConfig {
   const kubeEnable = yes(v['kube-enable']);
   const masterUrl = str('kube-master-url');
   const kubeconfig = str('kubeconfig');
-  if (
-    kubeEnable &&
-    masterUrl === '' &&
-    kubeconfig === '' &&
-    !existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')
-  )
+  const kubeContext = str('kube-context');
+  // which source applies (-kube-master-url, a kubeconfig, in-cluster) and whether it reads is
+  // decided when hades-kubeapi starts the watcher (src/kube/auth.ts), exiting 2 the same way
+  if (kubeContext !== '' && masterUrl !== '')
     throw new FlagError(
-      'kube-master-url',
-      '-kube-master-url ([Kube2Hades] kube-master-url): a value is required when kube-enable is YES (or -kubeconfig, or run in a pod)',
+      'kube-context',
+      `-kube-context "${kubeContext}": contexts are a kubeconfig's, and -kube-master-url is set`,
     );
   const apiEnable = yes(v['api-enable']);
   const addrText = str('api-address');
@@ -398,6 +404,7 @@ export function buildKubeapiConfig(v: FlagValues): KubeapiConfig {
       token: String(v['kube-token']),
       caFile: str('kube-ca-file'),
       kubeconfig,
+      context: kubeContext,
       svcIpSource: v['svc-ip-source'] as KubeapiConfig['kube']['svcIpSource'],
     },
     api: {

@@ -1,19 +1,19 @@
 /**
- * A small list+watch client for the Kubernetes API (node:http/https, no dependency).
+ * A small list+watch client for the Kubernetes API (node:http/https).
  *
- * - `KubeClient`: where the API server is and how to authenticate (bearer token, CA file), from
- *   explicit options, a kubeconfig (server + token + CA, basic support) or the in-cluster
- *   service-account files. `getJson(path)` and `watchStream(path, onLine)`.
+ * - `KubeClient`: `getJson(path)` and `watchStream(path, onLine)` against the server of a
+ *   `RequestAuth` (auth.ts: KubeConfig), asking it for headers and agent (TLS material) before
+ *   every request; a 401 refreshes the credentials and the request is made once more.
  * - `ListWatcher`: one resource (e.g. `/api/v1/services`): list (paged with `limit`/`continue`),
  *   then watch from the list's resourceVersion (`allowWatchBookmarks`), resume from the last
  *   resourceVersion after a dropped stream, list again on 410 Gone (HTTP 410 or an ERROR event
  *   with code 410), restart with exponential backoff on any other error. Never stops by itself.
  */
 
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { type Logger, NOOP_LOGGER } from '../common/logger.js';
+import type { RequestAuth } from './auth.js';
 
 export interface KubeObjectMeta {
   name: string;
@@ -30,139 +30,6 @@ export interface KubeObject {
   metadata: KubeObjectMeta;
 }
 
-export interface KubeClientOptions {
-  /** `http(s)://host:port` of the API server (the seed's `kube-master-url`). */
-  server: string;
-  token?: string;
-  /** PEM CA certificate(s) for an https server (content, not a path). */
-  ca?: string | Buffer;
-  /** Skip server certificate checks (kubeconfig `insecure-skip-tls-verify`). */
-  insecure?: boolean;
-  /** Per-request timeout for lists (ms). Default 30 s. */
-  requestTimeoutMs?: number;
-}
-
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-
-/** Options from the in-cluster environment (KUBERNETES_SERVICE_HOST/PORT + service-account files), or undefined. */
-export function inClusterOptions(
-  env = process.env,
-  dir = SERVICE_ACCOUNT_DIR,
-): KubeClientOptions | undefined {
-  const host = env.KUBERNETES_SERVICE_HOST;
-  const port = env.KUBERNETES_SERVICE_PORT;
-  if (!host || !port) return undefined;
-  const h = host.includes(':') ? `[${host}]` : host;
-  let token: string | undefined;
-  let ca: Buffer | undefined;
-  try {
-    token = readFileSync(`${dir}/token`, 'utf8').trim();
-  } catch {
-    // no token file
-  }
-  try {
-    ca = readFileSync(`${dir}/ca.crt`);
-  } catch {
-    // no CA file
-  }
-  return { server: `https://${h}:${port}`, token, ca };
-}
-
-/**
- * Basic kubeconfig support: the current context's cluster `server`, `certificate-authority(-data)`,
- * `insecure-skip-tls-verify`, and its user's `token` / `tokenFile`. Accepts JSON or the usual
- * simple YAML layout (block mappings and `- name:` lists, no anchors or flow style).
- */
-export function kubeconfigOptions(text: string): KubeClientOptions {
-  const doc = (text.trimStart().startsWith('{') ? JSON.parse(text) : parseSimpleYaml(text)) as {
-    [k: string]: unknown;
-  };
-  const arr = (k: string) => (Array.isArray(doc[k]) ? (doc[k] as { [k: string]: unknown }[]) : []);
-  const named = (list: { [k: string]: unknown }[], name: unknown, field: string) =>
-    (list.find((e) => e.name === name)?.[field] ?? (list.length === 1 ? list[0][field] : undefined)) as
-      | { [k: string]: unknown }
-      | undefined;
-  const ctxName = doc['current-context'];
-  const ctx = named(arr('contexts'), ctxName, 'context') ?? {};
-  const cluster = named(arr('clusters'), ctx.cluster, 'cluster');
-  const user = named(arr('users'), ctx.user, 'user') ?? {};
-  if (cluster === undefined || typeof cluster.server !== 'string')
-    throw new Error('kubeconfig: no cluster server for the current context');
-  const out: KubeClientOptions = { server: cluster.server };
-  if (typeof cluster['certificate-authority-data'] === 'string')
-    out.ca = Buffer.from(cluster['certificate-authority-data'], 'base64');
-  else if (typeof cluster['certificate-authority'] === 'string')
-    out.ca = readFileSync(cluster['certificate-authority']);
-  if (cluster['insecure-skip-tls-verify'] === true || cluster['insecure-skip-tls-verify'] === 'true')
-    out.insecure = true;
-  if (typeof user.token === 'string') out.token = user.token;
-  else if (typeof user.tokenFile === 'string') out.token = readFileSync(user.tokenFile, 'utf8').trim();
-  return out;
-}
-
-/** The subset of YAML kubeconfig files use: nested block mappings, `- ` sequences, plain/quoted scalars. */
-export function parseSimpleYaml(text: string): unknown {
-  type Line = { indent: number; text: string };
-  const lines: Line[] = [];
-  for (const raw of text.split(/\r?\n/)) {
-    if (/^\s*(#.*)?$/.test(raw) || raw.startsWith('---')) continue;
-    const indent = raw.length - raw.trimStart().length;
-    lines.push({ indent, text: raw.trim() });
-  }
-  let i = 0;
-  const scalar = (s: string): unknown => {
-    const t = s.replace(/\s+#.*$/, '').trim();
-    if (t === '' || t === '~' || t === 'null') return null;
-    if (t === 'true') return true;
-    if (t === 'false') return false;
-    if (/^-?\d+$/.test(t)) return Number(t);
-    if ((t.startsWith('"') && t.endsWith('"')) || (t.startsWith("'") && t.endsWith("'"))) {
-      if (t.startsWith('"')) return JSON.parse(t);
-      return t.slice(1, -1).replace(/''/g, "'");
-    }
-    if (t === '[]') return [];
-    if (t === '{}') return {};
-    return t;
-  };
-  const block = (indent: number): unknown => {
-    if (i >= lines.length) return null;
-    if (lines[i].text.startsWith('- ') || lines[i].text === '-') {
-      const out: unknown[] = [];
-      while (i < lines.length && lines[i].indent === indent && lines[i].text.startsWith('-')) {
-        const rest = lines[i].text.slice(1).trimStart();
-        if (rest === '') {
-          i++;
-          out.push(i < lines.length && lines[i].indent > indent ? block(lines[i].indent) : null);
-        } else if (/^[^"'][^:]*:(\s|$)/.test(rest)) {
-          // a mapping starting on the dash line: re-read it as a mapping at the dash's content indent
-          lines[i] = { indent: indent + 2, text: rest };
-          out.push(block(indent + 2));
-        } else {
-          out.push(scalar(rest));
-          i++;
-        }
-      }
-      return out;
-    }
-    const obj: { [k: string]: unknown } = {};
-    while (i < lines.length && lines[i].indent === indent && !lines[i].text.startsWith('- ')) {
-      const m = /^("[^"]*"|'[^']*'|[^:]+):(?:\s+(.*))?$/.exec(lines[i].text);
-      if (m === null) throw new Error(`kubeconfig: cannot read line "${lines[i].text}"`);
-      const key = String(scalar(m[1]));
-      i++;
-      if (m[2] !== undefined && m[2].trim() !== '') obj[key] = scalar(m[2]);
-      else if (
-        i < lines.length &&
-        (lines[i].indent > indent || (lines[i].indent === indent && lines[i].text.startsWith('-')))
-      )
-        obj[key] = block(lines[i].indent);
-      else obj[key] = null;
-    }
-    return obj;
-  };
-  return block(lines.length > 0 ? lines[0].indent : 0);
-}
-
 /** An HTTP status from the API server (`code` 410 = Gone: the resourceVersion is too old). */
 export class KubeApiError extends Error {
   constructor(
@@ -174,63 +41,84 @@ export class KubeApiError extends Error {
   }
 }
 
+export interface KubeClientOptions {
+  /** Per-request timeout for lists (ms). Default 30 s. */
+  requestTimeoutMs?: number;
+}
+
 export class KubeClient {
   readonly server: URL;
-  private readonly token: string | undefined;
-  private readonly agent: http.Agent;
   private readonly timeoutMs: number;
+  private readonly open = new Set<http.ClientRequest>();
 
-  constructor(opts: KubeClientOptions) {
-    this.server = new URL(opts.server);
-    if (this.server.protocol !== 'http:' && this.server.protocol !== 'https:')
-      throw new Error(`kube-master-url: "${opts.server}" is not an http:// or https:// URL`);
-    this.token = opts.token;
+  /** `auth` gives each request its headers and agent (src/kube/auth.ts's KubeAuth). */
+  constructor(
+    private readonly auth: RequestAuth,
+    opts: KubeClientOptions = {},
+  ) {
+    this.server = auth.server;
     this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
-    this.agent =
-      this.server.protocol === 'https:'
-        ? new https.Agent({ keepAlive: true, ca: opts.ca, rejectUnauthorized: !opts.insecure })
-        : new http.Agent({ keepAlive: true });
   }
 
-  private request(
+  /**
+   * One GET; `signal` aborting destroys it. A 401 makes the credentials refresh (token files read
+   * again, the exec plugin run again) and the request is made once more.
+   */
+  private async request(
     path: string,
     timeoutMs: number | undefined,
-  ): Promise<http.IncomingMessage> & { req?: http.ClientRequest } {
+    signal: AbortSignal | undefined,
+  ): Promise<http.IncomingMessage> {
+    for (let attempt = 0; ; attempt++) {
+      const { res, generation } = await this.requestOnce(path, timeoutMs, signal);
+      if (res.statusCode !== 401 || attempt > 0) return res;
+      res.resume();
+      this.auth.refresh(generation);
+    }
+  }
+
+  private async requestOnce(
+    path: string,
+    timeoutMs: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<{ res: http.IncomingMessage; generation: number }> {
     const url = new URL(path, this.server);
-    const headers: http.OutgoingHttpHeaders = { accept: 'application/json' };
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    const ro = await this.auth.requestOptions();
+    if (signal?.aborted) throw new Error('aborted');
+    const headers: http.OutgoingHttpHeaders = { accept: 'application/json', ...ro.headers };
     const mod = url.protocol === 'https:' ? https : http;
-    let req: http.ClientRequest | undefined;
-    const p = new Promise<http.IncomingMessage>((resolve, reject) => {
-      req = mod.request(url, { method: 'GET', headers, agent: this.agent }, resolve);
+    return new Promise((resolve, reject) => {
+      const req = mod.request(
+        url,
+        { method: 'GET', headers, agent: ro.agent, ...(ro.auth ? { auth: ro.auth } : {}) },
+        (res) => resolve({ res, generation: ro.generation }),
+      );
+      this.open.add(req);
+      const onAbort = () => req.destroy(new Error('aborted'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      req.on('close', () => {
+        this.open.delete(req);
+        signal?.removeEventListener('abort', onAbort);
+      });
       req.on('error', reject);
       if (timeoutMs !== undefined)
-        req.setTimeout(timeoutMs, () => req?.destroy(new Error(`request timed out after ${timeoutMs} ms`)));
+        req.setTimeout(timeoutMs, () => req.destroy(new Error(`request timed out after ${timeoutMs} ms`)));
       req.end();
-    }) as Promise<http.IncomingMessage> & { req?: http.ClientRequest };
-    p.req = req;
-    return p;
+    });
   }
 
   /** GET a JSON document; a non-2xx status rejects with KubeApiError. */
   async getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
-    const p = this.request(path, this.timeoutMs);
-    const onAbort = () => p.req?.destroy(new Error('aborted'));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      const res = await p;
-      const chunks: Buffer[] = [];
-      for await (const c of res) chunks.push(c as Buffer);
-      const body = Buffer.concat(chunks).toString('utf8');
-      if ((res.statusCode ?? 0) < 200 || (res.statusCode ?? 0) >= 300)
-        throw new KubeApiError(
-          res.statusCode ?? 0,
-          `GET ${path}: HTTP ${res.statusCode}: ${statusMessage(body)}`,
-        );
-      return JSON.parse(body) as T;
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-    }
+    const res = await this.request(path, this.timeoutMs, signal);
+    const chunks: Buffer[] = [];
+    for await (const c of res) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    if ((res.statusCode ?? 0) < 200 || (res.statusCode ?? 0) >= 300)
+      throw new KubeApiError(
+        res.statusCode ?? 0,
+        `GET ${path}: HTTP ${res.statusCode}: ${statusMessage(body)}`,
+      );
+    return JSON.parse(body) as T;
   }
 
   /**
@@ -239,15 +127,8 @@ export class KubeClient {
    */
   async watchStream(path: string, onLine: (ev: unknown) => void, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return;
-    const p = this.request(path, undefined);
-    let aborted = false;
-    const onAbort = () => {
-      aborted = true;
-      p.req?.destroy();
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const res = await p;
+      const res = await this.request(path, undefined, signal);
       if ((res.statusCode ?? 0) < 200 || (res.statusCode ?? 0) >= 300) {
         const chunks: Buffer[] = [];
         for await (const c of res) chunks.push(c as Buffer);
@@ -283,15 +164,15 @@ export class KubeClient {
         );
       });
     } catch (err) {
-      if (aborted) return;
+      if (signal?.aborted) return;
       throw err;
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
     }
   }
 
+  /** Destroys the requests still open. */
   close(): void {
-    this.agent.destroy();
+    for (const req of this.open) req.destroy();
+    this.open.clear();
   }
 }
 

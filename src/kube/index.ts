@@ -7,20 +7,12 @@
  * holds the gate writes (see `WriterGate`).
  */
 
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { type Logger, NOOP_LOGGER } from '../common/logger.js';
 import { Election } from '../store/election.js';
 import type { Store } from '../store/types.js';
-import {
-  inClusterOptions,
-  KubeClient,
-  type KubeClientOptions,
-  type KubeObject,
-  kubeconfigOptions,
-  ListWatcher,
-  type ListWatchHandler,
-} from './client.js';
+import { KubeAuth, type KubeAuthOptions } from './auth.js';
+import { KubeClient, type KubeObject, ListWatcher, type ListWatchHandler } from './client.js';
 import {
   type DesiredState,
   desiredState,
@@ -32,7 +24,14 @@ import {
 import { PROBE_ANNOTATION } from './probe-keys.js';
 import { type ReconcileResult, reconcileOnce } from './reconcile.js';
 
-export { inClusterOptions, KubeClient, kubeconfigOptions, ListWatcher } from './client.js';
+export {
+  KubeAuth,
+  KubeAuthError,
+  type KubeAuthOptions,
+  KubeConfigError,
+  SERVICE_ACCOUNT_DIR,
+} from './auth.js';
+export { KubeClient, ListWatcher } from './client.js';
 export { DNS_SCHEMA_VERSION, dashedIP, desiredState, SVC_IP_SOURCES, type SvcIpSource } from './mapping.js';
 export { PROBE_ANNOTATION, probeAddresses } from './probe-keys.js';
 export { reconcileOnce } from './reconcile.js';
@@ -100,13 +99,22 @@ export interface KubeOptions {
   prefix: string;
   /** Health status path, e.g. `/hades/monitor/status/`. */
   ipMonitorPath: string;
-  /** API server URL (`kube-master-url`); empty: kubeconfig or in-cluster. */
+  /** API server URL (`kube-master-url`); empty: kubeconfig or in-cluster (auth.ts says the order). */
   masterUrl?: string;
+  /** With masterUrl its bearer token; with a kubeconfig it replaces the user's credentials. */
   token?: string;
-  /** PEM CA file for an https API server. */
+  /** PEM CA file for an https API server (with masterUrl). */
   caFile?: string;
-  /** A kubeconfig file (server + token + CA), used when `masterUrl` is empty. */
+  /** A kubeconfig file, used when `masterUrl` is empty (else `$KUBECONFIG`, `~/.kube/config`, in-cluster). */
   kubeconfig?: string;
+  /** A context of the kubeconfig instead of its current-context. */
+  context?: string;
+  /** Credentials already loaded (`KubeAuth.load`); the five fields above are then not read. */
+  auth?: KubeAuth;
+  /** Where KUBECONFIG, HOME and KUBERNETES_SERVICE_HOST/PORT are read (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Prefix of the in-cluster service-account folder (tests). */
+  serviceAccountPrefix?: string;
   svcIpSource?: SvcIpSource;
   logger?: Logger;
   /**
@@ -162,25 +170,17 @@ export interface KubeHandle {
   };
 }
 
-function clientOptions(opts: KubeOptions): KubeClientOptions {
-  if (opts.masterUrl) {
-    return {
-      server: opts.masterUrl,
-      token: opts.token,
-      ca: opts.caFile ? readFileSync(opts.caFile) : undefined,
-    };
-  }
-  if (opts.kubeconfig) {
-    return {
-      ...kubeconfigOptions(readFileSync(opts.kubeconfig, 'utf8')),
-      ...(opts.token ? { token: opts.token } : {}),
-    };
-  }
-  const inCluster = inClusterOptions();
-  if (inCluster) return inCluster;
-  throw new Error(
-    'kube-master-url is not set and neither a kubeconfig nor an in-cluster service account was found',
-  );
+/** The auth options of KubeOptions (for `KubeAuth.load`). */
+export function authOptions(opts: KubeOptions): KubeAuthOptions {
+  return {
+    masterUrl: opts.masterUrl,
+    token: opts.token,
+    caFile: opts.caFile,
+    kubeconfig: opts.kubeconfig,
+    context: opts.context,
+    env: opts.env,
+    serviceAccountPrefix: opts.serviceAccountPrefix,
+  };
 }
 
 /** A map of objects by namespace/name, fed by a ListWatcher. */
@@ -219,6 +219,7 @@ export interface KubeContextLike {
       token?: string;
       caFile?: string;
       kubeconfig?: string;
+      context?: string;
       svcIpSource?: SvcIpSource;
       /** Default true: a lease election picks one writer among replicas. */
       election?: boolean;
@@ -228,6 +229,8 @@ export interface KubeContextLike {
   signal?: AbortSignal;
   /** Called with the running watcher's handle (hades-kubeapi's metrics read its stats). */
   onHandle?: (handle: KubeHandle) => void;
+  /** Credentials already loaded (hades-kubeapi loads them first, to exit 2 on a bad kubeconfig). */
+  auth?: KubeAuth;
 }
 
 /** The options `startKube(ctx)` derives from a `KubeContextLike`. */
@@ -242,6 +245,8 @@ export function optionsFromContext(ctx: KubeContextLike): KubeOptions {
     token: k.token || undefined,
     caFile: k.caFile || undefined,
     kubeconfig: k.kubeconfig || undefined,
+    context: k.context || undefined,
+    auth: ctx.auth,
     svcIpSource: k.svcIpSource,
     logger: ctx.logger,
     election: k.election ?? true,
@@ -274,7 +279,9 @@ export function startKube(arg: KubeOptions | KubeContextLike): KubeHandle | Prom
 
 function startKubeWith(opts: KubeOptions): KubeHandle {
   const log = opts.logger ?? NOOP_LOGGER;
-  const client = new KubeClient(clientOptions(opts));
+  const auth = opts.auth ?? KubeAuth.load(authOptions(opts));
+  const client = new KubeClient(auth);
+  log.info({ server: auth.server.origin, from: auth.source }, 'kube: API server');
   const domain = opts.domain.split(',')[0].trim();
   const mapOpts = { domain, prefix: opts.prefix, svcIpSource: opts.svcIpSource, ttl: opts.ttl };
   const ranges = ownedRanges(mapOpts);

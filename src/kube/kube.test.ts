@@ -1,79 +1,12 @@
 /**
- * Unit tests: kubeconfig / in-cluster options, the mapping's edge cases, and the reconciler's
+ * Unit tests: the mapping's edge cases, and the reconciler's
  * batching and compare guards on a small in-memory Store.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { KeyValue, Store, Txn, TxnResult } from '../store/types.js';
-import { inClusterOptions, kubeconfigOptions, parseSimpleYaml } from './client.js';
 import { dashedIP, desiredState, type EndpointSlice, endpointZone, type Service } from './mapping.js';
 import { reconcileOnce } from './reconcile.js';
-
-const KUBECONFIG = `apiVersion: v1
-kind: Config
-clusters:
-- cluster:
-    certificate-authority-data: ${Buffer.from('PEM').toString('base64')}
-    server: https://10.0.0.1:6443
-  name: prod
-- cluster:
-    server: http://127.0.0.1:8080
-    insecure-skip-tls-verify: true
-  name: dev
-contexts:
-- context:
-    cluster: prod
-    user: admin
-  name: prod-admin
-- context:
-    cluster: dev
-    user: dev
-  name: dev
-current-context: "dev"
-users:
-- name: admin
-  user:
-    token: abc
-- name: dev
-  user:
-    token: 'dev-token' # comment
-`;
-
-describe('client options', () => {
-  test('kubeconfig: the current context picks cluster and user', () => {
-    assert.deepEqual(kubeconfigOptions(KUBECONFIG), {
-      server: 'http://127.0.0.1:8080',
-      insecure: true,
-      token: 'dev-token',
-    });
-    const prod = kubeconfigOptions(
-      KUBECONFIG.replace('current-context: "dev"', 'current-context: prod-admin'),
-    );
-    assert.equal(prod.server, 'https://10.0.0.1:6443');
-    assert.equal(prod.token, 'abc');
-    assert.equal(String(prod.ca), 'PEM');
-    assert.throws(() => kubeconfigOptions('apiVersion: v1\nclusters: []\n'), /no cluster server/);
-    // JSON works too
-    assert.equal(
-      kubeconfigOptions(JSON.stringify(parseSimpleYaml(KUBECONFIG))).server,
-      'http://127.0.0.1:8080',
-    );
-  });
-
-  test('in-cluster: service host/port and the service-account files', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hades-sa-'));
-    writeFileSync(join(dir, 'token'), 'tok\n');
-    writeFileSync(join(dir, 'ca.crt'), 'CA');
-    assert.equal(inClusterOptions({}, dir), undefined);
-    const o = inClusterOptions({ KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443' }, dir);
-    assert.equal(o?.server, 'https://[fd00::1]:443');
-    assert.equal(o?.token, 'tok');
-    assert.equal(String(o?.ca), 'CA');
-  });
-});
 
 const opts = { domain: 'hades.local.', prefix: '/hades' };
 const svc = (name: string, spec: Service['spec'], ns = 'default'): Service => ({

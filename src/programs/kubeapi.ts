@@ -39,7 +39,25 @@ export async function main(): Promise<void> {
   }
 
   // loaded only when asked: without the watcher the process does not carry it
-  const startKube = cfg.kube.enable ? (await import('../kube/index.js')).startKube : undefined;
+  const kubeMod = cfg.kube.enable ? await import('../kube/index.js') : undefined;
+  const startKube = kubeMod?.startKube;
+  // the Kubernetes credentials are read now: a missing kubeconfig, an unknown context, an
+  // unreadable certificate exit 2 before anything starts (an exec plugin runs per request)
+  let kubeAuth: import('../kube/index.js').KubeAuth | undefined;
+  if (kubeMod) {
+    try {
+      kubeAuth = kubeMod.KubeAuth.load({
+        masterUrl: cfg.kube.masterUrl,
+        token: cfg.kube.token,
+        caFile: cfg.kube.caFile,
+        kubeconfig: cfg.kube.kubeconfig,
+        context: cfg.kube.context,
+      });
+    } catch (err) {
+      if (err instanceof kubeMod.KubeConfigError) exit2(err.message);
+      throw err;
+    }
+  }
 
   const log = programLogger(KUBEAPI_PROGRAM, cfg.log);
 
@@ -120,7 +138,11 @@ export async function main(): Promise<void> {
       logger: log,
       signal: stopped,
       onHandle: (h) => metrics?.setKube(h),
+      auth: kubeAuth,
     });
-    log.info({ master: cfg.kube.masterUrl }, 'hades-kubeapi: Kubernetes watcher started');
+    log.info(
+      { server: kubeAuth?.server.origin, from: kubeAuth?.source },
+      'hades-kubeapi: Kubernetes watcher started',
+    );
   }
 }

@@ -54,7 +54,12 @@ describe('hades-kubeapi command line', () => {
   ];
   for (const [args, re] of cases)
     it(`${args.slice(2).join(' ') || args.join(' ')} → exit 2`, () => {
-      const r = runBin(KUBEAPI_BIN, args);
+      // no kubeconfig and not in a pod, whatever the machine running the test has
+      const r = runBin(KUBEAPI_BIN, args, {
+        HOME: '/nonexistent',
+        KUBECONFIG: '',
+        KUBERNETES_SERVICE_HOST: '',
+      });
       assert.equal(r.status, 2, r.stderr);
       assert.match(r.stderr, re);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);

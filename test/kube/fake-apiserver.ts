@@ -11,11 +11,17 @@
  *   410 Status (as the real server does), or HTTP 410 with `goneAsHttp`;
  * - `dropStreams()` cuts every open watch, `bookmark()` sends a BOOKMARK, `compact()` forgets
  *   history, `restart()` closes the server (every connection) and listens again on the same port;
- * - a bearer `token`, when set, is required (401 otherwise).
+ * - a bearer `token` (or one of several), when set, is required (401 otherwise); `authorizations`
+ *   keeps every Authorization header seen, `unauthorized` counts the 401s;
+ * - with `tls` it speaks HTTPS only; with `tls.ca` it requires a client certificate signed by
+ *   that CA (the TLS handshake fails without one) and `clientNames` keeps each request's
+ *   certificate CN.
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 
 type Kind = 'Service' | 'EndpointSlice';
 
@@ -51,9 +57,23 @@ interface Watcher {
   res: http.ServerResponse;
 }
 
+export interface FakeTls {
+  cert: Buffer;
+  key: Buffer;
+  /** Require a client certificate signed by this CA. */
+  ca?: Buffer;
+}
+
 export class FakeApiServer {
   port = 0;
-  token: string | undefined;
+  /** The bearer token(s) accepted; undefined: no token needed. */
+  token: string | string[] | undefined;
+  /** Authorization headers seen, in order ('' for none). */
+  readonly authorizations: string[] = [];
+  /** Client certificate CNs seen, one per request ('' for none). */
+  readonly clientNames: string[] = [];
+  /** 401 answers sent. */
+  unauthorized = 0;
   /** Answer a too-old watch with HTTP 410 instead of an ERROR event. */
   goneAsHttp = false;
   /** After a 410 ERROR event, keep the stream open (the client must end it itself). */
@@ -69,8 +89,20 @@ export class FakeApiServer {
   private server: http.Server | undefined;
   private snapshots = new Map<string, Obj[]>();
 
+  constructor(readonly tls?: FakeTls) {}
+
   async start(port = 0): Promise<void> {
-    const server = http.createServer((req, res) => this.handle(req, res));
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.handle(req, res);
+    const server = this.tls
+      ? https.createServer(
+          {
+            cert: this.tls.cert,
+            key: this.tls.key,
+            ...(this.tls.ca ? { ca: this.tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
+          },
+          handler,
+        )
+      : http.createServer(handler);
     server.on('connection', (s) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
@@ -84,7 +116,7 @@ export class FakeApiServer {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   /** Closes the server and every connection (watch streams end mid-stream). */
@@ -200,7 +232,15 @@ export class FakeApiServer {
     this.requests.push(`${req.method} ${req.url}`);
     const url = new URL(req.url ?? '/', 'http://x');
     const r = RESOURCES.find((x) => x.path === url.pathname);
-    if (this.token !== undefined && req.headers.authorization !== `Bearer ${this.token}`) {
+    const authz = req.headers.authorization ?? '';
+    this.authorizations.push(authz);
+    if (this.tls) {
+      const peer = (req.socket as TLSSocket).getPeerCertificate?.();
+      this.clientNames.push(String(peer?.subject?.CN ?? ''));
+    }
+    const tokens = this.token === undefined ? undefined : ([] as string[]).concat(this.token);
+    if (tokens !== undefined && !tokens.some((t) => authz === `Bearer ${t}`)) {
+      this.unauthorized++;
       this.status(res, 401, 'Unauthorized', 'Unauthorized');
       return;
     }
