@@ -2,39 +2,14 @@
  * `hades-apicmd -explain`: asks hades's metrics port `/explain` (src/dns/explain.ts) and prints
  * the answer for a person.
  */
+import type { Explanation } from '../common/explanation.js';
 import { ClientError } from './client.js';
-
-/** The JSON `/explain` answers (the fields printed; see src/dns/explain.ts `Explanation`). */
-export interface ExplanationJson {
-  question: { name: string; type: string };
-  client: { address: string; ecs: string | null; identity: string; zone: string | null };
-  rcode: string;
-  answer: { name: string; type: string; ttl: number; data: string }[];
-  name: string;
-  policy: string;
-  allDown: string;
-  addresses: {
-    address: string;
-    health: string;
-    drained: boolean;
-    zone: string | null;
-    tier: number;
-    weight: number;
-    candidate: boolean;
-    chosen: boolean;
-  }[];
-  tier: number | null;
-  candidateZone: string | null;
-  candidates: string[];
-  chosen: string[];
-  rule: string;
-}
 
 /** GET `<server>/explain?…`: the explanation, or ClientError with the server's message. */
 export async function fetchExplain(
   server: string,
   q: { name: string; type: string; client: string; ecs: string },
-): Promise<ExplanationJson> {
+): Promise<Explanation> {
   let base: string;
   try {
     base = new URL(/^https?:\/\//i.test(server) ? server : `http://${server}`).origin;
@@ -61,11 +36,11 @@ export async function fetchExplain(
     const e = body as { error?: string };
     throw new ClientError(`-server ${server}: HTTP ${res.status}: ${e.error ?? text.trim()}`);
   }
-  return body as ExplanationJson;
+  return body as Explanation;
 }
 
 /** The explanation as lines for a person. */
-export function formatExplain(e: ExplanationJson): string {
+export function formatExplain(e: Explanation): string {
   const who = e.client.identity === 'ECS subnet' ? `ECS ${e.client.ecs}` : 'its source address';
   const lines = [
     `${e.question.name} ${e.question.type} for client ${e.client.address} (identity: ${who}; zone: ${e.client.zone ?? 'none'})`,

@@ -4,9 +4,10 @@
  * per-name answers, the same selectors: a sticky answer is the one that client gets); the
  * explanation reads the same per-name family and client zone that query used (answer-address.ts
  * `AddressAnswers.family`, `groupFor`), and the name's records with their health, drain, zone
- * and tier. A random-one answer is one draw.
+ * and tier. A random-one answer is one draw. The JSON's shape: common/explanation.ts.
  */
 
+import type { Explanation } from '../common/explanation.js';
 import { canonicalIP } from '../records/ip.js';
 import { NameError, parseName } from '../records/names.js';
 import { parseCidr } from '../records/topology.js';
@@ -27,43 +28,6 @@ export interface ExplainParams {
   type?: string;
   client?: string;
   ecs?: string;
-}
-
-/** An address record of the name, as the answer saw it. */
-export interface ExplainedAddress {
-  address: string;
-  key: string;
-  health: 'UP' | 'DOWN' | 'unmonitored';
-  drained: boolean;
-  zone: string | null;
-  tier: number;
-  weight: number;
-  candidate: boolean;
-  chosen: boolean;
-}
-
-export interface Explanation {
-  question: { name: string; type: string };
-  client: {
-    address: string;
-    ecs: string | null;
-    identity: 'source address' | 'ECS subnet';
-    zone: string | null;
-  };
-  rcode: string;
-  answer: { name: string; type: string; ttl: number; data: string }[];
-  /** The name whose records answered, after the CNAME chain (the question's name when none). */
-  name: string;
-  policy: string;
-  allDown: string;
-  addresses: ExplainedAddress[];
-  /** The tier the candidates come from (null under `all`, or no address family). */
-  tier: number | null;
-  /** The zone the candidates are limited to (null: the whole tier). */
-  candidateZone: string | null;
-  candidates: string[];
-  chosen: string[];
-  rule: string;
 }
 
 /** A bad parameter: the metrics port answers 400 naming it. */

@@ -6,6 +6,7 @@
  * allocates nothing of its own.
  */
 import { hostname as osHostname } from 'node:os';
+import type { Explanation } from '../common/explanation.js';
 import type { AllDownPolicy, SelectPolicy } from '../records/types.js';
 import { ALL_DOWN_POLICIES, SELECT_POLICIES } from '../records/types.js';
 import { VERSION } from '../version.js';
@@ -13,7 +14,7 @@ import { answerInZone } from './answer.js';
 import { AddressAnswers } from './answer-address.js';
 import { AnswerContext, type AnswerSource, type AnswerStats } from './answer-context.js';
 import { chaosText } from './chaos.js';
-import { type ExplainParams, type Explanation, explain } from './explain.js';
+import { type ExplainParams, explain } from './explain.js';
 import { makeSelectors, type PolicySelectors } from './select.js';
 import { type ClientInfo, DROP, FORWARD, type LocalAnswer, type QueryHandler } from './types.js';
 import {

@@ -32,7 +32,7 @@ import {
   setTopology,
   splitIps,
 } from '../api/client.js';
-import { type ExplanationJson, fetchExplain, formatExplain } from '../api/explain-client.js';
+import { fetchExplain, formatExplain } from '../api/explain-client.js';
 import { APICMD_PROGRAM, type ApicmdConfig, apicmdFlagSpecs, buildApicmdConfig } from '../config/apicmd.js';
 import { flagsCommandLine } from '../config/cli.js';
 import { canonicalIP } from '../records/ip.js';
@@ -131,7 +131,7 @@ async function runExplain(cfg: ApicmdConfig): Promise<void> {
     usageError(`-client "${cfg.client}" is not an IPv4 or IPv6 address`);
   if (cfg.server === '')
     usageError("-explain needs -server <hades's metrics host:port> (or HADES_METRICS_ADDR)");
-  const e: ExplanationJson = await fetchExplain(cfg.server, {
+  const e = await fetchExplain(cfg.server, {
     name: cfg.explain,
     type: cfg.type === '' ? 'A' : cfg.type,
     client: cfg.client,

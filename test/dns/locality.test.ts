@@ -27,6 +27,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { Explanation } from '../../src/common/explanation.js';
 import { RRType } from '../../src/dns/wire/constants.js';
 import { decode } from '../../src/dns/wire/decode.js';
 import { encodeQuery } from '../../src/dns/wire/encode.js';
@@ -183,24 +184,8 @@ interface Replica {
   metrics: number;
 }
 
-interface ExplainBody {
-  client: { address: string; zone: string | null };
-  rcode: string;
-  addresses: {
-    address: string;
-    health: string;
-    drained: boolean;
-    zone: string | null;
-    tier: number;
-    candidate: boolean;
-    chosen: boolean;
-  }[];
-  candidates: string[];
-  candidateZone: string | null;
-  chosen: string[];
-  tier: number | null;
-  rule: string;
-}
+/** What /explain answers (common/explanation.ts). */
+type ExplainBody = Explanation;
 
 async function explain(
   r: Replica,
