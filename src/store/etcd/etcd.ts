@@ -198,6 +198,14 @@ export class EtcdStore implements Store {
    * A failed write is also explained by the check (no quorum).
    */
   private async write<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return this.guarded(what, true, fn);
+  }
+
+  /**
+   * `rpc` under the watchdog `write` describes; for a read (`mutating` false) only the quorum
+   * rule applies (a linearizable read needs a leader too, and would wait out requestTimeoutMs).
+   */
+  private async guarded<T>(what: string, mutating: boolean, fn: () => Promise<T>): Promise<T> {
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
     const noQuorum = (q: QuorumStatus, cause?: unknown): StoreError =>
@@ -209,7 +217,7 @@ export class EtcdStore implements Store {
           noQuorum: q.detail,
         },
       );
-    const before = this.recentStatus();
+    const before = mutating ? this.recentStatus() : Promise.resolve({ ok: true, detail: '', term: 0 });
     before.catch(() => {});
     const watchdog = new Promise<never>((_, reject) => {
       const check = async (): Promise<void> => {
@@ -234,7 +242,7 @@ export class EtcdStore implements Store {
       timer = setTimeout(check, this.quorumCheckMs);
     });
     watchdog.catch(() => {});
-    const attempt = this.rpc(what, true, fn);
+    const attempt = this.retrying(what, mutating, fn);
     attempt.catch(() => {});
     try {
       return await Promise.race([attempt, watchdog]);
@@ -263,7 +271,11 @@ export class EtcdStore implements Store {
    * Runs one RPC, retrying across endpoints while etcd is unreachable. `mutating` calls are only
    * retried when the request certainly never reached etcd.
    */
-  private async rpc<T>(what: string, mutating: boolean, fn: () => Promise<T>): Promise<T> {
+  private rpc<T>(what: string, mutating: boolean, fn: () => Promise<T>): Promise<T> {
+    return this.guarded(what, mutating, fn);
+  }
+
+  private async retrying<T>(what: string, mutating: boolean, fn: () => Promise<T>): Promise<T> {
     let delay = 20;
     const giveUpAt = Date.now() + this.requestTimeoutMs;
     for (let attempt = 1; ; attempt++) {
