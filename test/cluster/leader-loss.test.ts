@@ -216,6 +216,28 @@ describe('an etcd cluster losing its leader, then its quorum, then coming back',
     const n = writes?.results.length ?? 0;
     await waitFor('more writes', () => (writes?.results.length ?? 0) >= n + 5, 20_000);
     await waitFor('both replicas on the store revision after the leader kill', converged, 20_000, { diag });
+    // a third replica started now, its first endpoint the dead one, lists and follows the rest
+    const dns = await freePort();
+    const metricsPort = await freePort();
+    const late = await startHades(
+      [
+        '-addr',
+        `127.0.0.1:${dns}`,
+        '-machines',
+        endpoints.join(','),
+        '-domain',
+        DOMAIN,
+        '-metrics-port',
+        String(metricsPort),
+      ],
+      dns,
+    );
+    replicas.push({ proc: late, dns, metrics: metricsPort });
+    await waitFor('all three replicas on the store revision after the leader kill', converged, 20_000, {
+      diag,
+    });
+    replicas.pop();
+    await late.stop();
     for (const r of replicas) {
       const m = await metrics(r);
       assert.equal(value(m, 'hades_catalog_store_quorum'), 1);
