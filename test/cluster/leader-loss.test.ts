@@ -204,9 +204,9 @@ describe('an etcd cluster losing its leader, then its quorum, then coming back',
       },
     );
     const ms = writes?.firstSuccessAfter(killedAt) ?? -1;
-    const failedWrites = writes?.results.filter((r) => r.start >= killedAt && r.status !== 201) ?? [];
+    const failedWrites = writes?.results.filter((r) => r.end >= killedAt && r.status !== 201) ?? [];
     console.log(
-      `# leader killed: first successful API write ${ms} ms after the kill (${failedWrites.length} failed before it: ${failedWrites
+      `# leader killed: first successful API write ${ms} ms after the kill (${failedWrites.length} failed after the kill: ${failedWrites
         .map((r) => `${r.status} in ${r.end - r.start} ms`)
         .join(', ')})`,
     );
