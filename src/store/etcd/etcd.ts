@@ -268,13 +268,16 @@ export class EtcdStore implements Store {
   }
 
   /**
-   * Runs one RPC, retrying across endpoints while etcd is unreachable. `mutating` calls are only
-   * retried when the request certainly never reached etcd.
+   * Runs one RPC (`retrying`) under the quorum watchdog (`guarded`).
    */
   private rpc<T>(what: string, mutating: boolean, fn: () => Promise<T>): Promise<T> {
     return this.guarded(what, mutating, fn);
   }
 
+  /**
+   * Runs one RPC, retrying across endpoints while etcd is unreachable. `mutating` calls are only
+   * retried when the request certainly never reached etcd.
+   */
   private async retrying<T>(what: string, mutating: boolean, fn: () => Promise<T>): Promise<T> {
     let delay = 20;
     const giveUpAt = Date.now() + this.requestTimeoutMs;
