@@ -294,7 +294,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
           o.logger?.warn({ err: (err as Error).message, path: url.pathname }, 'api: request failed');
           send(
             unavailable ? 503 : 500,
-            `${JSON.stringify({ error: unavailable ? 'the store is unavailable; try again' : 'internal error' })}\n`,
+            `${JSON.stringify({ error: unavailable ? unavailableMessage(err) : 'internal error' })}\n`,
             'application/json',
           );
         }
@@ -302,6 +302,14 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
       },
     );
   };
+}
+
+/** The 503's message: etcd's lost quorum said as such (StoreError.noQuorum), else a plain "try again". */
+function unavailableMessage(err: unknown): string {
+  const noQuorum = (err as { noQuorum?: unknown }).noQuorum;
+  if (typeof noQuorum === 'string')
+    return `etcd has no quorum: ${noQuorum}; the write was not confirmed; try again later`;
+  return 'the store is unavailable; try again';
 }
 
 /** GET /v1/zones: the zone the API writes in, and the reverse trees PTR names live under. */

@@ -97,6 +97,9 @@ interface Build {
 /** Thrown from a page handler to end a listing that stop() made pointless. */
 const STOPPED = new Error('catalog stopped');
 
+/** How often the catalog asks a store that can tell (etcd) whether it has quorum. */
+const QUORUM_CHECK_MS = 2000;
+
 /** Consecutive lists whose snapshot was compacted away mid-way that are retried at once. */
 const COMPACTED_RETRIES = 3;
 
@@ -136,6 +139,9 @@ export class Catalog {
   /** Called by stop(): end backoff sleeps and in-flight list waits. */
   private readonly onStop = new Set<() => void>();
   private lastEvent = 0;
+  /** What the last Store.quorum() said (true until one says otherwise, and on stores without it). */
+  private quorumOk = true;
+  private quorumTimer: NodeJS.Timeout | undefined;
   private readonly counters: CatalogStats = {
     invalidRecords: 0,
     invalidHealth: 0,
@@ -205,13 +211,47 @@ export class Catalog {
       this.readyWaiters = { resolve, reject };
     });
     for (const f of this.feeds) f.loop = this.run(f);
+    this.followQuorum();
     return ready;
+  }
+
+  /**
+   * A watch on an etcd member that lost quorum stays open and simply gets no events, so the
+   * watch alone cannot tell "quiet" from "cut off": every QUORUM_CHECK_MS ask the store
+   * (Store.quorum, etcd only) and report 'disconnected' while it cannot commit.
+   */
+  private followQuorum(): void {
+    const store = this.store;
+    if (store?.quorum === undefined) return;
+    let busy = false;
+    this.quorumTimer = setInterval(() => {
+      if (busy || this.stopped) return;
+      busy = true;
+      store
+        .quorum?.()
+        .then((q) => {
+          if (this.stopped || q.ok === this.quorumOk) return;
+          this.quorumOk = q.ok;
+          if (q.ok) this.log.info({ detail: q.detail }, 'catalog: the store has quorum again');
+          else
+            this.log.warn(
+              { detail: q.detail, revision: this.revision },
+              'catalog: the store has no quorum; answering from memory (stale)',
+            );
+        })
+        .catch(() => {})
+        .finally(() => {
+          busy = false;
+        });
+    }, QUORUM_CHECK_MS);
+    this.quorumTimer.unref();
   }
 
   /** Stops the watches and the retries. The last index stays readable. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    clearInterval(this.quorumTimer);
     for (const wake of [...this.onStop]) wake();
     this.onStop.clear();
     for (const f of this.feeds) f.wake?.('stop');
@@ -267,9 +307,17 @@ export class Catalog {
     return this.idx.size;
   }
 
-  /** 'listing' while any list is under way, 'disconnected' while any is failing or any watch is down. */
+  /** False while the store says it cannot commit (etcd without quorum: Store.quorum). */
+  get storeQuorum(): boolean {
+    return this.quorumOk;
+  }
+
+  /**
+   * 'listing' while any list is under way, 'disconnected' while any is failing or any watch is
+   * down, or the store has no quorum (the watches get nothing new).
+   */
   get watchState(): WatchState {
-    let s: WatchState = 'connected';
+    let s: WatchState = this.quorumOk ? 'connected' : 'disconnected';
     for (const f of this.feeds) {
       if (f.state === 'listing') return 'listing';
       if (f.state === 'disconnected') s = 'disconnected';

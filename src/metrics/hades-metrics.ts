@@ -100,6 +100,8 @@ export interface CatalogSource {
   readonly revision: number;
   readonly recordCount: number;
   readonly watchState: string;
+  /** False while the store cannot commit (etcd without quorum); absent: always true. */
+  readonly storeQuorum?: boolean;
   /** ms since the epoch; 0 before the first list. */
   readonly lastEventAt: number;
   readonly stats: {
@@ -535,6 +537,12 @@ export class HadesMetrics {
       '1 while answering from the -snapshot file because the store has not been listed yet (across processes: the highest).',
       () => (c()?.stale === true ? 1 : 0),
       'max',
+    );
+    this.gauge(
+      'hades_catalog_store_quorum',
+      '0 while the store cannot commit (etcd: no reachable member sees a leader) and answers come from memory, else 1 (across processes: the lowest).',
+      () => (c()?.storeQuorum === false ? 0 : 1),
+      'min',
     );
     this.gauge(
       'hades_catalog_revision',

@@ -109,6 +109,11 @@ export interface Store {
    * back to `list`. Both backends implement it (the conformance suite checks it).
    */
   listPages?(prefix: string, onPage: PageHandler, opts?: ListPagesOptions): Promise<number>;
+  /**
+   * Whether the backend can commit writes right now (etcd: asks every endpoint's status, which
+   * a member answers without quorum). Optional: the embedded store always can. Never rejects.
+   */
+  quorum?(): Promise<QuorumStatus>;
   /** Returns the revision of the write. */
   put(key: string, value: string, opts?: { lease?: LeaseId }): Promise<number>;
   /** Returns how many keys were deleted (0 or 1). */
@@ -150,9 +155,23 @@ export type StoreErrorCode =
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;
-  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
+  /**
+   * ESTORE_UNAVAILABLE only: set when the backend answers but cannot commit (etcd with no
+   * quorum: no reachable member sees a leader). Says why, e.g. "1 of 3 members answer, none sees a leader".
+   */
+  readonly noQuorum: string | undefined;
+  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown; noQuorum?: string }) {
     super(message, options);
     this.name = 'StoreError';
     this.code = code;
+    this.noQuorum = options?.noQuorum;
   }
+}
+
+/** What `Store.quorum()` found. */
+export interface QuorumStatus {
+  /** The store can commit writes (etcd: some reachable member sees a leader). */
+  ok: boolean;
+  /** e.g. "3 of 3 members answer, leader 8e9e05c52164694d" or "1 of 3 members answer, none sees a leader". */
+  detail: string;
 }

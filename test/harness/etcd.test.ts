@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { type EtcdProcess, startEtcd } from './etcd.js';
+import { type EtcdProcess, memberStatus, startEtcd, startEtcdCluster } from './etcd.js';
 
 async function health(endpoint: string): Promise<unknown> {
   const res = await fetch(`${endpoint}/health`);
@@ -58,5 +58,24 @@ describe('etcd test harness', () => {
     } finally {
       await Promise.all([a.stop(), b.stop()]);
     }
+  });
+
+  it('a three-member cluster: one leader, a new one after its kill, the member back, all removed on stop', async () => {
+    const c = await startEtcdCluster(3);
+    try {
+      assert.equal(new Set(c.endpoints).size, 3);
+      for (const e of c.endpoints) assert.deepEqual(await health(e), { health: 'true' });
+      const leader = await c.leader();
+      await leader.kill();
+      const next = await c.leader();
+      assert.notEqual(next, leader);
+      await c.restartMember(c.members.indexOf(leader));
+      const back = await memberStatus(leader.endpoint);
+      assert.ok(back);
+      await c.leader(); // all three agree again
+    } finally {
+      await c.stop();
+    }
+    for (const m of c.members) assert.equal(existsSync(m.dataDir), false);
   });
 });

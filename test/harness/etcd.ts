@@ -59,6 +59,8 @@ export interface EtcdProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Starts etcd again on the same ports and data dir (killing it first if running); waits until healthy. */
   restart(): Promise<void>;
+  /** Starts it again (killing it first if running) and waits only until it answers (a cluster member alone has no quorum). */
+  restart(waitHealthy: boolean): Promise<void>;
   /** Kills etcd and removes its data dir. Idempotent. */
   stop(): Promise<void>;
   /** The last few KB of etcd's stderr, for diagnostics. */
@@ -133,8 +135,8 @@ interface HealthProbeTls {
   key?: Buffer;
 }
 
-/** One GET /health; true when etcd says {"health":"true"}. */
-function probeHealth(endpoint: string, tls: HealthProbeTls | undefined): Promise<boolean> {
+/** One GET /health; true when etcd says {"health":"true"} (`anyAnswer`: when it answers at all). */
+function probeHealth(endpoint: string, tls: HealthProbeTls | undefined, anyAnswer = false): Promise<boolean> {
   return new Promise((resolve) => {
     const url = new URL('/health', endpoint);
     const onResponse = (res: http.IncomingMessage): void => {
@@ -145,7 +147,8 @@ function probeHealth(endpoint: string, tls: HealthProbeTls | undefined): Promise
       });
       res.on('end', () => {
         try {
-          resolve(res.statusCode === 200 && JSON.parse(body).health === 'true');
+          const health = JSON.parse(body).health;
+          resolve(anyAnswer ? health !== undefined : res.statusCode === 200 && health === 'true');
         } catch {
           resolve(false);
         }
@@ -172,7 +175,9 @@ class EtcdChild implements EtcdProcess {
   private stderrBuf = '';
   private stopped = false;
   private readonly probeTls: HealthProbeTls | undefined;
-  private readonly name: string;
+  readonly name: string;
+  /** Cluster membership: `name=peerURL,…` and the token; undefined for a single member. */
+  cluster: { initial: string; token: string } | undefined;
 
   constructor(
     readonly clientPort: number,
@@ -216,11 +221,11 @@ class EtcdChild implements EtcdProcess {
       '--initial-advertise-peer-urls',
       peerUrl,
       '--initial-cluster',
-      `${this.name}=${peerUrl}`,
+      this.cluster?.initial ?? `${this.name}=${peerUrl}`,
       '--initial-cluster-state',
       'new',
       '--initial-cluster-token',
-      this.name,
+      this.cluster?.token ?? this.name,
       '--heartbeat-interval',
       '10',
       '--election-timeout',
@@ -246,8 +251,11 @@ class EtcdChild implements EtcdProcess {
     if (this.stderrBuf.length > 8192) this.stderrBuf = this.stderrBuf.slice(-8192);
   }
 
-  /** Spawns etcd and waits until /health says true. Throws with etcd's stderr tail on failure. */
-  async start(): Promise<void> {
+  /**
+   * Spawns etcd and waits until /health says true (`waitHealthy` false: until it answers at all,
+   * healthy or not — a cluster member alone has no quorum). Throws with etcd's stderr tail on failure.
+   */
+  async start(waitHealthy = true): Promise<void> {
     if (this.stopped) throw new Error('etcd harness: start after stop');
     installExitHooks();
     this.stderrBuf = '';
@@ -285,7 +293,7 @@ class EtcdChild implements EtcdProcess {
             `--- etcd stderr (tail) ---\n${this.stderrBuf}`,
         );
       }
-      if (await probeHealth(this.endpoint, this.probeTls)) return;
+      if (await probeHealth(this.endpoint, this.probeTls, !waitHealthy)) return;
       await sleep(delay);
       delay = Math.min(delay * 2, 200);
     }
@@ -309,9 +317,9 @@ class EtcdChild implements EtcdProcess {
     await this.exited;
   }
 
-  async restart(): Promise<void> {
+  async restart(waitHealthy = true): Promise<void> {
     await this.kill();
-    await this.start();
+    await this.start(waitHealthy);
   }
 
   async stop(): Promise<void> {
@@ -347,4 +355,119 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdProces
     }
   }
   throw lastErr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clusters.
+
+export interface MemberStatus {
+  /** The member's own id and the leader it sees ('0' when it sees none). */
+  id: string;
+  leader: string;
+  raftTerm: number;
+  errors: string[];
+}
+
+/** One POST /v3/maintenance/status (the JSON gateway); undefined when the member does not answer. */
+export async function memberStatus(endpoint: string): Promise<MemberStatus | undefined> {
+  try {
+    const res = await fetch(`${endpoint}/v3/maintenance/status`, {
+      method: 'POST',
+      body: '{}',
+      signal: AbortSignal.timeout(1000),
+    });
+    if (res.status !== 200) return undefined;
+    const b = (await res.json()) as {
+      header?: { member_id?: string };
+      leader?: string;
+      raftTerm?: string;
+      errors?: string[];
+    };
+    return {
+      id: b.header?.member_id ?? '',
+      leader: b.leader ?? '0',
+      raftTerm: Number(b.raftTerm ?? 0),
+      errors: b.errors ?? [],
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export interface EtcdCluster {
+  readonly members: EtcdProcess[];
+  /** Every member's client URL, in member order. */
+  readonly endpoints: string[];
+  /** The member every running member agrees is the leader (waits up to `timeoutMs`, default 15 s). */
+  leader(timeoutMs?: number): Promise<EtcdProcess>;
+  /** Starts member `i` again (same ports, same data); waits until it answers, not for quorum. */
+  restartMember(i: number): Promise<void>;
+  /** Kills every member and removes their data dirs. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts an `n`-member etcd cluster on loopback (free client and peer ports per member, one
+ * `--initial-cluster`), waits until every member is healthy. Plain http only.
+ */
+export async function startEtcdCluster(
+  n: number,
+  opts: Omit<StartEtcdOptions, 'tls'> = {},
+): Promise<EtcdCluster> {
+  const members: EtcdChild[] = [];
+  for (let i = 0; i < n; i++) {
+    const clientPort = await freePort();
+    const peerPort = await freePort();
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'hades-etcd-'));
+    liveDirs.add(dataDir);
+    members.push(new EtcdChild(clientPort, peerPort, dataDir, opts));
+  }
+  const initial = members.map((m) => `${m.name}=http://127.0.0.1:${m.peerPort}`).join(',');
+  const token = `hades-test-cluster-${members[0].clientPort}`;
+  for (const m of members) m.cluster = { initial, token };
+  const stop = async (): Promise<void> => {
+    await Promise.all(members.map((m) => m.stop()));
+  };
+  try {
+    // A member alone is not healthy (no quorum): start all, then wait for health.
+    await Promise.all(members.map((m) => m.start(false)));
+    const deadline = Date.now() + (opts.startTimeoutMs ?? 30_000);
+    for (;;) {
+      const ok = await Promise.all(members.map((m) => probeHealth(m.endpoint, undefined)));
+      if (ok.every(Boolean)) break;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `etcd cluster did not become healthy\n${members.map((m) => m.stderrTail()).join('\n---\n')}`,
+        );
+      }
+      await sleep(50);
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const cluster: EtcdCluster = {
+    members,
+    endpoints: members.map((m) => m.endpoint),
+    async leader(timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const running = members.filter((m) => m.pid !== undefined);
+        const st = await Promise.all(running.map((m) => memberStatus(m.endpoint)));
+        const leaders = new Set(st.map((s) => s?.leader ?? '?'));
+        if (leaders.size === 1 && !leaders.has('?') && !leaders.has('0')) {
+          const id = [...leaders][0];
+          const i = st.findIndex((s) => s?.id === id);
+          if (i >= 0) return running[i];
+        }
+        if (Date.now() > deadline) throw new Error(`etcd cluster: no agreed leader within ${timeoutMs} ms`);
+        await sleep(50);
+      }
+    },
+    async restartMember(i: number) {
+      await members[i].restart(false);
+    },
+    stop,
+  };
+  return cluster;
 }

@@ -19,6 +19,7 @@ import {
   type ListResult,
   type Op,
   type PageHandler,
+  type QuorumStatus,
   type Store,
   StoreError,
   type Txn,
@@ -57,6 +58,13 @@ export interface EtcdStoreOptions {
   dialTimeoutMs?: number;
   /** Deadline of each request (default 10000 ms). */
   requestTimeoutMs?: number;
+  /**
+   * A write not answered within this long (default 1000 ms) makes the store ask every endpoint
+   * for its status, and again each such interval: when no reachable member sees a leader (no
+   * quorum), the write fails at once with ESTORE_UNAVAILABLE, `noQuorum` set, instead of waiting
+   * out `requestTimeoutMs`.
+   */
+  quorumCheckMs?: number;
   logger?: Logger;
 }
 
@@ -79,6 +87,8 @@ export function tlsFromEnv(env: NodeJS.ProcessEnv = process.env): EtcdTlsFiles |
  * quadratic: 1M keys in 5000-key pages took 50 s; in 16 pages it is linear.
  */
 const MIN_PAGE = 5000;
+/** A write shares the status call of another write started at most this long before it. */
+const STATUS_REUSE_MS = 500;
 const PAGES = 16;
 
 function sleep(ms: number): Promise<void> {
@@ -119,6 +129,9 @@ export class EtcdStore implements Store {
   private closed = false;
   private readonly watches = new Set<EtcdWatch>();
   private readonly maxAttempts: number;
+  /** One client per endpoint for status calls (the pool's picks are random); made on first use. */
+  private statusClients: Etcd3[] | undefined;
+  private lastStatus: { at: number; p: Promise<QuorumStatus & { term: number }> } | undefined;
 
   /** Use openEtcdStore(). */
   constructor(
@@ -126,8 +139,128 @@ export class EtcdStore implements Store {
     readonly endpoints: string[],
     private readonly logger: Logger | undefined,
     private readonly requestTimeoutMs: number,
+    private readonly quorumCheckMs: number = 1000,
+    private readonly newClient: (endpoint: string) => Etcd3 = () => client,
   ) {
     this.maxAttempts = Math.max(3, endpoints.length * 2 + 1);
+  }
+
+  /**
+   * Asks every endpoint for its status (1 s deadline each; a member answers without quorum).
+   * ok when some member that answers sees a leader.
+   */
+  async quorum(): Promise<QuorumStatus> {
+    const { ok, detail } = await this.status();
+    return { ok, detail };
+  }
+
+  /** quorum() and the highest raft term seen (0 when nobody answers). */
+  private async status(): Promise<QuorumStatus & { term: number }> {
+    if (this.closed) return { ok: false, detail: 'the etcd store is closed', term: 0 };
+    this.statusClients ??= this.endpoints.map((e) => this.newClient(e));
+    const answers = await Promise.all(
+      this.statusClients.map((c) =>
+        c.maintenance.status({ deadline: Date.now() + 1000 }).then(
+          (s) => s,
+          () => undefined,
+        ),
+      ),
+    );
+    const up = answers.filter((a) => a !== undefined);
+    const n = this.endpoints.length;
+    const term = Math.max(0, ...up.map((a) => Number(a.raftTerm ?? 0)));
+    const seen = up.map((a) => String(a.leader ?? '0')).find((l) => l !== '0' && l !== '');
+    if (up.length === 0) return { ok: false, detail: `none of ${n} members answers`, term };
+    if (seen === undefined)
+      return { ok: false, detail: `${up.length} of ${n} members answer, none sees a leader`, term };
+    const leader = BigInt(seen).toString(16);
+    return { ok: true, detail: `${up.length} of ${n} members answer, leader ${leader}`, term };
+  }
+
+  /** The status as of a write's start: a call at most STATUS_REUSE_MS old is shared. */
+  private recentStatus(): Promise<QuorumStatus & { term: number }> {
+    const now = Date.now();
+    if (this.lastStatus === undefined || now - this.lastStatus.at > STATUS_REUSE_MS) {
+      const p = this.status();
+      this.lastStatus = { at: now, p };
+    }
+    return this.lastStatus.p;
+  }
+
+  /**
+   * A write: `rpc` raced against a check of the cluster every quorumCheckMs while unanswered.
+   * - No reachable member sees a leader (no quorum): fail now (ESTORE_UNAVAILABLE, `noQuorum`)
+   *   rather than after requestTimeoutMs.
+   * - A new leader was elected since the write started (the raft term grew): a proposal
+   *   forwarded to the dead leader is lost and etcd would only say so after its own request
+   *   timeout (5 s + 2 election timeouts); fail now, outcome unknown, and let the caller retry
+   *   against the new leader.
+   * A failed write is also explained by the check (no quorum).
+   */
+  private async write<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return this.guarded(what, true, fn);
+  }
+
+  /**
+   * `rpc` under the watchdog `write` describes; for a read (`mutating` false) only the quorum
+   * rule applies (a linearizable read needs a leader too, and would wait out requestTimeoutMs).
+   */
+  private async guarded<T>(what: string, mutating: boolean, fn: () => Promise<T>): Promise<T> {
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const noQuorum = (q: QuorumStatus, cause?: unknown): StoreError =>
+      new StoreError(
+        'ESTORE_UNAVAILABLE',
+        `${what}: etcd has no quorum: ${q.detail}; the write was not confirmed`,
+        {
+          cause,
+          noQuorum: q.detail,
+        },
+      );
+    const before = mutating ? this.recentStatus() : Promise.resolve({ ok: true, detail: '', term: 0 });
+    before.catch(() => {});
+    const watchdog = new Promise<never>((_, reject) => {
+      const check = async (): Promise<void> => {
+        if (settled) return;
+        const [b, q] = await Promise.all([before, this.status()]);
+        if (settled) return;
+        if (!q.ok && q.term > 0) {
+          reject(noQuorum(q));
+          return;
+        }
+        if (q.ok && b.term > 0 && q.term > b.term) {
+          reject(
+            new StoreError(
+              'ESTORE_UNAVAILABLE',
+              `${what}: etcd elected a new leader (raft term ${b.term} → ${q.term}) while the write was pending; its outcome is unknown`,
+            ),
+          );
+          return;
+        }
+        timer = setTimeout(check, this.quorumCheckMs);
+      };
+      timer = setTimeout(check, this.quorumCheckMs);
+    });
+    watchdog.catch(() => {});
+    const attempt = this.retrying(what, mutating, fn);
+    attempt.catch(() => {});
+    try {
+      return await Promise.race([attempt, watchdog]);
+    } catch (err) {
+      if (
+        err instanceof StoreError &&
+        err.code === 'ESTORE_UNAVAILABLE' &&
+        err.noQuorum === undefined &&
+        !this.closed
+      ) {
+        const q = await this.status();
+        if (!q.ok && q.term > 0) throw noQuorum(q, err);
+      }
+      throw err;
+    } finally {
+      settled = true;
+      clearTimeout(timer);
+    }
   }
 
   private closedError(what: string): StoreError {
@@ -135,10 +268,17 @@ export class EtcdStore implements Store {
   }
 
   /**
+   * Runs one RPC (`retrying`) under the quorum watchdog (`guarded`).
+   */
+  private rpc<T>(what: string, mutating: boolean, fn: () => Promise<T>): Promise<T> {
+    return this.guarded(what, mutating, fn);
+  }
+
+  /**
    * Runs one RPC, retrying across endpoints while etcd is unreachable. `mutating` calls are only
    * retried when the request certainly never reached etcd.
    */
-  private async rpc<T>(what: string, mutating: boolean, fn: () => Promise<T>): Promise<T> {
+  private async retrying<T>(what: string, mutating: boolean, fn: () => Promise<T>): Promise<T> {
     let delay = 20;
     const giveUpAt = Date.now() + this.requestTimeoutMs;
     for (let attempt = 1; ; attempt++) {
@@ -254,21 +394,21 @@ export class EtcdStore implements Store {
       value: Buffer.from(String(value), 'utf8'),
       ...(opts?.lease !== undefined ? { lease: checkLease(opts.lease, 'put') } : {}),
     };
-    const res = await this.rpc('put', true, () => this.client.kv.put(req));
+    const res = await this.write('put', () => this.client.kv.put(req));
     return Number(res.header.revision);
   }
 
   async delete(key: string): Promise<number> {
     if (this.closed) throw this.closedError('delete');
     const k = checkKey(key, 'delete');
-    const res = await this.rpc('delete', true, () => this.client.kv.deleteRange({ key: k }));
+    const res = await this.write('delete', () => this.client.kv.deleteRange({ key: k }));
     return Number(res.deleted);
   }
 
   async deletePrefix(prefix: string): Promise<number> {
     if (this.closed) throw this.closedError('deletePrefix');
     const range = prefixRange(checkPrefix(prefix, 'deletePrefix'));
-    const res = await this.rpc('deletePrefix', true, () => this.client.kv.deleteRange(range));
+    const res = await this.write('deletePrefix', () => this.client.kv.deleteRange(range));
     return Number(res.deleted);
   }
 
@@ -281,7 +421,8 @@ export class EtcdStore implements Store {
     const success = txn.success.map(toRequestOp);
     const failure = (txn.failure ?? []).map(toRequestOp);
     const writes = success.length + failure.length > 0;
-    const res = await this.rpc('txn', writes, () => this.client.kv.txn({ compare, success, failure }));
+    const call = () => this.client.kv.txn({ compare, success, failure });
+    const res = await (writes ? this.write('txn', call) : this.rpc('txn', false, call));
     return { succeeded: res.succeeded, revision: Number(res.header.revision) };
   }
 
@@ -368,6 +509,7 @@ export class EtcdStore implements Store {
     this.closed = true;
     for (const w of [...this.watches]) await w.close();
     this.client.close();
+    for (const c of this.statusClients ?? []) if (c !== this.client) c.close();
   }
 }
 
@@ -459,6 +601,14 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<EtcdStore> 
   const dialTimeoutMs = opts.dialTimeoutMs ?? 5000;
   const requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
   const health = new HostHealth(endpoints);
+  const statusClient = (endpoint: string): Etcd3 =>
+    new Etcd3({
+      hosts: [endpoint],
+      ...(credentials ? { credentials } : {}),
+      dialTimeout: 1000,
+      faultHandling: { host: () => passThroughPolicy, global: passThroughPolicy },
+      grpcOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000 },
+    });
   const client = new Etcd3({
     hosts: endpoints,
     ...(credentials ? { credentials } : {}),
@@ -473,7 +623,14 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<EtcdStore> 
       'grpc.max_receive_message_length': 256 * 1024 * 1024,
     },
   });
-  const store = new EtcdStore(client, endpoints, opts.logger, requestTimeoutMs);
+  const store = new EtcdStore(
+    client,
+    endpoints,
+    opts.logger,
+    requestTimeoutMs,
+    opts.quorumCheckMs ?? 1000,
+    statusClient,
+  );
 
   // First contact: any endpoint answering a cheap read within dialTimeoutMs.
   const deadline = Date.now() + dialTimeoutMs;
