@@ -91,12 +91,39 @@ function decodePart(p: string): string {
   }
 }
 
-/** `If-Match: <modRevision>` (quotes allowed), or undefined when absent; 400 when not a number. */
+/**
+ * `If-Match: "<modRevision>"` (the ETag a GET gives) or the bare number accepted before ETags,
+ * or undefined when absent; 400 when it is neither. One entity tag: the API's writes guard one
+ * key. A weak tag (`W/"…"`) never matches (RFC 9110 §13.1.1 compares strongly): 412 below.
+ */
 function ifMatchOf(h: Headers): number | undefined {
   const im = h['if-match'];
   if (typeof im !== 'string') return undefined;
-  if (!/^"?\d+"?$/.test(im)) throw new ApiError(400, 'header If-Match must be a modRevision', 'If-Match');
-  return Number(im.replace(/"/g, ''));
+  const t = im.trim();
+  if (/^W\/"\d+"$/.test(t)) return -1; // never equal to a modRevision: the write answers 412
+  if (!/^(\d+|"\d+")$/.test(t))
+    throw new ApiError(
+      400,
+      'header If-Match must be an ETag "<modRevision>" (or the bare number)',
+      'If-Match',
+    );
+  return Number(t.replace(/"/g, ''));
+}
+
+/** The strong ETag of a stored key: its modRevision, quoted. */
+export function etagOf(modRevision: number): string {
+  return `"${modRevision}"`;
+}
+
+/**
+ * True when `If-None-Match` (a list of ETags, weak ones compared weakly as RFC 9110 §13.1.2 says,
+ * or `*`) matches `etag`: a GET then answers 304.
+ */
+function noneMatch(h: Headers, etag: string): boolean {
+  const inm = h['if-none-match'];
+  if (typeof inm !== 'string') return false;
+  if (inm.trim() === '*') return true;
+  return inm.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
 }
 
 function parseJson(text: string, optional: boolean): unknown {
@@ -109,6 +136,14 @@ function parseJson(text: string, optional: boolean): unknown {
   } catch (e) {
     throw new ApiError(400, `request body is not valid JSON: ${(e as Error).message}`, '');
   }
+}
+
+/** What a route answers; `etag` is sent as `ETag` (and compared with `If-None-Match`). */
+interface Answer {
+  status: number;
+  body: string;
+  type?: string;
+  etag?: string;
 }
 
 export function createApiHandler(o: ApiServerOptions): http.RequestListener {
@@ -136,17 +171,20 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
     }
   };
 
-  async function route(
-    req: http.IncomingMessage,
-    url: URL,
-  ): Promise<{ status: number; body: string; type?: string }> {
+  async function route(req: http.IncomingMessage, url: URL): Promise<Answer> {
     const method = req.method ?? 'GET';
     const path = url.pathname;
-    const json = (status: number, v: unknown) => ({
+    const json = (status: number, v: unknown): Answer => ({
       status,
       body: `${JSON.stringify(v)}\n`,
       type: 'application/json',
     });
+    /** One stored object: 200 with its ETag, or 304 when `If-None-Match` has it. */
+    const one = (v: { modRevision: number }): Answer => {
+      const etag = etagOf(v.modRevision);
+      if (noneMatch(req.headers, etag)) return { status: 304, body: '', etag };
+      return { ...json(200, v), etag };
+    };
     if (path === '/health') return { status: 200, body: 'OK' };
     if (path === '/ready') {
       const ok = o.ready ? await o.ready().catch(() => false) : true;
@@ -182,6 +220,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
           if (method === 'GET') return json(200, await v1.getName(parts[1]));
           if (method === 'DELETE') return json(200, await v1.remove(parts[1]));
         } else if (parts.length === 3 && parts[2] !== '') {
+          if (method === 'GET') return one(await v1.getRecord(parts[1], parts[2]));
           if (method === 'PUT') {
             const ifMatch = ifMatchOf(req.headers);
             return json(
@@ -197,7 +236,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
         if (parts.length === 1) {
           if (method === 'GET') return json(200, await topology.list(url.searchParams));
         } else if (parts.length === 2) {
-          if (method === 'GET') return json(200, await topology.get(parts[1]));
+          if (method === 'GET') return one(await topology.get(parts[1]));
           if (method === 'PUT') {
             const ifMatch = ifMatchOf(req.headers);
             return json(200, await topology.put(parts[1], parseJson(await readBody(req), false), ifMatch));
@@ -246,13 +285,14 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
     const client = req.socket.remoteAddress ?? '';
     const url = new URL(req.url ?? '/', 'http://api');
     const started = performance.now();
-    const send = (status: number, body: string, type = 'text/plain; charset=utf-8'): void => {
+    const send = (status: number, body: string, type = 'text/plain; charset=utf-8', etag?: string): void => {
       if (res.headersSent) return;
       res.statusCode = status;
-      res.setHeader('content-type', type);
+      if (etag !== undefined) res.setHeader('etag', etag);
+      if (status !== 304) res.setHeader('content-type', type);
       res.setHeader('cache-control', 'no-store');
       if (status === 413 || status === 429) res.setHeader('connection', 'close');
-      res.end(req.method === 'HEAD' ? undefined : body);
+      res.end(req.method === 'HEAD' || status === 304 ? undefined : body);
       o.counters?.observe(req.method, status, (performance.now() - started) / 1000);
       if (req.method !== 'GET' || status >= 400)
         o.logger?.info(
@@ -282,7 +322,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
       }
     }
     route(req, url).then(
-      (r) => send(r.status, r.body, r.type),
+      (r) => send(r.status, r.body, r.type, r.etag),
       (err: unknown) => {
         if (err instanceof ApiError) {
           const v: { error: string; field?: string } = { error: err.message };
