@@ -52,27 +52,62 @@ export interface ApiServer {
 
 type Headers = http.IncomingHttpHeaders;
 
+/**
+ * Lingering close, as nginx's: after an answer sent before the request's body was read in full
+ * (413, 429, an auth error), the rest of the body is read and thrown away — at most LINGER_BYTES,
+ * for at most LINGER_MS — and then the connection is closed (the body read in full: a clean FIN;
+ * past a bound: destroyed). Closed at once, the kernel would answer the client's next segments
+ * with RST, and a client still writing its body would get EPIPE or ECONNRESET instead of reading
+ * the answer. The answer does not say `connection: close`: node:http destroys such a socket as
+ * soon as the answer is written, which is the RST this avoids.
+ */
+export const LINGER_BYTES = 16 * 1024 * 1024;
+export const LINGER_MS = 10_000;
+
+function lingerClose(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const socket = req.socket;
+  let seen = 0;
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  req.on('data', (c: Buffer) => {
+    seen += c.length;
+    if (seen > LINGER_BYTES) {
+      clearTimeout(timer);
+      socket.destroy();
+    }
+  });
+  req.once('end', () => {
+    clearTimeout(timer);
+    if (res.writableFinished) socket.end();
+    else res.once('finish', () => socket.end());
+  });
+  req.resume();
+}
+
+/** The body as text; 413 (without reading the rest: the answer lingers) over MAX_BODY. */
 function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const len = Number(req.headers['content-length'] ?? '0');
     if (len > MAX_BODY) {
       reject(new ApiError(413, `request body of ${len} bytes is larger than ${MAX_BODY}`));
-      req.resume();
       return;
     }
     const chunks: Buffer[] = [];
     let size = 0;
     let failed = false;
-    req.on('data', (c: Buffer) => {
-      if (failed) return;
+    const onData = (c: Buffer): void => {
       size += c.length;
       if (size > MAX_BODY) {
         failed = true;
+        req.removeListener('data', onData);
+        req.pause();
         reject(new ApiError(413, `request body is larger than ${MAX_BODY} bytes`));
         return;
       }
       chunks.push(c);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => {
       if (!failed) resolve(Buffer.concat(chunks).toString('utf8'));
     });
@@ -291,7 +326,9 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
       if (etag !== undefined) res.setHeader('etag', etag);
       if (status !== 304) res.setHeader('content-type', type);
       res.setHeader('cache-control', 'no-store');
-      if (status === 413 || status === 429) res.setHeader('connection', 'close');
+      // an answer before the whole body was read: the rest is read, then the connection closed
+      if (!req.complete && status >= 400) lingerClose(req, res);
+      else if (status === 413 || status === 429) res.setHeader('connection', 'close');
       res.end(req.method === 'HEAD' || status === 304 ? undefined : body);
       o.counters?.observe(req.method, status, (performance.now() - started) / 1000);
       if (req.method !== 'GET' || status >= 400)
