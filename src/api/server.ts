@@ -2,11 +2,14 @@
  * The API's HTTP server (node:http): `/hades` (seed-compatible), `/v1` (JSON), `/health` and
  * `/ready` (open). Everything else needs a token; reads need scope `read`, writes `write`.
  * Order per request: rate limit (429) → auth (401/403) → body (413, 400) → validation (400) → write.
+ * With `tls` the port speaks HTTPS only (and with `tls.clientCa` needs a client certificate
+ * besides the token); the rate limiter's client is the peer, or with `trustedProxies` the
+ * X-Forwarded-For client a trusted proxy names (forwarded.ts).
  */
 
-import http from 'node:http';
+import type http from 'node:http';
 import type { HostPort } from '../common/host-port.js';
-import { guardHttpServer } from '../common/http-server.js';
+import { createWebServer, guardHttpServer, type ServerTls } from '../common/http-server.js';
 import type { Logger } from '../common/logger.js';
 import { canonicalIP } from '../records/ip.js';
 import { DEFAULT_TOPOLOGY_PATH } from '../records/topology.js';
@@ -14,6 +17,7 @@ import type { ApiCounters } from './api-counters.js';
 import { type Authenticator, presentedToken, type RateLimiter, type Scope } from './auth.js';
 import type { DnsMetrics } from './dns-metrics.js';
 import { ApiError } from './errors.js';
+import { TrustedProxies } from './forwarded.js';
 import { adminOf, healthView } from './health.js';
 import { LegacyApi } from './legacy.js';
 import { zoneOf } from './names.js';
@@ -43,6 +47,10 @@ export interface ApiServerOptions {
   counters?: ApiCounters;
   /** `-topology-path`: the zones of `/v1/topology` (default `/hades/topology/`). */
   topologyPath?: string;
+  /** `-api-trusted-proxies`: peers whose X-Forwarded-For names the client (default: none). */
+  trustedProxies?: TrustedProxies;
+  /** HTTPS (and client certificates) instead of plain HTTP: `startApiServer` only. */
+  tls?: ServerTls;
 }
 
 export interface ApiServer {
@@ -188,6 +196,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
   const topology = new TopologyApi(o.service.store, o.topologyPath ?? DEFAULT_TOPOLOGY_PATH);
   const openapi = JSON.stringify(openApiDocument());
   const ui = loadUiFiles();
+  const proxies = o.trustedProxies ?? TrustedProxies.NONE;
 
   const authorize = (h: Headers, need: Scope): void => {
     const tok = presentedToken(h);
@@ -317,7 +326,8 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
   }
 
   return (req, res) => {
-    const client = req.socket.remoteAddress ?? '';
+    const peer = req.socket.remoteAddress ?? '';
+    const client = proxies.clientOf(peer, req.headers['x-forwarded-for']);
     const url = new URL(req.url ?? '/', 'http://api');
     const started = performance.now();
     const send = (status: number, body: string, type = 'text/plain; charset=utf-8', etag?: string): void => {
@@ -338,6 +348,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
             path: url.pathname,
             status,
             client,
+            ...(client !== peer ? { peer } : {}),
             ms: Math.round(performance.now() - started),
           },
           'api: request',
@@ -392,9 +403,9 @@ function zonesOf(domain: string): object {
   };
 }
 
-/** Listens on `addr` (port 0 picks one). Rejects when it cannot bind. */
+/** Listens on `addr` (port 0 picks one), HTTPS only with `o.tls`. Rejects when it cannot bind. */
 export function startApiServer(addr: HostPort, o: ApiServerOptions): Promise<ApiServer> {
-  const server = http.createServer(createApiHandler(o));
+  const server = createWebServer(o.tls, createApiHandler(o));
   guardHttpServer(server, 30_000, 10_000);
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -44,7 +44,7 @@ export async function startKubeapi(args: string[]): Promise<Kubeapi> {
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   process.on('exit', () => child.kill('SIGKILL'));
   const deadline = Date.now() + 20_000;
-  while (!out.includes('API on http://')) {
+  while (!/API on https?:\/\//.test(out)) {
     if (child.exitCode !== null) throw new Error(`hades-kubeapi exited ${child.exitCode}: ${err}`);
     if (Date.now() > deadline) throw new Error(`hades-kubeapi did not start: ${err}`);
     await sleep(30);
