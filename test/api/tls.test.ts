@@ -224,7 +224,7 @@ describe('TLS for the API and UI', () => {
     });
   });
 
-  it('hades-kubeapi over HTTPS from its INI ([HadesApi] api-tls-cert, api-tls-key, api-client-ca)', async () => {
+  it('hades-kubeapi over HTTPS from its INI ([HadesApi] api-tls-cert, api-tls-key, api-client-ca, api-trusted-proxies)', async () => {
     const port = await freeDnsPort();
     const ini = path.join(dir, 'hades-api.conf');
     await writeFile(
@@ -239,14 +239,20 @@ describe('TLS for the API and UI', () => {
         `api-tls-cert = ${srv.certFile}`,
         `api-tls-key = ${srv.keyFile}`,
         `api-client-ca = ${srv.caFile}`,
+        'api-trusted-proxies = 127.0.0.0/8',
         '',
       ].join('\n'),
     );
-    const k = await startKubeapi(['-config-file', ini]);
+    const k = await startKubeapi(['-config-file', ini, '-logtostderr']);
     try {
       const base = `https://127.0.0.1:${port}`;
       const withCert = ['--cacert', srv.caFile, '--cert', client.certFile, '--key', client.keyFile];
       assert.equal((await curl([...withCert, ...auth, `${base}/v1/zones`])).status, '200');
+      // [HadesApi] api-trusted-proxies: the request log names the X-Forwarded-For client
+      const xff = ['-H', 'X-Forwarded-For: 203.0.113.77'];
+      assert.equal((await curl([...withCert, ...xff, `${base}/v1/zones`])).status, '401');
+      await waitFor('the request line', () => k.stderr().includes('203.0.113.77'));
+      assert.match(k.stderr(), /"client":"203\.0\.113\.77","peer":"127\.0\.0\.1"/);
       assert.equal((await curl(['--cacert', srv.caFile, ...auth, `${base}/v1/zones`])).status, '000');
       assert.equal((await curl([`http://127.0.0.1:${port}/health`])).status, '000');
       const listed = await apicmd(
