@@ -328,6 +328,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
   return (req, res) => {
     const peer = req.socket.remoteAddress ?? '';
     const client = proxies.clientOf(peer, req.headers['x-forwarded-for']);
+    const viaProxy = client !== proxies.clientOf(peer, undefined);
     const url = new URL(req.url ?? '/', 'http://api');
     const started = performance.now();
     const send = (status: number, body: string, type = 'text/plain; charset=utf-8', etag?: string): void => {
@@ -348,7 +349,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
             path: url.pathname,
             status,
             client,
-            ...(client !== peer ? { peer } : {}),
+            ...(viaProxy ? { peer } : {}),
             ms: Math.round(performance.now() - started),
           },
           'api: request',
