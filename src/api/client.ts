@@ -1,7 +1,24 @@
 /**
  * hades-apicmd's side: requests to the seed-compatible /hades API (and `/v1/health` for drain,
- * `/v1/topology` for zones), and the seed's output lines.
+ * `/v1/topology` for zones), and the seed's output lines. Over node:http / node:https, so an
+ * `https://` base can trust a private CA and present a client certificate (`useTls`).
  */
+import http from 'node:http';
+import https from 'node:https';
+
+/** PEM contents for https: the CA to trust (instead of the system's), a client certificate and key. */
+export interface ClientTls {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+let tlsOptions: ClientTls = {};
+
+/** The TLS material every later https request uses. */
+export function useTls(t: ClientTls): void {
+  tlsOptions = t;
+}
 
 export interface Entry {
   type: string;
@@ -13,11 +30,11 @@ export interface Entry {
 
 export class ClientError extends Error {}
 
-/** `127.0.0.1:9001` or `http://…` → base URL. */
-export function baseUrl(addr: string): string {
+/** `127.0.0.1:9001`, `http://…` or `https://…` → base URL; no scheme: `defaultScheme`. */
+export function baseUrl(addr: string, defaultScheme: 'http' | 'https' = 'http'): string {
   const a = addr.trim();
   if (a === '') throw new ClientError('-addr is empty (or set HADES_API_ADDR)');
-  const u = /^https?:\/\//i.test(a) ? a : `http://${a}`;
+  const u = /^https?:\/\//i.test(a) ? a : `${defaultScheme}://${a}`;
   try {
     return new URL(u).origin;
   } catch {
@@ -104,6 +121,34 @@ export function formatTopology(zones: TopologyZone[]): string {
     .join('');
 }
 
+function send(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+): Promise<{ status: number; text: string }> {
+  const u = new URL(url);
+  const secure = u.protocol === 'https:';
+  const opts: https.RequestOptions = {
+    method,
+    headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+    ...(secure ? { ca: tlsOptions.ca, cert: tlsOptions.cert, key: tlsOptions.key } : {}),
+  };
+  return new Promise((resolve, reject) => {
+    const req = (secure ? https : http).request(u, opts, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+      );
+      res.on('error', reject);
+    });
+    req.setTimeout(30_000, () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 async function request(
   url: string,
   token: string,
@@ -114,19 +159,17 @@ async function request(
   const headers: Record<string, string> = { 'content-type': 'application/json;charset=UTF-8', ...extra };
   if (token !== '') headers.token = token;
   const base = new URL(url).origin;
-  let res: Response;
+  let res: { status: number; text: string };
   try {
-    res = await fetch(url, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    res = await send(url, method, headers, body === undefined ? undefined : JSON.stringify(body));
   } catch (e) {
-    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    throw new ClientError(`cannot reach ${base}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
+    const err = e as NodeJS.ErrnoException;
+    throw new ClientError(
+      `cannot reach ${base}: ${err.code ?? err.message}${err.code && err.message && !err.message.includes(err.code) ? ` (${err.message})` : ''}`,
+    );
   }
-  const text = await res.text();
-  if (!res.ok) {
+  const text = res.text;
+  if (res.status < 200 || res.status > 299) {
     let msg = text.trim();
     try {
       msg = (JSON.parse(text) as { error?: string }).error ?? msg;

@@ -13,4 +13,6 @@ export class ApiError extends Error {
 export const badRequest = (message: string, field?: string): ApiError => new ApiError(400, message, field);
 export const notFound = (message: string): ApiError => new ApiError(404, message);
 export const conflict = (message: string): ApiError => new ApiError(409, message);
+/** 412 (RFC 9110 §13.1.1): an `If-Match` that does not match the current representation. */
+export const preconditionFailed = (message: string): ApiError => new ApiError(412, message);
 export const forbidden = (message: string): ApiError => new ApiError(403, message);

@@ -48,9 +48,27 @@ const zoneParam = {
 const ifMatch = {
   name: 'If-Match',
   in: 'header',
-  schema: { type: 'integer' },
-  description: 'expected modRevision (0: the zone must not exist yet)',
+  schema: { type: 'string', pattern: '^("[0-9]+"|[0-9]+)$' },
+  description:
+    'the ETag of GET ("<modRevision>", or the bare number); "0": the zone must not exist yet. No match: 412',
 };
+const ifNoneMatch = {
+  name: 'If-None-Match',
+  in: 'header',
+  schema: { type: 'string' },
+  description: 'ETags ("<modRevision>", comma separated) or *: 304 when one is the current',
+};
+/** A GET of one stored object: its ETag, and 304 to a matching If-None-Match. */
+const etagged = (description: string, schema: string) => ({
+  '200': {
+    description,
+    headers: { ETag: { schema: { type: 'string' }, description: 'strong: "<modRevision>"' } },
+    content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } },
+  },
+  '304': { description: 'not modified (If-None-Match has the current ETag)' },
+});
+/** Writes guarded by If-Match: 412 when it does not match. */
+const guarded = { ...errors, '412': err };
 const POLICY = {
   priority: {
     type: 'integer',
@@ -174,6 +192,16 @@ export function openApiDocument(): object {
         },
       },
       '/v1/records/{name}/{id}': {
+        get: {
+          operationId: 'getRecord',
+          summary: 'One record (ETag: its modRevision)',
+          parameters: [
+            nameParam,
+            { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+            ifNoneMatch,
+          ],
+          responses: { ...etagged('the record', 'Record'), ...errors },
+        },
         put: {
           operationId: 'replaceRecord',
           summary: 'Replace one record (its id changes with its value)',
@@ -183,8 +211,8 @@ export function openApiDocument(): object {
             {
               name: 'If-Match',
               in: 'header',
-              schema: { type: 'integer' },
-              description: 'expected modRevision',
+              schema: { type: 'string', pattern: '^("[0-9]+"|[0-9]+)$' },
+              description: 'the record\'s ETag ("<modRevision>", or the bare number); no match: 412',
             },
           ],
           requestBody: {
@@ -196,7 +224,7 @@ export function openApiDocument(): object {
               description: 'replaced',
               content: { 'application/json': { schema: { $ref: '#/components/schemas/Record' } } },
             },
-            ...errors,
+            ...guarded,
           },
         },
         delete: {
@@ -293,15 +321,9 @@ export function openApiDocument(): object {
       '/v1/topology/{zone}': {
         get: {
           operationId: 'getTopologyZone',
-          summary: 'One zone',
-          parameters: [zoneParam],
-          responses: {
-            '200': {
-              description: 'the zone',
-              content: { 'application/json': { schema: { $ref: '#/components/schemas/TopologyZone' } } },
-            },
-            ...errors,
-          },
+          summary: 'One zone (ETag: its modRevision)',
+          parameters: [zoneParam, ifNoneMatch],
+          responses: { ...etagged('the zone', 'TopologyZone'), ...errors },
         },
         put: {
           operationId: 'putTopologyZone',
@@ -331,14 +353,14 @@ export function openApiDocument(): object {
               description: 'the zone as stored',
               content: { 'application/json': { schema: { $ref: '#/components/schemas/TopologyZone' } } },
             },
-            ...errors,
+            ...guarded,
           },
         },
         delete: {
           operationId: 'deleteTopologyZone',
           summary: 'Delete a zone',
           parameters: [zoneParam, ifMatch],
-          responses: { '200': { $ref: '#/components/responses/Deleted' }, ...errors },
+          responses: { '200': { $ref: '#/components/responses/Deleted' }, ...guarded },
         },
       },
       '/v1/zones': {

@@ -2,11 +2,14 @@
  * The API's HTTP server (node:http): `/hades` (seed-compatible), `/v1` (JSON), `/health` and
  * `/ready` (open). Everything else needs a token; reads need scope `read`, writes `write`.
  * Order per request: rate limit (429) → auth (401/403) → body (413, 400) → validation (400) → write.
+ * With `tls` the port speaks HTTPS only (and with `tls.clientCa` needs a client certificate
+ * besides the token); the rate limiter's client is the peer, or with `trustedProxies` the
+ * X-Forwarded-For client a trusted proxy names (forwarded.ts).
  */
 
-import http from 'node:http';
+import type http from 'node:http';
 import type { HostPort } from '../common/host-port.js';
-import { guardHttpServer } from '../common/http-server.js';
+import { createWebServer, guardHttpServer, type ServerTls } from '../common/http-server.js';
 import type { Logger } from '../common/logger.js';
 import { canonicalIP } from '../records/ip.js';
 import { DEFAULT_TOPOLOGY_PATH } from '../records/topology.js';
@@ -14,6 +17,7 @@ import type { ApiCounters } from './api-counters.js';
 import { type Authenticator, presentedToken, type RateLimiter, type Scope } from './auth.js';
 import type { DnsMetrics } from './dns-metrics.js';
 import { ApiError } from './errors.js';
+import { TrustedProxies } from './forwarded.js';
 import { adminOf, healthView } from './health.js';
 import { LegacyApi } from './legacy.js';
 import { zoneOf } from './names.js';
@@ -43,6 +47,10 @@ export interface ApiServerOptions {
   counters?: ApiCounters;
   /** `-topology-path`: the zones of `/v1/topology` (default `/hades/topology/`). */
   topologyPath?: string;
+  /** `-api-trusted-proxies`: peers whose X-Forwarded-For names the client (default: none). */
+  trustedProxies?: TrustedProxies;
+  /** HTTPS (and client certificates) instead of plain HTTP: `startApiServer` only. */
+  tls?: ServerTls;
 }
 
 export interface ApiServer {
@@ -52,27 +60,62 @@ export interface ApiServer {
 
 type Headers = http.IncomingHttpHeaders;
 
+/**
+ * Lingering close, as nginx's: after an answer sent before the request's body was read in full
+ * (413, 429, an auth error), the rest of the body is read and thrown away — at most LINGER_BYTES,
+ * for at most LINGER_MS — and then the connection is closed (the body read in full: a clean FIN;
+ * past a bound: destroyed). Closed at once, the kernel would answer the client's next segments
+ * with RST, and a client still writing its body would get EPIPE or ECONNRESET instead of reading
+ * the answer. The answer does not say `connection: close`: node:http destroys such a socket as
+ * soon as the answer is written, which is the RST this avoids.
+ */
+export const LINGER_BYTES = 16 * 1024 * 1024;
+export const LINGER_MS = 10_000;
+
+function lingerClose(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const socket = req.socket;
+  let seen = 0;
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  req.on('data', (c: Buffer) => {
+    seen += c.length;
+    if (seen > LINGER_BYTES) {
+      clearTimeout(timer);
+      socket.destroy();
+    }
+  });
+  req.once('end', () => {
+    clearTimeout(timer);
+    if (res.writableFinished) socket.end();
+    else res.once('finish', () => socket.end());
+  });
+  req.resume();
+}
+
+/** The body as text; 413 (without reading the rest: the answer lingers) over MAX_BODY. */
 function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const len = Number(req.headers['content-length'] ?? '0');
     if (len > MAX_BODY) {
       reject(new ApiError(413, `request body of ${len} bytes is larger than ${MAX_BODY}`));
-      req.resume();
       return;
     }
     const chunks: Buffer[] = [];
     let size = 0;
     let failed = false;
-    req.on('data', (c: Buffer) => {
-      if (failed) return;
+    const onData = (c: Buffer): void => {
       size += c.length;
       if (size > MAX_BODY) {
         failed = true;
+        req.removeListener('data', onData);
+        req.pause();
         reject(new ApiError(413, `request body is larger than ${MAX_BODY} bytes`));
         return;
       }
       chunks.push(c);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => {
       if (!failed) resolve(Buffer.concat(chunks).toString('utf8'));
     });
@@ -91,12 +134,39 @@ function decodePart(p: string): string {
   }
 }
 
-/** `If-Match: <modRevision>` (quotes allowed), or undefined when absent; 400 when not a number. */
+/**
+ * `If-Match: "<modRevision>"` (the ETag a GET gives) or the bare number accepted before ETags,
+ * or undefined when absent; 400 when it is neither. One entity tag: the API's writes guard one
+ * key. A weak tag (`W/"…"`) never matches (RFC 9110 §13.1.1 compares strongly): 412 below.
+ */
 function ifMatchOf(h: Headers): number | undefined {
   const im = h['if-match'];
   if (typeof im !== 'string') return undefined;
-  if (!/^"?\d+"?$/.test(im)) throw new ApiError(400, 'header If-Match must be a modRevision', 'If-Match');
-  return Number(im.replace(/"/g, ''));
+  const t = im.trim();
+  if (/^W\/"\d+"$/.test(t)) return -1; // never equal to a modRevision: the write answers 412
+  if (!/^(\d+|"\d+")$/.test(t))
+    throw new ApiError(
+      400,
+      'header If-Match must be an ETag "<modRevision>" (or the bare number)',
+      'If-Match',
+    );
+  return Number(t.replace(/"/g, ''));
+}
+
+/** The strong ETag of a stored key: its modRevision, quoted. */
+export function etagOf(modRevision: number): string {
+  return `"${modRevision}"`;
+}
+
+/**
+ * True when `If-None-Match` (a list of ETags, weak ones compared weakly as RFC 9110 §13.1.2 says,
+ * or `*`) matches `etag`: a GET then answers 304.
+ */
+function noneMatch(h: Headers, etag: string): boolean {
+  const inm = h['if-none-match'];
+  if (typeof inm !== 'string') return false;
+  if (inm.trim() === '*') return true;
+  return inm.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
 }
 
 function parseJson(text: string, optional: boolean): unknown {
@@ -111,6 +181,14 @@ function parseJson(text: string, optional: boolean): unknown {
   }
 }
 
+/** What a route answers; `etag` is sent as `ETag` (and compared with `If-None-Match`). */
+interface Answer {
+  status: number;
+  body: string;
+  type?: string;
+  etag?: string;
+}
+
 export function createApiHandler(o: ApiServerOptions): http.RequestListener {
   const zone = zoneOf(o.domain);
   const legacy = new LegacyApi(o.service, zone);
@@ -118,6 +196,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
   const topology = new TopologyApi(o.service.store, o.topologyPath ?? DEFAULT_TOPOLOGY_PATH);
   const openapi = JSON.stringify(openApiDocument());
   const ui = loadUiFiles();
+  const proxies = o.trustedProxies ?? TrustedProxies.NONE;
 
   const authorize = (h: Headers, need: Scope): void => {
     const tok = presentedToken(h);
@@ -136,17 +215,20 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
     }
   };
 
-  async function route(
-    req: http.IncomingMessage,
-    url: URL,
-  ): Promise<{ status: number; body: string; type?: string }> {
+  async function route(req: http.IncomingMessage, url: URL): Promise<Answer> {
     const method = req.method ?? 'GET';
     const path = url.pathname;
-    const json = (status: number, v: unknown) => ({
+    const json = (status: number, v: unknown): Answer => ({
       status,
       body: `${JSON.stringify(v)}\n`,
       type: 'application/json',
     });
+    /** One stored object: 200 with its ETag, or 304 when `If-None-Match` has it. */
+    const one = (v: { modRevision: number }): Answer => {
+      const etag = etagOf(v.modRevision);
+      if (noneMatch(req.headers, etag)) return { status: 304, body: '', etag };
+      return { ...json(200, v), etag };
+    };
     if (path === '/health') return { status: 200, body: 'OK' };
     if (path === '/ready') {
       const ok = o.ready ? await o.ready().catch(() => false) : true;
@@ -182,6 +264,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
           if (method === 'GET') return json(200, await v1.getName(parts[1]));
           if (method === 'DELETE') return json(200, await v1.remove(parts[1]));
         } else if (parts.length === 3 && parts[2] !== '') {
+          if (method === 'GET') return one(await v1.getRecord(parts[1], parts[2]));
           if (method === 'PUT') {
             const ifMatch = ifMatchOf(req.headers);
             return json(
@@ -197,7 +280,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
         if (parts.length === 1) {
           if (method === 'GET') return json(200, await topology.list(url.searchParams));
         } else if (parts.length === 2) {
-          if (method === 'GET') return json(200, await topology.get(parts[1]));
+          if (method === 'GET') return one(await topology.get(parts[1]));
           if (method === 'PUT') {
             const ifMatch = ifMatchOf(req.headers);
             return json(200, await topology.put(parts[1], parseJson(await readBody(req), false), ifMatch));
@@ -243,16 +326,21 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
   }
 
   return (req, res) => {
-    const client = req.socket.remoteAddress ?? '';
+    const peer = req.socket.remoteAddress ?? '';
+    const client = proxies.clientOf(peer, req.headers['x-forwarded-for']);
+    const viaProxy = client !== proxies.clientOf(peer, undefined);
     const url = new URL(req.url ?? '/', 'http://api');
     const started = performance.now();
-    const send = (status: number, body: string, type = 'text/plain; charset=utf-8'): void => {
+    const send = (status: number, body: string, type = 'text/plain; charset=utf-8', etag?: string): void => {
       if (res.headersSent) return;
       res.statusCode = status;
-      res.setHeader('content-type', type);
+      if (etag !== undefined) res.setHeader('etag', etag);
+      if (status !== 304) res.setHeader('content-type', type);
       res.setHeader('cache-control', 'no-store');
-      if (status === 413 || status === 429) res.setHeader('connection', 'close');
-      res.end(req.method === 'HEAD' ? undefined : body);
+      // an answer before the whole body was read: the rest is read, then the connection closed
+      if (!req.complete && status >= 400) lingerClose(req, res);
+      else if (status === 413 || status === 429) res.setHeader('connection', 'close');
+      res.end(req.method === 'HEAD' || status === 304 ? undefined : body);
       o.counters?.observe(req.method, status, (performance.now() - started) / 1000);
       if (req.method !== 'GET' || status >= 400)
         o.logger?.info(
@@ -261,6 +349,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
             path: url.pathname,
             status,
             client,
+            ...(viaProxy ? { peer } : {}),
             ms: Math.round(performance.now() - started),
           },
           'api: request',
@@ -282,7 +371,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
       }
     }
     route(req, url).then(
-      (r) => send(r.status, r.body, r.type),
+      (r) => send(r.status, r.body, r.type, r.etag),
       (err: unknown) => {
         if (err instanceof ApiError) {
           const v: { error: string; field?: string } = { error: err.message };
@@ -323,9 +412,9 @@ function zonesOf(domain: string): object {
   };
 }
 
-/** Listens on `addr` (port 0 picks one). Rejects when it cannot bind. */
+/** Listens on `addr` (port 0 picks one), HTTPS only with `o.tls`. Rejects when it cannot bind. */
 export function startApiServer(addr: HostPort, o: ApiServerOptions): Promise<ApiServer> {
-  const server = http.createServer(createApiHandler(o));
+  const server = createWebServer(o.tls, createApiHandler(o));
   guardHttpServer(server, 30_000, 10_000);
   return new Promise((resolve, reject) => {
     server.once('error', reject);

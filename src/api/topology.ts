@@ -9,8 +9,9 @@
  *
  * A stored value that does not parse is listed with `error` (and no `cidrs`), so it can be seen
  * and fixed; the DNS server skips it. Writes are one transaction comparing the key's
- * `modRevision` as read (or as `If-Match` gives it): a concurrent writer means 409, never a
- * half-applied or silently lost change. A PUT that changes nothing writes nothing.
+ * `modRevision` as read (or as `If-Match` gives it: a mismatch, or a concurrent writer after it,
+ * is 412; without it a concurrent writer is read again, 409 after 5), never a half-applied or
+ * silently lost change. `GET /v1/topology/{zone}` carries `ETag: "<modRevision>"`. A PUT that changes nothing writes nothing.
  */
 import { RecordError } from '../records/errors.js';
 import {
@@ -22,7 +23,7 @@ import {
   zoneFromTopologyKey,
 } from '../records/topology.js';
 import type { Store } from '../store/types.js';
-import { badRequest, conflict, notFound } from './errors.js';
+import { badRequest, conflict, notFound, preconditionFailed } from './errors.js';
 
 /** A zone as /v1 shows it. */
 export interface TopologyView {
@@ -88,7 +89,7 @@ export class TopologyApi {
     return view(zone, kv);
   }
 
-  /** Creates or replaces a zone; `ifMatch` (0: must not exist) turns a race into 409. */
+  /** Creates or replaces a zone; `ifMatch` (0: must not exist) turns a mismatch or a race into 412. */
   async put(zone: string, body: unknown, ifMatch?: number): Promise<TopologyView> {
     const key = this.keyOf(zone);
     let value: string;
@@ -101,15 +102,16 @@ export class TopologyApi {
       const kv = await this.store.get(key);
       const rev = kv ? kv.modRevision : 0;
       if (ifMatch !== undefined && rev !== ifMatch)
-        throw conflict(`zone ${zone} changed (modRevision ${rev}, If-Match ${ifMatch})`);
+        throw preconditionFailed(`zone ${zone} changed (modRevision ${rev}, If-Match ${ifMatch})`);
       if (kv && kv.value === value) return view(zone, kv);
       const res = await this.store.txn({
         compare: [{ key, op: 'modRevision', modRevision: rev }],
         success: [{ op: 'put', key, value }],
       });
       if (res.succeeded) return view(zone, { value, modRevision: res.revision });
-      if (ifMatch !== undefined || attempt >= ATTEMPTS)
-        throw conflict(`zone ${zone} was changed by another writer; try again`);
+      if (ifMatch !== undefined)
+        throw preconditionFailed(`zone ${zone} was changed by another writer (If-Match ${ifMatch})`);
+      if (attempt >= ATTEMPTS) throw conflict(`zone ${zone} was changed by another writer; try again`);
     }
   }
 
@@ -119,14 +121,15 @@ export class TopologyApi {
       const kv = await this.store.get(key);
       if (!kv) throw notFound(`zone ${zone} is not in the topology`);
       if (ifMatch !== undefined && kv.modRevision !== ifMatch)
-        throw conflict(`zone ${zone} changed (modRevision ${kv.modRevision}, If-Match ${ifMatch})`);
+        throw preconditionFailed(`zone ${zone} changed (modRevision ${kv.modRevision}, If-Match ${ifMatch})`);
       const res = await this.store.txn({
         compare: [{ key, op: 'modRevision', modRevision: kv.modRevision }],
         success: [{ op: 'delete', key }],
       });
       if (res.succeeded) return { deleted: 1 };
-      if (ifMatch !== undefined || attempt >= ATTEMPTS)
-        throw conflict(`zone ${zone} was changed by another writer; try again`);
+      if (ifMatch !== undefined)
+        throw preconditionFailed(`zone ${zone} was changed by another writer (If-Match ${ifMatch})`);
+      if (attempt >= ATTEMPTS) throw conflict(`zone ${zone} was changed by another writer; try again`);
     }
   }
 }

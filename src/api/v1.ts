@@ -3,6 +3,7 @@
  *
  *   GET    /v1/records?prefix=<name>&type=<T>&limit=<n>&cursor=<c>   list (at and below prefix)
  *   GET    /v1/records/{name}                                      one name's records
+ *   GET    /v1/records/{name}/{id}                                 one record (ETag "<modRevision>")
  *   POST   /v1/records            {"name","type",...}               add one record → 201
  *   PUT    /v1/records/{name}/{id} {"type",...}                     replace one record
  *   DELETE /v1/records/{name}[/{id}]                                one record, or all API records
@@ -24,7 +25,7 @@ import { isInZone } from '../records/names.js';
 import { parseProbe } from '../records/probe.js';
 import { MAX_TEXT_OCTETS, MAX_TTL, MAX_U16, parseRecordValue } from '../records/record.js';
 import type { AllDownPolicy, RecordValue, SelectPolicy } from '../records/types.js';
-import { badRequest, conflict, notFound } from './errors.js';
+import { badRequest, conflict, notFound, preconditionFailed } from './errors.js';
 import { checkIP, checkName, checkObject, checkWritable, type Zone } from './names.js';
 import { API_SOURCE, type NameRecord, type RecordService } from './service.js';
 
@@ -291,6 +292,14 @@ export class V1Api {
     return { name: noDot(name), records: recs.map((r) => toV1(name, r)) };
   }
 
+  /** One record of a name by id (404 when the name has no such record). */
+  async getRecord(nameText: string, id: string): Promise<V1Record> {
+    const name = checkName(nameText, 'name');
+    const rec = (await this.svc.recordsOf(name)).find((r) => r.id === id);
+    if (!rec) throw notFound(`name ${noDot(name)} has no record ${id}`);
+    return toV1(name, rec);
+  }
+
   async create(body: unknown): Promise<V1Record> {
     const { name, value, probe } = toValue(this.zone, body);
     const { result, revision } = await this.svc.mutateAt([name], (cur) => {
@@ -333,7 +342,9 @@ export class V1Api {
       if (old.record.source !== API_SOURCE)
         throw conflict(`record ${id} was written by ${old.record.source ?? 'another writer'}`);
       if (ifMatch !== undefined && old.kv.modRevision !== ifMatch)
-        throw conflict(`record ${id} changed (modRevision ${old.kv.modRevision}, If-Match ${ifMatch})`);
+        throw preconditionFailed(
+          `record ${id} changed (modRevision ${old.kv.modRevision}, If-Match ${ifMatch})`,
+        );
       return {
         puts: [{ name, value }],
         deletes: [old.kv.key],

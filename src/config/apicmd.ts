@@ -1,4 +1,4 @@
-/** The `hades-apicmd` flags (the seed's, plus -json, -type, -ip, -zone, -cidrs and -priority). */
+/** The `hades-apicmd` flags (the seed's, plus -json, -type, -ip, -zone, -cidrs, -priority and the TLS files -cacert, -cert, -key). */
 import { VERSION_FLAG } from './cli.js';
 import type { FlagSpec, FlagValues } from './flags.js';
 
@@ -14,6 +14,27 @@ export function apicmdFlagSpecs(): FlagSpec[] {
       help: 'hades API address, host:port or a URL',
     },
     { name: 'token', type: 'string', default: '', env: 'HADES_API_TOKEN', help: 'API token' },
+    {
+      name: 'cacert',
+      type: 'string',
+      default: '',
+      env: 'HADES_API_CACERT',
+      help: 'CA certificate (PEM file) to trust for an https API (set: an -addr without a scheme is https)',
+    },
+    {
+      name: 'cert',
+      type: 'string',
+      default: '',
+      env: 'HADES_API_CERT',
+      help: 'client certificate (PEM file) for an API that requires one (-api-client-ca); with -key',
+    },
+    {
+      name: 'key',
+      type: 'string',
+      default: '',
+      env: 'HADES_API_KEY',
+      help: 'private key (PEM file) of -cert',
+    },
     { name: 'list', type: 'bool', default: 'false', env: false, help: 'show every name' },
     {
       name: 'show',
@@ -114,6 +135,10 @@ export function apicmdFlagSpecs(): FlagSpec[] {
 export interface ApicmdConfig {
   addr: string;
   token: string;
+  /** TLS files ('' when not given). */
+  cacert: string;
+  cert: string;
+  key: string;
   list: boolean;
   show: string;
   domain: string;
@@ -149,6 +174,9 @@ export function buildApicmdConfig(v: FlagValues): ApicmdConfig {
   return {
     addr: String(v.addr),
     token: String(v.token),
+    cacert: String(v.cacert).trim(),
+    cert: String(v.cert).trim(),
+    key: String(v.key).trim(),
     list: v.list === true,
     show: String(v.show),
     domain: String(v.domain),

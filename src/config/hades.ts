@@ -18,6 +18,7 @@ import {
   parseHostPort,
   UPSTREAM,
 } from '../common/host-port.js';
+import type { ServerTls } from '../common/http-server.js';
 import { normalizeMonitorPath } from '../records/health.js';
 import { canonicalIP } from '../records/ip.js';
 import { normalizePrefix } from '../records/keys.js';
@@ -26,6 +27,7 @@ import { MAX_TTL } from '../records/record.js';
 import { DEFAULT_TOPOLOGY_PATH, normalizeTopologyPath } from '../records/topology.js';
 import type { AllDownPolicy, SelectPolicy } from '../records/types.js';
 import { ALL_DOWN_POLICIES, SELECT_POLICIES } from '../records/types.js';
+import { loadServerTls, parseTrustedProxies } from './api-tls.js';
 import { type CommandLine, VERSION_FLAG } from './cli.js';
 import { FlagError, type FlagSpec, type FlagValues, parseFlags, strayArgument, usage } from './flags.js';
 import { ForwardConfigError, parseStubFlag } from './forward.js';
@@ -92,6 +94,10 @@ export interface HadesConfig {
   apiAddr: HostPort | undefined;
   /** Standalone only: the API's read + write token (`-hades-auth`); '' = generate one at start. */
   hadesAuth: string;
+  /** Standalone only: `-api-tls-cert`/`-api-tls-key` (and `-api-client-ca`), read and checked: HTTPS only. */
+  apiTls: ServerTls | undefined;
+  /** Standalone only: `-api-trusted-proxies`, canonical CIDRs (X-Forwarded-For believed from them). */
+  apiTrustedProxies: string[];
   log: { logtostderr: boolean; logDir: string; verbosity: number };
 }
 
@@ -277,6 +283,30 @@ export function hadesFlagSpecs(mode: 'server' | 'standalone' = 'server'): FlagSp
       type: 'string',
       default: '',
       help: 'standalone only: the API token (read and write); empty: a random one in <data-dir>/api-token',
+    },
+    {
+      name: 'api-tls-cert',
+      type: 'string',
+      default: '',
+      help: 'standalone only: certificate (PEM file, chain after it) of the API port; with -api-tls-key it speaks HTTPS only',
+    },
+    {
+      name: 'api-tls-key',
+      type: 'string',
+      default: '',
+      help: 'standalone only: private key (PEM file) of -api-tls-cert',
+    },
+    {
+      name: 'api-client-ca',
+      type: 'string',
+      default: '',
+      help: 'standalone only: CA (PEM file) that signs client certificates; set, every API client must present one (tokens still apply)',
+    },
+    {
+      name: 'api-trusted-proxies',
+      type: 'list',
+      default: '',
+      help: 'standalone only: proxies (CIDRs or addresses, comma separated) whose X-Forwarded-For names the client for the rate limit; none: the header is ignored',
     },
     {
       name: 'tls-key',
@@ -489,6 +519,15 @@ export function buildHadesConfig(
     rcacheTtl: num('rcache_ttl'),
     apiAddr,
     hadesAuth: mode === 'standalone' ? str('hades-auth') : '',
+    apiTls:
+      mode === 'standalone'
+        ? loadServerTls({
+            cert: str('api-tls-cert'),
+            key: str('api-tls-key'),
+            clientCa: str('api-client-ca'),
+          })
+        : undefined,
+    apiTrustedProxies: mode === 'standalone' ? parseTrustedProxies(list('api-trusted-proxies')) : [],
     log: { logtostderr: v.logtostderr as boolean, logDir: str('log_dir'), verbosity: num('v') },
   };
 }

@@ -6,17 +6,20 @@
  *   [Kube2Hades] kube-enable YES|NO, kube-master-url (+ kube-token, kube-ca-file, kubeconfig, kube-context)
  *   [HadesApi]   api-enable YES|NO, api-address, hades-auth
  *
- * plus what this release adds (-data-dir, -prefix, -tokens-file, -api-rate, -api-burst, [General]
+ * plus what this release adds (-data-dir, -prefix, -tokens-file, -api-rate, -api-burst, [HadesApi]
+ * api-tls-cert, api-tls-key, api-client-ca (HTTPS, client certificates) and api-trusted-proxies, [General]
  * metrics-port and metrics-addr, topology-path (/v1/topology); for the web UI's panels [General] heart-path, report-path,
  * lock-path and [HadesApi] dns-metrics) and the
  * seed's logging flags (-logtostderr, -log_dir, -v). Precedence: argv > env > file > default.
  */
 import type { HostPort } from '../common/host-port.js';
+import type { ServerTls } from '../common/http-server.js';
 import { normalizeMonitorPath } from '../records/health.js';
 import { parseIP, splitHostPort } from '../records/ip.js';
 import { normalizePrefix } from '../records/keys.js';
 import { parseName } from '../records/names.js';
 import { DEFAULT_TOPOLOGY_PATH, normalizeTopologyPath } from '../records/topology.js';
+import { loadServerTls, parseTrustedProxies } from './api-tls.js';
 import { VERSION_FLAG } from './cli.js';
 import { FlagError, type FlagSpec, type FlagValues } from './flags.js';
 import { hostPortFlag } from './hades.js';
@@ -61,6 +64,10 @@ export interface KubeapiConfig extends MetricsPortConfig {
     burst: number;
     /** The DNS servers' metrics ports to scrape (-dns-metrics). */
     dnsMetrics: { host: string; port: number }[];
+    /** `api-tls-cert`/`api-tls-key` (and `api-client-ca`), read and checked: HTTPS only. */
+    tls: ServerTls | undefined;
+    /** `api-trusted-proxies`: canonical CIDRs whose X-Forwarded-For names the client. */
+    trustedProxies: string[];
   };
   log: { logtostderr: boolean; logDir: string; verbosity: number };
 }
@@ -260,6 +267,34 @@ export function kubeapiFlagSpecs(): FlagSpec[] {
       ini: 'HadesApi.dns-metrics',
       help: "hades servers' metrics addresses host:port, comma separated (their -metrics-port), scraped for GET /v1/dns-metrics and the UI's live panel; none: no panel",
     },
+    {
+      name: 'api-tls-cert',
+      type: 'string',
+      default: '',
+      ini: 'HadesApi.api-tls-cert',
+      help: 'certificate (PEM file, chain after it) of the API port; with -api-tls-key it speaks HTTPS only',
+    },
+    {
+      name: 'api-tls-key',
+      type: 'string',
+      default: '',
+      ini: 'HadesApi.api-tls-key',
+      help: 'private key (PEM file) of -api-tls-cert',
+    },
+    {
+      name: 'api-client-ca',
+      type: 'string',
+      default: '',
+      ini: 'HadesApi.api-client-ca',
+      help: 'CA (PEM file) that signs client certificates; set, every API client must present one (tokens still apply)',
+    },
+    {
+      name: 'api-trusted-proxies',
+      type: 'list',
+      default: '',
+      ini: 'HadesApi.api-trusted-proxies',
+      help: 'proxies (CIDRs or addresses, comma separated) whose X-Forwarded-For names the client for the rate limit; none: the header is ignored',
+    },
     { name: 'logtostderr', type: 'bool', default: 'false', help: 'log to standard error instead of files' },
     {
       name: 'log_dir',
@@ -415,6 +450,14 @@ export function buildKubeapiConfig(v: FlagValues): KubeapiConfig {
       rate: v['api-rate'] as number,
       burst: v['api-burst'] as number,
       dnsMetrics,
+      tls: apiEnable
+        ? loadServerTls({
+            cert: str('api-tls-cert'),
+            key: str('api-tls-key'),
+            clientCa: str('api-client-ca'),
+          })
+        : undefined,
+      trustedProxies: parseTrustedProxies(v['api-trusted-proxies'] as string[]),
     },
     ...buildMetricsPortConfig(v),
     log: {

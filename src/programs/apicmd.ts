@@ -16,8 +16,12 @@
  *   hades-apicmd -method delete-topology -zone z1
  *   hades-apicmd -explain web.hades.local -client 10.1.4.7 -server 127.0.0.1:9153 [-type AAAA] [-ecs 10.1.4.0/24]
  *
- * -addr / $HADES_API_ADDR, -token / $HADES_API_TOKEN. Errors: one line on stderr, exit 1 (2 for flags).
+ * -addr / $HADES_API_ADDR, -token / $HADES_API_TOKEN. HTTPS: `https://` in -addr, or -cacert /
+ * $HADES_API_CACERT (the CA to trust; an -addr without a scheme is then https); an API that
+ * requires client certificates: -cert / $HADES_API_CERT and -key / $HADES_API_KEY.
+ * Errors: one line on stderr, exit 1 (2 for flags and unreadable files).
  */
+import { readFileSync } from 'node:fs';
 import {
   baseUrl,
   ClientError,
@@ -31,6 +35,7 @@ import {
   setAdmin,
   setTopology,
   splitIps,
+  useTls,
 } from '../api/client.js';
 import { fetchExplain, formatExplain } from '../api/explain-client.js';
 import { APICMD_PROGRAM, type ApicmdConfig, apicmdFlagSpecs, buildApicmdConfig } from '../config/apicmd.js';
@@ -140,6 +145,32 @@ async function runExplain(cfg: ApicmdConfig): Promise<void> {
   process.stdout.write(cfg.json ? `${JSON.stringify(e, null, 2)}\n` : formatExplain(e));
 }
 
+function readPem(flag: string, file: string): Buffer {
+  let b: Buffer;
+  try {
+    b = readFileSync(file);
+  } catch (err) {
+    usageError(`-${flag}: cannot read "${file}": ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+  if (!b.toString('latin1').includes('-----BEGIN')) usageError(`-${flag}: "${file}" is not PEM`);
+  return b;
+}
+
+/** -cacert, -cert, -key: read now (a bad file is exit 2), for an https base only. */
+function setupTls(cfg: ApicmdConfig, base: string): void {
+  const any = cfg.cacert !== '' || cfg.cert !== '' || cfg.key !== '';
+  if (!any) return;
+  if (!base.startsWith('https:'))
+    usageError(`-cacert, -cert and -key need an https API: ${base} is plain http (write https:// in -addr)`);
+  if ((cfg.cert === '') !== (cfg.key === ''))
+    usageError(`-cert and -key go together: -${cfg.cert === '' ? 'cert' : 'key'} is missing`);
+  useTls({
+    ca: cfg.cacert !== '' ? readPem('cacert', cfg.cacert) : undefined,
+    cert: cfg.cert !== '' ? readPem('cert', cfg.cert) : undefined,
+    key: cfg.key !== '' ? readPem('key', cfg.key) : undefined,
+  });
+}
+
 async function run(cfg: ApicmdConfig): Promise<void> {
   if (cfg.explain !== '') {
     await runExplain(cfg);
@@ -161,7 +192,8 @@ async function run(cfg: ApicmdConfig): Promise<void> {
   if (cfg.method !== '' && admin === undefined && !topo && cfg.domain === '')
     usageError(`-method ${cfg.method} needs -domain`);
   if (cfg.token === '') usageError('no API token: give -token or set HADES_API_TOKEN');
-  const base = baseUrl(cfg.addr);
+  const base = baseUrl(cfg.addr, cfg.cacert !== '' || cfg.cert !== '' ? 'https' : 'http');
+  setupTls(cfg, base);
   if (topo) {
     await runTopology(cfg, base);
     return;

@@ -158,6 +158,8 @@ export async function main(): Promise<void> {
           prefix: c.prefix,
           monitorPath: c.ipMonitorPath,
           topologyPath: c.topologyPath,
+          tls: c.apiTls,
+          trustedProxies: c.apiTrustedProxies,
           metrics: c.metricsPort > 0 ? { host: c.metricsHost, port: c.metricsPort } : undefined,
           logger: log,
         });
@@ -167,6 +169,7 @@ export async function main(): Promise<void> {
       log.info(
         {
           addr: formatHostPort({ ...c.apiAddr, port: api.port }),
+          tls: c.apiTls ? (c.apiTls.clientCa ? 'https, client certificates' : 'https') : 'none',
           tokenFrom: tokenSource === 'flag' ? 'from -hades-auth or the primary' : 'generated into -data-dir',
         },
         'hades: REST API on /hades, /v1; /health, /ready',

@@ -8,6 +8,7 @@
 import { ApiCounters } from '../api/api-counters.js';
 import { Authenticator, RateLimiter, TokenError } from '../api/auth.js';
 import { DnsMetrics } from '../api/dns-metrics.js';
+import { TrustedProxies } from '../api/forwarded.js';
 import { type ApiServer, startApiServer } from '../api/server.js';
 import { RecordService } from '../api/service.js';
 import { formatHostPort } from '../common/host-port.js';
@@ -95,6 +96,8 @@ export async function main(): Promise<void> {
   const st = store;
 
   if (cfg.api.enable && cfg.api.address && auth) {
+    const proxies = TrustedProxies.parse(cfg.api.trustedProxies);
+    if (typeof proxies === 'string') exit2(`-api-trusted-proxies: ${proxies}`);
     const service = new RecordService({
       store: st,
       prefix: cfg.prefix,
@@ -109,6 +112,8 @@ export async function main(): Promise<void> {
         topologyPath: cfg.topologyPath,
         auth,
         limiter: new RateLimiter(cfg.api.rate, cfg.api.burst),
+        tls: cfg.api.tls,
+        trustedProxies: proxies,
         logger: log,
         monitor: cfg.monitor,
         dnsMetrics:
@@ -123,11 +128,17 @@ export async function main(): Promise<void> {
       exit2(`-api-address ${formatHostPort(cfg.api.address)}: ${(err as Error).message}`);
     }
     log.info(
-      { addr: formatHostPort({ ...cfg.api.address, port: api.port }), domain: cfg.domain, tokens: auth.size },
+      {
+        addr: formatHostPort({ ...cfg.api.address, port: api.port }),
+        domain: cfg.domain,
+        tokens: auth.size,
+        tls: cfg.api.tls ? (cfg.api.tls.clientCa ? 'https, client certificates' : 'https') : 'none',
+        trustedProxies: proxies.list,
+      },
       'hades-kubeapi: API listening',
     );
     process.stdout.write(
-      `hades-kubeapi: API on http://${formatHostPort({ ...cfg.api.address, port: api.port })}\n`,
+      `hades-kubeapi: API on ${cfg.api.tls ? 'https' : 'http'}://${formatHostPort({ ...cfg.api.address, port: api.port })}\n`,
     );
   }
 

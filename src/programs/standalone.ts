@@ -9,15 +9,16 @@
 
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
+import type http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Authenticator, RateLimiter } from '../api/auth.js';
 import { DnsMetrics } from '../api/dns-metrics.js';
+import { TrustedProxies } from '../api/forwarded.js';
 import { createApiHandler } from '../api/server.js';
 import { RecordService } from '../api/service.js';
 import { formatHostPort, type HostPort } from '../common/host-port.js';
-import { guardHttpServer } from '../common/http-server.js';
+import { createWebServer, guardHttpServer, type ServerTls } from '../common/http-server.js';
 import type { Logger } from '../common/logger.js';
 import type { HadesConfig } from '../config/hades.js';
 import { isUnspecified } from '../records/ip.js';
@@ -71,6 +72,10 @@ export interface StandaloneApiOptions {
   monitorPath: string;
   /** `-topology-path`: the zones `/v1/topology` reads and writes. */
   topologyPath: string;
+  /** `-api-tls-cert`/`-api-tls-key` (`-api-client-ca`): HTTPS only. */
+  tls?: ServerTls;
+  /** `-api-trusted-proxies`: canonical CIDRs. */
+  trustedProxies?: readonly string[];
   /** This process's metrics port (-metrics-port), shown in the UI's DNS panel; none: no panel. */
   metrics?: { host: string; port: number };
   logger?: Logger;
@@ -89,7 +94,7 @@ function ownMetrics(at: { host: string; port: number }): { host: string; port: n
  */
 export function startStandaloneApi(addr: HostPort, o: StandaloneApiOptions): Promise<StandaloneApi> {
   let api: http.RequestListener | undefined;
-  const server = http.createServer((req, res) => {
+  const server = createWebServer(o.tls, (req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     const method = req.method ?? 'GET';
     if (url !== '/health' && url !== '/ready') {
@@ -126,6 +131,8 @@ export function startStandaloneApi(addr: HostPort, o: StandaloneApiOptions): Pro
   guardHttpServer(server, 30_000, 10_000);
   const auth = new Authenticator([{ token: o.token, scopes: ['read', 'write'] }]);
   const limiter = new RateLimiter(STANDALONE_API_RATE, STANDALONE_API_BURST);
+  const proxies = TrustedProxies.parse(o.trustedProxies ?? []);
+  if (typeof proxies === 'string') return Promise.reject(new Error(`-api-trusted-proxies: ${proxies}`));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: addr.host, port: addr.port, exclusive: false }, () => {
@@ -146,6 +153,7 @@ export function startStandaloneApi(addr: HostPort, o: StandaloneApiOptions): Pro
             topologyPath: o.topologyPath,
             auth,
             limiter,
+            trustedProxies: proxies,
             logger: o.logger,
             dnsMetrics: o.metrics ? new DnsMetrics({ targets: [ownMetrics(o.metrics)] }) : undefined,
           });
@@ -204,10 +212,11 @@ export function standaloneBanner(
       : `  store   embedded, in ${path.resolve(cfg.dataDir)}`,
   ];
   const apiAt = apiPort !== undefined && cfg.apiAddr ? formatHostPort({ ...cfg.apiAddr, port: apiPort }) : '';
+  const scheme = cfg.apiTls ? 'https' : 'http';
   if (apiAt !== '') {
     lines.push(
-      `  API     http://${apiAt}/hades and /v1 (REST, token needed), /health, /ready`,
-      `  web UI  http://${apiAt}/ui/`,
+      `  API     ${scheme}://${apiAt}/hades and /v1 (REST, token needed), /health, /ready${cfg.apiTls ? ' (HTTPS only)' : ''}`,
+      `  web UI  ${scheme}://${apiAt}/ui/`,
       token === undefined || token === 'flag'
         ? '  token   the -hades-auth value'
         : `  token   in ${token.file} (new at each start)`,
@@ -220,9 +229,11 @@ export function standaloneBanner(
     const body = JSON.stringify({ name: name.slice(0, -1), type: 'A', address: '10.0.0.1', ttl: 60 });
     const here = path.dirname(fileURLToPath(import.meta.url));
     const apicmd = path.resolve(here, '../bin/hades-apicmd.js');
+    const ca = cfg.apiTls ? ' HADES_API_CACERT=<the CA of -api-tls-cert>' : '';
+    const curlCa = cfg.apiTls ? ' --cacert "$HADES_API_CACERT"' : '';
     lines.push(
-      `  export HADES_API_ADDR=${apiAt} HADES_API_TOKEN=${tok}`,
-      `  curl -H "Authorization: Bearer $HADES_API_TOKEN" -d ${sh(body)} http://$HADES_API_ADDR/v1/records`,
+      `  export HADES_API_ADDR=${cfg.apiTls ? 'https://' : ''}${apiAt} HADES_API_TOKEN=${tok}${ca}`,
+      `  curl${curlCa} -H "Authorization: Bearer $HADES_API_TOKEN" -d ${sh(body)} ${cfg.apiTls ? '' : 'http://'}$HADES_API_ADDR/v1/records`,
       `  ${digAt} ${name.slice(0, -1)} A`,
       '',
       'or with hades-apicmd (same variables):',

@@ -525,15 +525,50 @@ describe('API on etcd', () => {
       { ...auth, 'if-match': '1' },
       '{"type":"A","address":"10.90.0.3"}',
     );
-    assert.equal(stale.status, 409, stale.text);
-    const put = await req(
+    assert.equal(stale.status, 412, stale.text);
+    // GET of one record: its ETag is the quoted modRevision; If-None-Match with it is 304
+    const rec = await req(base, 'GET', `/v1/records/web.v1.hades.local/${one.id}`, { token: TOKEN });
+    assert.equal(rec.status, 200, rec.text);
+    assert.deepEqual(JSON.parse(rec.text), one);
+    assert.equal(rec.headers.get('etag'), `"${one.modRevision}"`);
+    const notModified = await req(base, 'GET', `/v1/records/web.v1.hades.local/${one.id}`, {
+      token: TOKEN,
+      'if-none-match': `"1", ${rec.headers.get('etag')}`,
+    });
+    assert.deepEqual([notModified.status, notModified.text], [304, '']);
+    assert.equal(
+      (await req(base, 'GET', '/v1/records/web.v1.hades.local/0000', { token: TOKEN })).status,
+      404,
+    );
+    const badTag = await req(
       base,
       'PUT',
       `/v1/records/web.v1.hades.local/${one.id}`,
-      { ...auth, 'if-match': String(one.modRevision) },
+      { ...auth, 'if-match': 'abc' },
       '{"type":"A","address":"10.90.0.3"}',
     );
-    assert.equal(put.status, 200, put.text);
+    assert.equal(badTag.status, 400, badTag.text);
+    assert.equal(JSON.parse(badTag.text).field, 'If-Match');
+    // the quoted ETag and the bare number (accepted before ETags) both match
+    for (const [tag, address] of [
+      [rec.headers.get('etag') ?? '', '10.90.0.4'],
+      ['', '10.90.0.3'],
+    ]) {
+      const cur = JSON.parse(
+        (await req(base, 'GET', '/v1/records/web.v1.hades.local', { token: TOKEN })).text,
+      );
+      const it1 = cur.records.find(
+        (r: { address: string }) => r.address === '10.90.0.1' || r.address === '10.90.0.4',
+      );
+      const put = await req(
+        base,
+        'PUT',
+        `/v1/records/web.v1.hades.local/${it1.id}`,
+        { ...auth, 'if-match': tag === '' ? String(it1.modRevision) : tag },
+        JSON.stringify({ type: 'A', address }),
+      );
+      assert.equal(put.status, 200, put.text);
+    }
     assert.equal(await store.get('/hades/monitor/status/10.90.0.1'), undefined);
     const h = await req(base, 'GET', '/v1/health/10.90.0.3', { token: TOKEN });
     assert.deepEqual(JSON.parse(h.text), { ip: '10.90.0.3', status: 'UP', admin: 'none' });

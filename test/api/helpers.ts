@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Authenticator, RateLimiter, type Scope } from '../../src/api/auth.js';
+import type { TrustedProxies } from '../../src/api/forwarded.js';
 import { type ApiServer, startApiServer } from '../../src/api/server.js';
 import { RecordService } from '../../src/api/service.js';
 import type { Store } from '../../src/store/types.js';
@@ -44,7 +45,7 @@ export async function startKubeapi(args: string[]): Promise<Kubeapi> {
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   process.on('exit', () => child.kill('SIGKILL'));
   const deadline = Date.now() + 20_000;
-  while (!out.includes('API on http://')) {
+  while (!/API on https?:\/\//.test(out)) {
     if (child.exitCode !== null) throw new Error(`hades-kubeapi exited ${child.exitCode}: ${err}`);
     if (Date.now() > deadline) throw new Error(`hades-kubeapi did not start: ${err}`);
     await sleep(30);
@@ -77,7 +78,12 @@ function runEnv(cmd: string, args: string[], env: NodeJS.ProcessEnv) {
 /** An API on `store` in this process. */
 export async function startLocalApi(
   store: Store,
-  opts: { tokens?: { token: string; scopes: Scope[] }[]; rate?: number; burst?: number } = {},
+  opts: {
+    tokens?: { token: string; scopes: Scope[] }[];
+    rate?: number;
+    burst?: number;
+    trustedProxies?: TrustedProxies;
+  } = {},
 ): Promise<{ api: ApiServer; base: string }> {
   const service = new RecordService({ store, prefix: '/hades', monitorPath: '/hades/monitor/status/' });
   const api = await startApiServer(
@@ -87,6 +93,7 @@ export async function startLocalApi(
       domain: 'hades.local.',
       auth: new Authenticator(opts.tokens ?? [{ token: TOKEN, scopes: ['read', 'write'] }]),
       limiter: new RateLimiter(opts.rate ?? 0, opts.burst ?? 1),
+      trustedProxies: opts.trustedProxies,
     },
   );
   return { api, base: `http://127.0.0.1:${api.port}` };

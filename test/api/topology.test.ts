@@ -36,7 +36,7 @@ describe('topology and traffic-policy fields through hades-kubeapi and hades-api
     } catch {
       json = r.text;
     }
-    return { status: r.status, body: json as { [k: string]: unknown } };
+    return { status: r.status, body: json as { [k: string]: unknown }, etag: r.headers.get('etag') };
   };
   const env = (): NodeJS.ProcessEnv => ({
     HADES_API_ADDR: base.replace('http://', ''),
@@ -114,8 +114,17 @@ describe('topology and traffic-policy fields through hades-kubeapi and hades-api
     );
   });
 
-  it('a PUT that changes nothing writes nothing; If-Match guards PUT and DELETE', async () => {
+  it('a PUT that changes nothing writes nothing; If-Match guards PUT and DELETE (412); GET has the ETag', async () => {
     const rev = (await store.get(`${TOPO}zone.a`))?.modRevision;
+    const got = await call('GET', '/v1/topology/zone.a');
+    assert.equal(got.etag, `"${rev}"`);
+    const cached = await call('GET', '/v1/topology/zone.a', undefined, {
+      ...auth,
+      'if-none-match': `"${rev}"`,
+    });
+    assert.deepEqual([cached.status, cached.body, cached.etag], [304, '', `"${rev}"`]);
+    const changed = await call('GET', '/v1/topology/zone.a', undefined, { ...auth, 'if-none-match': '"1"' });
+    assert.equal(changed.status, 200);
     const same = await call('PUT', '/v1/topology/zone.a', { cidrs: ['10.1.9.9/16'] });
     assert.equal(same.status, 200);
     assert.equal((await store.get(`${TOPO}zone.a`))?.modRevision, rev);
@@ -125,22 +134,29 @@ describe('topology and traffic-policy fields through hades-kubeapi and hades-api
       { cidrs: ['10.9.0.0/16'] },
       { ...auth, 'if-match': '1' },
     );
-    assert.equal(stale.status, 409, JSON.stringify(stale.body));
+    assert.equal(stale.status, 412, JSON.stringify(stale.body));
+    const weak = await call(
+      'PUT',
+      '/v1/topology/zone.a',
+      { cidrs: ['10.9.0.0/16'] },
+      { ...auth, 'if-match': `W/"${rev}"` },
+    );
+    assert.equal(weak.status, 412, 'a weak ETag never matches (strong comparison)');
     const fresh = await call(
       'PUT',
       '/v1/topology/zone.a',
       { cidrs: ['10.9.0.0/16'] },
-      { ...auth, 'if-match': `${rev}` },
+      { ...auth, 'if-match': got.etag ?? '' },
     );
     assert.equal(fresh.status, 200, JSON.stringify(fresh.body));
     const exists = await call('PUT', '/v1/topology/zone.a', { cidrs: [] }, { ...auth, 'if-match': '0' });
-    assert.equal(exists.status, 409);
+    assert.equal(exists.status, 412);
     const created = await call('PUT', '/v1/topology/zone-c', { cidrs: [] }, { ...auth, 'if-match': '0' });
     assert.equal(created.status, 200, JSON.stringify(created.body));
     assert.equal(await stored(`${TOPO}zone-c`), '{"cidrs":[]}');
     assert.equal(
       (await call('DELETE', '/v1/topology/zone-c', undefined, { ...auth, 'if-match': '1' })).status,
-      409,
+      412,
     );
     const d = await call('DELETE', '/v1/topology/zone-c');
     assert.deepEqual([d.status, d.body], [200, { deleted: 1 }]);
@@ -155,7 +171,7 @@ describe('topology and traffic-policy fields through hades-kubeapi and hades-api
         call('PUT', '/v1/topology/race', { cidrs: [`10.${40 + i}.0.0/16`] }, { ...auth, 'if-match': '0' }),
       ),
     );
-    assert.deepEqual(creates.map((r) => r.status).sort(), [200, 409, 409, 409, 409, 409, 409, 409]);
+    assert.deepEqual(creates.map((r) => r.status).sort(), [200, 412, 412, 412, 412, 412, 412, 412]);
     const winner = creates.find((r) => r.status === 200)?.body.cidrs;
     assert.equal(await stored(`${TOPO}race`), JSON.stringify({ cidrs: winner }));
     const puts = await Promise.all(
