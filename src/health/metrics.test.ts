@@ -167,11 +167,18 @@ describe('ScheduleMetrics', () => {
     await s2.stop();
   });
 
-  it('registers only hades_ families with help; the scanner registry still does too', () => {
-    for (const reg of [new ScheduleMetrics().registry, new ScannerMetrics().registry])
+  it('registers hades_ families and the standard process_/nodejs_ ones, each with help; the scanner registry too', () => {
+    for (const reg of [new ScheduleMetrics().registry, new ScannerMetrics().registry]) {
+      const names = reg.getMetricsAsArray().map((m) => m.name);
       for (const metric of reg.getMetricsAsArray()) {
-        assert.match(metric.name, /^hades_/);
+        assert.match(metric.name, /^(hades|process|nodejs)_/);
         assert.ok(metric.help.length > 0, metric.name);
       }
+      assert.ok(
+        names.includes('process_cpu_user_seconds_total'),
+        'the process metrics under their standard names',
+      );
+      assert.ok(names.some((n) => n.startsWith('hades_')));
+    }
   });
 });
