@@ -168,7 +168,11 @@ describe('hades config', () => {
         'ip-monitor-path',
         /contains/,
       ],
-      [['-ca-cert', '/nonexistent/ca.pem'], 'ca-cert', /^-ca-cert \/nonexistent\/ca.pem: cannot read it: no such file$/],
+      [
+        ['-ca-cert', '/nonexistent/ca.pem'],
+        'ca-cert',
+        /^-ca-cert \/nonexistent\/ca.pem: cannot read it: no such file$/,
+      ],
       [['-tls-key', new URL(import.meta.url).pathname], 'tls-pem', /go together/],
       [['-nosuchflag'], 'nosuchflag', /not defined/],
       [['serve'], 'serve', /unexpected argument/],

@@ -42,6 +42,7 @@ import {
   type EtcdTlsFiles,
   loadEtcdTls,
   SEED_TLS_NAMES,
+  tlsFailureIsFinal,
   tlsName,
 } from './tls.js';
 import { EtcdWatch, quietCancel } from './watch.js';
@@ -440,7 +441,7 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<EtcdStore> 
     const has = tlsFiles?.key === undefined ? 'cert' : 'key';
     throw new StoreError(
       'ESTORE_INVALID',
-      `etcd TLS: ${tlsName(opts.tls, has)} needs ${tlsName(opts.tls, has === 'key' ? 'cert' : 'key')} too (client key and certificate go together)`,
+      `etcd TLS: ${tlsName(opts.tls, has)} ${tlsFiles?.[has]} needs ${tlsName(opts.tls, has === 'key' ? 'cert' : 'key')} too (client key and certificate go together)`,
     );
   }
   let creds: EtcdTlsCredentials | undefined;
@@ -495,7 +496,7 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<EtcdStore> 
       lastErr = err;
       // A refused handshake does not get better by waiting: say so now (the caller retries).
       const tls = explainTls(err);
-      if (tls) {
+      if (tls && tlsFailureIsFinal(err)) {
         client.close();
         throw new StoreError('ESTORE_UNAVAILABLE', tls, { cause: err });
       }
@@ -507,7 +508,8 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<EtcdStore> 
   const reason = lastErr instanceof Error ? lastErr.message : String(lastErr);
   throw new StoreError(
     'ESTORE_UNAVAILABLE',
-    `etcd: no endpoint of ${endpoints.join(', ')} answered within ${dialTimeoutMs} ms: ${reason}`,
+    explainTls(lastErr) ??
+      `etcd: no endpoint of ${endpoints.join(', ')} answered within ${dialTimeoutMs} ms: ${reason}`,
     { cause: lastErr },
   );
 }

@@ -164,6 +164,13 @@ const SERVER_TIME =
 const CLIENT_REFUSED =
   /alert (bad certificate|certificate required|unknown ca|certificate expired|certificate unknown|certificate revoked|unsupported certificate|access denied|handshake failure)/i;
 const NOT_TLS = /wrong version number|packet length too long|http request|unknown protocol/i;
+/** Also what a network cut mid-handshake looks like: not a reason to stop waiting for etcd. */
+const HANDSHAKE_CUT = /socket disconnected before secure TLS connection was established/i;
+
+/** A failure waiting does not cure (unlike a connection cut during the handshake). */
+export function tlsFailureIsFinal(err: unknown): boolean {
+  return !HANDSHAKE_CUT.test(err instanceof Error ? err.message : String(err));
+}
 
 /**
  * One line for a failed TLS handshake with etcd, naming the file at fault and the cause;
@@ -199,5 +206,7 @@ export function describeTlsFailure(
     return `etcd TLS: the server certificate of ${where} is not valid now (${reason})`;
   if (NOT_TLS.test(message) && /SSL|TLS|ssl/.test(message))
     return `etcd TLS: ${where} does not speak TLS (${reason}); use http:// endpoints`;
+  if (HANDSHAKE_CUT.test(message))
+    return `etcd TLS: ${where} closed the connection during the TLS handshake (${reason}): an etcd without TLS (then use http:// endpoints)?`;
   return undefined;
 }
