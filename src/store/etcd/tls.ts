@@ -153,7 +153,11 @@ function reasonOf(message: string): string {
   const alert = /alert ([a-z ]+?)(?::|\s*$|\s+\(|\s+SSL)/i.exec(message);
   if (alert) return `TLS alert from the server: ${alert[1].trim()}`;
   const last = /Last error: (?:Error: )?([\s\S]*?)(?:\.?\s*Resolution note[\s\S]*)?$/.exec(message);
-  return (last ? last[1] : message).trim().replace(/\.$/, '');
+  // Node 24 appends advice about --use-system-ca to certificate errors: not ours to give
+  return (last ? last[1] : message)
+    .replace(/; if the root CA is installed locally, try running Node\.js with --use-system-ca/, '')
+    .trim()
+    .replace(/\.$/, '');
 }
 
 const SERVER_UNTRUSTED =
