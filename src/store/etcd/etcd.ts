@@ -479,7 +479,10 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<EtcdStore> 
       'grpc.max_receive_message_length': 256 * 1024 * 1024,
     },
   });
-  const store = new EtcdStore(client, endpoints, opts.logger, requestTimeoutMs, explainTls);
+  // once running, a cut handshake is the network far more often than a plain etcd: gRPC's words
+  const store = new EtcdStore(client, endpoints, opts.logger, requestTimeoutMs, (err) =>
+    tlsFailureIsFinal(err) ? explainTls(err) : undefined,
+  );
 
   // First contact: any endpoint answering a cheap read within dialTimeoutMs.
   const deadline = Date.now() + dialTimeoutMs;
