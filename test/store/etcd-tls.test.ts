@@ -206,7 +206,7 @@ describe('etcd TLS: openEtcdStore', { skip: openssl ? false : 'openssl is not in
       const err = await openEtcdStore({
         endpoints: [endpoint()],
         tls,
-        dialTimeoutMs: cut ? 1500 : 20_000,
+        dialTimeoutMs: cut ? 3000 : 20_000,
       }).then(
         () => assert.fail(`${what}: opened`),
         (e: unknown) => e,

@@ -487,6 +487,8 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<EtcdStore> 
   // First contact: any endpoint answering a cheap read within dialTimeoutMs.
   const deadline = Date.now() + dialTimeoutMs;
   let lastErr: unknown;
+  // the last attempt may end on its deadline: keep what a cut handshake said before
+  let lastTls: string | undefined;
   for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
     const left = deadline - Date.now();
     try {
@@ -499,6 +501,7 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<EtcdStore> 
       lastErr = err;
       // A refused handshake does not get better by waiting: say so now (the caller retries).
       const tls = explainTls(err);
+      lastTls = tls ?? lastTls;
       if (tls && tlsFailureIsFinal(err)) {
         client.close();
         throw new StoreError('ESTORE_UNAVAILABLE', tls, { cause: err });
@@ -511,8 +514,7 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<EtcdStore> 
   const reason = lastErr instanceof Error ? lastErr.message : String(lastErr);
   throw new StoreError(
     'ESTORE_UNAVAILABLE',
-    explainTls(lastErr) ??
-      `etcd: no endpoint of ${endpoints.join(', ')} answered within ${dialTimeoutMs} ms: ${reason}`,
+    lastTls ?? `etcd: no endpoint of ${endpoints.join(', ')} answered within ${dialTimeoutMs} ms: ${reason}`,
     { cause: lastErr },
   );
 }
