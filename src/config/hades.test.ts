@@ -88,17 +88,18 @@ describe('hades config', () => {
 
   it('takes the etcd TLS files from flags, else from ETCD_* variables', () => {
     const file = new URL(import.meta.url).pathname; // any readable file
-    assert.deepEqual(cfg(['-ca-cert', file]).tls, { ca: file });
+    assert.deepEqual(cfg(['-ca-cert', file]).tls, { ca: file, names: { ca: '-ca-cert' } });
     assert.deepEqual(cfg([], { ETCD_CACERT: file, ETCD_TLSKEY: file, ETCD_TLSPEM: file }).tls, {
       ca: file,
       key: file,
       cert: file,
+      names: { ca: '$ETCD_CACERT', key: '$ETCD_TLSKEY', cert: '$ETCD_TLSPEM' },
     });
-    assert.deepEqual(cfg(['-tls-key', file, '-tls-pem', file], { HADES_CA_CERT: file }).tls, {
-      ca: file,
-      key: file,
-      cert: file,
-    });
+    // the flag (here HADES_CA_CERT) wins over the variable; each file keeps the name it came by
+    assert.deepEqual(
+      cfg(['-tls-key', file, '-tls-pem', file], { HADES_CA_CERT: file, ETCD_CACERT: '/nonexistent' }).tls,
+      { ca: file, key: file, cert: file, names: { ca: '-ca-cert', key: '-tls-key', cert: '-tls-pem' } },
+    );
   });
 
   it('standalone: its own defaults, flags before and after the word', () => {
@@ -167,7 +168,11 @@ describe('hades config', () => {
         'ip-monitor-path',
         /contains/,
       ],
-      [['-ca-cert', '/nonexistent/ca.pem'], 'ca-cert', /cannot read.*ENOENT/],
+      [
+        ['-ca-cert', '/nonexistent/ca.pem'],
+        'ca-cert',
+        /^-ca-cert \/nonexistent\/ca.pem: cannot read it: no such file$/,
+      ],
       [['-tls-key', new URL(import.meta.url).pathname], 'tls-pem', /go together/],
       [['-nosuchflag'], 'nosuchflag', /not defined/],
       [['serve'], 'serve', /unexpected argument/],

@@ -9,7 +9,6 @@
  * Every flag is also `--flag=value` and `HADES_<FLAG>` in the environment (flags.ts). The etcd
  * TLS files also come from the seed's ETCD_CACERT / ETCD_TLSKEY / ETCD_TLSPEM.
  */
-import { accessSync, constants } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import {
   type HostPort,
@@ -29,6 +28,7 @@ import type { AllDownPolicy, SelectPolicy } from '../records/types.js';
 import { ALL_DOWN_POLICIES, SELECT_POLICIES } from '../records/types.js';
 import { loadServerTls, parseTrustedProxies } from './api-tls.js';
 import { type CommandLine, VERSION_FLAG } from './cli.js';
+import { type EtcdTlsConfig, etcdTlsConfig, etcdTlsFlagSpecs } from './etcd-tls.js';
 import { FlagError, type FlagSpec, type FlagValues, parseFlags, strayArgument, usage } from './flags.js';
 import { ForwardConfigError, parseStubFlag } from './forward.js';
 
@@ -51,7 +51,7 @@ export interface HadesConfig {
   machines: string[];
   dataDir: string;
   /** etcd TLS files (flags, else ETCD_CACERT / ETCD_TLSKEY / ETCD_TLSPEM); undefined when none. */
-  tls: { ca?: string; key?: string; cert?: string } | undefined;
+  tls: EtcdTlsConfig | undefined;
   /** Record key prefix, normalised (`/hades`). */
   prefix: string;
   /** Health key prefix, one trailing slash (`/hades/monitor/status/`). */
@@ -308,24 +308,8 @@ export function hadesFlagSpecs(mode: 'server' | 'standalone' = 'server'): FlagSp
       default: '',
       help: 'standalone only: proxies (CIDRs or addresses, comma separated) whose X-Forwarded-For names the client for the rate limit; none: the header is ignored',
     },
-    {
-      name: 'tls-key',
-      type: 'string',
-      default: '',
-      help: 'etcd client private key (PEM file); also $ETCD_TLSKEY',
-    },
-    {
-      name: 'tls-pem',
-      type: 'string',
-      default: '',
-      help: 'etcd client certificate (PEM file); also $ETCD_TLSPEM',
-    },
-    {
-      name: 'ca-cert',
-      type: 'string',
-      default: '',
-      help: 'CA certificate (PEM file) that signed the etcd server certificates; also $ETCD_CACERT',
-    },
+
+    ...etcdTlsFlagSpecs(),
     { name: 'logtostderr', type: 'bool', default: 'false', help: 'log to standard error instead of files' },
     {
       name: 'log_dir',
@@ -361,18 +345,6 @@ function checkEndpoint(text: string): string {
   if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.pathname.length > 1 || !url.port)
     throw new FlagError('machines', `-machines: "${text}" is not an etcd endpoint (want http://host:port)`);
   return text.replace(/\/+$/, '');
-}
-
-function checkFile(flag: string, file: string): string {
-  try {
-    accessSync(file, constants.R_OK);
-  } catch (err) {
-    throw new FlagError(
-      flag,
-      `-${flag}: cannot read "${file}": ${(err as NodeJS.ErrnoException).code ?? err}`,
-    );
-  }
-  return file;
 }
 
 /** Builds and validates the config from parsed flag values. Throws FlagError naming the flag. */
@@ -477,18 +449,7 @@ export function buildHadesConfig(
   const apiText = str('api-addr');
   const apiAddr = mode === 'standalone' && apiText !== '' ? hostPortFlag('api-addr', apiText) : undefined;
 
-  const tls: { ca?: string; key?: string; cert?: string } = {};
-  const key = str('tls-key') || env.ETCD_TLSKEY || '';
-  const cert = str('tls-pem') || env.ETCD_TLSPEM || '';
-  const ca = str('ca-cert') || env.ETCD_CACERT || '';
-  if (key) tls.key = checkFile('tls-key', key);
-  if (cert) tls.cert = checkFile('tls-pem', cert);
-  if (ca) tls.ca = checkFile('ca-cert', ca);
-  if ((tls.key === undefined) !== (tls.cert === undefined))
-    throw new FlagError(
-      tls.key ? 'tls-pem' : 'tls-key',
-      '-tls-key and -tls-pem go together (client key and certificate)',
-    );
+  const tls = etcdTlsConfig(str, env);
 
   return {
     mode,
@@ -496,7 +457,7 @@ export function buildHadesConfig(
     zones,
     machines,
     dataDir,
-    tls: Object.keys(tls).length > 0 ? tls : undefined,
+    tls,
     prefix,
     ipMonitorPath,
     topologyPath,

@@ -6,7 +6,8 @@
  *   [Kube2Hades] kube-enable YES|NO, kube-master-url (+ kube-token, kube-ca-file, kubeconfig, kube-context)
  *   [HadesApi]   api-enable YES|NO, api-address, hades-auth
  *
- * plus what this release adds (-data-dir, -prefix, -tokens-file, -api-rate, -api-burst, [HadesApi]
+ * plus what this release adds (-data-dir, [General] ca-cert / tls-key / tls-pem (etcd TLS, else the
+ * seed's ETCD_* variables), -prefix, -tokens-file, -api-rate, -api-burst, [HadesApi]
  * api-tls-cert, api-tls-key, api-client-ca (HTTPS, client certificates) and api-trusted-proxies, [General]
  * metrics-port and metrics-addr, topology-path (/v1/topology); for the web UI's panels [General] heart-path, report-path,
  * lock-path and [HadesApi] dns-metrics) and the
@@ -21,6 +22,7 @@ import { parseName } from '../records/names.js';
 import { DEFAULT_TOPOLOGY_PATH, normalizeTopologyPath } from '../records/topology.js';
 import { loadServerTls, parseTrustedProxies } from './api-tls.js';
 import { VERSION_FLAG } from './cli.js';
+import { type EtcdTlsConfig, etcdTlsConfig, etcdTlsFlagSpecs } from './etcd-tls.js';
 import { FlagError, type FlagSpec, type FlagValues } from './flags.js';
 import { hostPortFlag } from './hades.js';
 import { buildMetricsPortConfig, type MetricsPortConfig, metricsFlagSpecs } from './metrics.js';
@@ -36,6 +38,8 @@ export interface KubeapiConfig extends MetricsPortConfig {
   /** etcd endpoints; empty = the embedded store in dataDir. */
   machines: string[];
   dataDir: string;
+  /** etcd TLS files ([General] ca-cert, tls-key, tls-pem, else ETCD_*); undefined when none. */
+  tls: EtcdTlsConfig | undefined;
   prefix: string;
   ipMonitorPath: string;
   /** `-topology-path`: the zones `/v1/topology` reads and writes, `<path><zone>`. */
@@ -102,6 +106,7 @@ export function kubeapiFlagSpecs(): FlagSpec[] {
       ini: 'General.data-dir',
       help: 'directory of the embedded store, used when -etcd-server is empty',
     },
+    ...etcdTlsFlagSpecs('General'),
     { name: 'prefix', type: 'string', default: '/hades', ini: 'General.prefix', help: 'record key prefix' },
     {
       name: 'ip-monitor-path',
@@ -346,7 +351,7 @@ function metricsTarget(text: string): { host: string; port: number } {
 }
 
 /** Validates parsed values; throws FlagError naming the flag (the program exits 2). */
-export function buildKubeapiConfig(v: FlagValues): KubeapiConfig {
+export function buildKubeapiConfig(v: FlagValues, env: NodeJS.ProcessEnv = process.env): KubeapiConfig {
   const str = (n: string): string => String(v[n]).trim();
   let domain: string;
   const d = str('domain');
@@ -365,6 +370,7 @@ export function buildKubeapiConfig(v: FlagValues): KubeapiConfig {
       'etcd-server',
       '-etcd-server ([General] etcd-server): a value is required (or -data-dir for the embedded store)',
     );
+  const tls = etcdTlsConfig(str, env);
   const prefixText = str('prefix');
   if (!prefixText.startsWith('/') || /\s/.test(prefixText))
     throw new FlagError('prefix', `-prefix: "${prefixText}" is not a key prefix (want e.g. /hades)`);
@@ -429,6 +435,7 @@ export function buildKubeapiConfig(v: FlagValues): KubeapiConfig {
     domain,
     machines,
     dataDir,
+    tls,
     prefix: normalizePrefix(prefixText),
     ipMonitorPath,
     topologyPath,

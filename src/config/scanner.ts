@@ -8,6 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { normalizeMonitorPath } from '../records/health.js';
+import { type EtcdTlsConfig, etcdTlsConfig, etcdTlsFlagSpecs } from './etcd-tls.js';
 import { FlagError, type FlagSpec, type FlagValues } from './flags.js';
 import { buildMetricsPortConfig, type MetricsPortConfig, metricsFlagSpecs } from './metrics.js';
 
@@ -16,7 +17,7 @@ export interface HealthStoreConfig {
   /** etcd endpoints; empty = the embedded store in `dataDir`. */
   machines: string[];
   dataDir: string;
-  tls: { ca?: string; key?: string; cert?: string } | undefined;
+  tls: EtcdTlsConfig | undefined;
   /** `status-path`, `report-path`, `heart-path`: normalised, one trailing slash. */
   statusPath: string;
   reportPath: string;
@@ -69,21 +70,7 @@ export function storeFlagSpecs(): FlagSpec[] {
       default: './hades-data',
       help: 'directory of the embedded store (when no -etcd-machine)',
     },
-    {
-      name: 'tls-key',
-      type: 'string',
-      default: '',
-      ini: 'Etcd.tls-key',
-      help: 'etcd client key file (ETCD_TLSKEY)',
-    },
-    {
-      name: 'tls-pem',
-      type: 'string',
-      default: '',
-      ini: 'Etcd.tls-pem',
-      help: 'etcd client certificate file (ETCD_TLSPEM)',
-    },
-    { name: 'ca-cert', type: 'string', default: '', ini: 'Etcd.ca-cert', help: 'etcd CA file (ETCD_CACERT)' },
+    ...etcdTlsFlagSpecs('Etcd'),
     {
       name: 'status-path',
       type: 'string',
@@ -272,15 +259,7 @@ export function buildStoreConfig(v: FlagValues, env: NodeJS.ProcessEnv): HealthS
   const dataDir = (v['data-dir'] as string).trim();
   if (machines.length === 0 && dataDir === '')
     throw new FlagError('data-dir', '-data-dir: empty, and no -etcd-machine given');
-  const tls: { ca?: string; key?: string; cert?: string } = {};
-  const key = (v['tls-key'] as string).trim() || env.ETCD_TLSKEY || '';
-  const cert = (v['tls-pem'] as string).trim() || env.ETCD_TLSPEM || '';
-  const ca = (v['ca-cert'] as string).trim() || env.ETCD_CACERT || '';
-  if (key) tls.key = key;
-  if (cert) tls.cert = cert;
-  if (ca) tls.ca = ca;
-  if ((tls.key === undefined) !== (tls.cert === undefined))
-    throw new FlagError(tls.key ? 'tls-pem' : 'tls-key', '-tls-key and -tls-pem go together');
+  const tls = etcdTlsConfig((n) => v[n] as string, env);
   const statusPath = keyPath(v, 'status-path');
   const reportPath = keyPath(v, 'report-path');
   const heartPath = keyPath(v, 'heart-path');
@@ -292,7 +271,7 @@ export function buildStoreConfig(v: FlagValues, env: NodeJS.ProcessEnv): HealthS
   return {
     machines,
     dataDir,
-    tls: Object.keys(tls).length > 0 ? tls : undefined,
+    tls,
     statusPath,
     reportPath,
     heartPath,

@@ -102,7 +102,13 @@ export function onSignals(
 
 /**
  * Opens the store, retrying (200 ms doubling to 5 s) while it is unreachable (etcd not up yet);
- * undefined when `stopped` aborts first. A configuration the store refuses is fatal (exit 2).
+ * undefined when `stopped` aborts first. A configuration the store refuses is fatal (exit 2),
+ * e.g. a TLS file that is missing, unreadable, expired or not the key of its certificate.
+ *
+ * A TLS handshake etcd refuses, or whose server certificate our CA does not verify, is retried
+ * too (the files are read again on each attempt, so a renewed Secret is picked up; a server
+ * certificate being rotated is transient): its line names the file and the cause, on stderr once
+ * per distinct cause and in the log at each attempt. Nothing is read from such a peer.
  */
 export async function openStoreRetrying(
   program: string,
@@ -113,22 +119,25 @@ export async function openStoreRetrying(
   stopped: AbortSignal,
 ): Promise<Store | undefined> {
   let wait = 200;
+  let lastTlsLine = '';
   for (let attempt = 1; !stopped.aborted; attempt++) {
     try {
       return await openStore({ ...cfg, logger: log });
     } catch (err) {
+      const message = (err as Error).message;
+      const tls = err instanceof StoreError && message.startsWith('etcd TLS: ');
       if (err instanceof StoreError && err.code === 'ESTORE_INVALID')
-        fatal(program, log, `${cfg.machines.length > 0 ? `-${machinesFlag}` : '-data-dir'}: ${err.message}`);
-      log.warn(
-        {
-          err: (err as Error).message,
-          attempt,
-          retryInMs: wait,
-          machines: cfg.machines,
-          dataDir: cfg.dataDir,
-        },
-        `${program}: store unavailable; retrying`,
-      );
+        fatal(
+          program,
+          log,
+          tls ? message : `${cfg.machines.length > 0 ? `-${machinesFlag}` : '-data-dir'}: ${message}`,
+        );
+      const fields = { err: message, attempt, retryInMs: wait, machines: cfg.machines, dataDir: cfg.dataDir };
+      if (tls) {
+        log.error(fields, `${program}: ${message}; retrying`);
+        if (message !== lastTlsLine) process.stderr.write(`${program}: ${message}; retrying\n`);
+        lastTlsLine = message;
+      } else log.warn(fields, `${program}: store unavailable; retrying`);
       await delay(wait, undefined, { signal: stopped }).catch(() => {
         // aborted: shutting down
       });

@@ -23,7 +23,7 @@ export interface StoreConfig {
 export async function openStore(cfg: StoreConfig): Promise<Store> {
   if (cfg.machines.length > 0) {
     const { openEtcdStore, tlsFromEnv } = await import('./etcd/etcd.js');
-    const tls = cfg.tls && Object.values(cfg.tls).some(Boolean) ? cfg.tls : tlsFromEnv();
+    const tls = cfg.tls && (cfg.tls.ca || cfg.tls.key || cfg.tls.cert) ? cfg.tls : tlsFromEnv();
     return openEtcdStore({ endpoints: [...cfg.machines], tls, logger: cfg.logger });
   }
   const { openEmbeddedStore } = await import('./embedded/embedded.js');

@@ -113,7 +113,11 @@ test('bad values name the flag', () => {
     ['[Check]\nscann-ports = 22, http', /scann-ports/],
     ['[Etcd]\nstatus-path = relative', /status-path/],
     ['[Etcd]\netcd-machine = not a url', /etcd-machine/],
-    ['[Etcd]\ntls-key = /k', /tls-pem/],
+    ['[Etcd]\ntls-key = /dev/null', /^-tls-key \/dev\/null is given without -tls-pem \(or \$ETCD_TLSPEM\)/],
+    [
+      '[Etcd]\nca-cert = /nonexistent/ca.pem',
+      /^-ca-cert \/nonexistent\/ca.pem: cannot read it: no such file$/,
+    ],
     ['[Check]\nprobe-keepalive = sometimes', /probe-keepalive/],
   ];
   for (const [text, re] of bad) {

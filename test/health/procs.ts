@@ -28,12 +28,16 @@ export interface Proc {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** `node dist/src/bin/<program>.js ...args`, with no HADES_* / ETCD_* from our environment. */
-export function spawnBin(program: string, args: string[]): Proc {
+/**
+ * `node dist/src/bin/<program>.js ...args`, with no HADES_* / ETCD_* from our environment (but
+ * those of `extraEnv`).
+ */
+export function spawnBin(program: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Proc {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env))
     if (!k.startsWith('HADES_') && !k.startsWith('ETCD_')) env[k] = v;
   env.HADES_NAMESERVERS = 'none';
+  Object.assign(env, extraEnv);
   const child = spawn(process.execPath, [path.join(BIN_DIR, `${program}.js`), ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -243,12 +243,14 @@ describe('etcd backend', () => {
 
   it('tlsFromEnv reads the seed variables', () => {
     assert.equal(tlsFromEnv({}), undefined);
+    const names = { ca: '$ETCD_CACERT', key: '$ETCD_TLSKEY', cert: '$ETCD_TLSPEM' };
     assert.deepEqual(tlsFromEnv({ ETCD_CACERT: '/ca.pem', ETCD_TLSKEY: '/k.pem', ETCD_TLSPEM: '/c.pem' }), {
       ca: '/ca.pem',
       key: '/k.pem',
       cert: '/c.pem',
+      names,
     });
-    assert.deepEqual(tlsFromEnv({ ETCD_CACERT: '/ca.pem' }), { ca: '/ca.pem' });
+    assert.deepEqual(tlsFromEnv({ ETCD_CACERT: '/ca.pem' }), { ca: '/ca.pem', names });
   });
 
   const openssl = ['/usr/bin/openssl', '/bin/openssl'].find((f) => existsSync(f));

@@ -8,7 +8,6 @@
  * - Leases use the plain grant / keep-alive-once / revoke RPCs: no hidden background renewals.
  */
 
-import { readFile } from 'node:fs/promises';
 import { Etcd3, EtcdLeaseInvalidError, type ICompare, type IRequestOp } from 'etcd3';
 import type { Logger } from '../../common/logger.js';
 import {
@@ -38,16 +37,18 @@ import {
   toKeyValue,
 } from './codec.js';
 import { HostHealth, neverSent, passThroughPolicy, toStoreError } from './errors.js';
+import {
+  describeTlsFailure,
+  type EtcdTlsCredentials,
+  type EtcdTlsFiles,
+  loadEtcdTls,
+  SEED_TLS_NAMES,
+  tlsFailureIsFinal,
+  tlsName,
+} from './tls.js';
 import { EtcdWatch, quietCancel } from './watch.js';
 
-export interface EtcdTlsFiles {
-  /** CA certificate (PEM file) that signed the etcd server certificates. */
-  ca?: string;
-  /** Client private key (PEM file), when etcd requires client certificates. */
-  key?: string;
-  /** Client certificate (PEM file), when etcd requires client certificates. */
-  cert?: string;
-}
+export type { EtcdTlsFiles } from './tls.js';
 
 export interface EtcdStoreOptions {
   /** 'http://host:port', 'https://host:port', or 'host:port' (https when `tls` is given). */
@@ -77,7 +78,7 @@ export function tlsFromEnv(env: NodeJS.ProcessEnv = process.env): EtcdTlsFiles |
   if (env.ETCD_CACERT) tls.ca = env.ETCD_CACERT;
   if (env.ETCD_TLSKEY) tls.key = env.ETCD_TLSKEY;
   if (env.ETCD_TLSPEM) tls.cert = env.ETCD_TLSPEM;
-  return Object.keys(tls).length > 0 ? tls : undefined;
+  return Object.keys(tls).length > 0 ? { ...tls, names: { ...SEED_TLS_NAMES } } : undefined;
 }
 
 /**
@@ -141,6 +142,8 @@ export class EtcdStore implements Store {
     private readonly requestTimeoutMs: number,
     private readonly quorumCheckMs: number = 1000,
     private readonly newClient: (endpoint: string) => Etcd3 = () => client,
+    /** A TLS handshake failure as one line naming the file at fault; undefined for other errors. */
+    private readonly explainTls: (err: unknown) => string | undefined = () => undefined,
   ) {
     this.maxAttempts = Math.max(3, endpoints.length * 2 + 1);
   }
@@ -287,7 +290,10 @@ export class EtcdStore implements Store {
         return await fn();
       } catch (err) {
         if (this.closed) throw this.closedError(what);
-        const se = toStoreError(err, what);
+        const tls = this.explainTls(err);
+        const se = tls
+          ? new StoreError('ESTORE_UNAVAILABLE', `${what}: ${tls}`, { cause: err })
+          : toStoreError(err, what);
         const retry =
           se.code === 'ESTORE_UNAVAILABLE' &&
           attempt < this.maxAttempts &&
@@ -430,8 +436,15 @@ export class EtcdStore implements Store {
     if (this.closed) throw this.closedError('watch');
     const range = prefixRange(checkPrefix(prefix, 'watch'));
     checkRevision(fromRevision, 'watch');
-    const w = new EtcdWatch(this.client.watchClient, prefix, range, fromRevision, handler, this.logger, (x) =>
-      this.watches.delete(x),
+    const w = new EtcdWatch(
+      this.client.watchClient,
+      prefix,
+      range,
+      fromRevision,
+      handler,
+      this.logger,
+      (x) => this.watches.delete(x),
+      this.explainTls,
     );
     this.watches.add(w);
     return w;
@@ -567,36 +580,29 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<EtcdStore> 
   const endpoints = normalizeEndpoints(opts.endpoints, tlsFiles !== undefined);
   const secure = endpoints[0].startsWith('https:');
   if ((tlsFiles?.key === undefined) !== (tlsFiles?.cert === undefined)) {
+    const has = tlsFiles?.key === undefined ? 'cert' : 'key';
     throw new StoreError(
       'ESTORE_INVALID',
-      'etcd TLS: a client key needs a client certificate and vice versa',
+      `etcd TLS: ${tlsName(opts.tls, has)} ${tlsFiles?.[has]} needs ${tlsName(opts.tls, has === 'key' ? 'cert' : 'key')} too (client key and certificate go together)`,
     );
   }
+  let creds: EtcdTlsCredentials | undefined;
   let credentials: { rootCertificate: Buffer; privateKey?: Buffer; certChain?: Buffer } | undefined;
   if (tlsFiles && secure) {
-    const read = async (what: string, file: string | undefined): Promise<Buffer | undefined> => {
-      if (!file) return undefined;
-      try {
-        return await readFile(file);
-      } catch (err) {
-        throw new StoreError(
-          'ESTORE_INVALID',
-          `etcd TLS: cannot read ${what} ${file}: ${(err as Error).message}`,
-          {
-            cause: err,
-          },
-        );
-      }
-    };
+    // Read and checked on every open: a renewed file is picked up by the next attempt.
+    creds = await loadEtcdTls(tlsFiles);
     credentials = {
       // grpc-js uses the system roots when no CA is given.
-      rootCertificate: (await read('CA certificate', tlsFiles.ca)) as Buffer,
-      privateKey: await read('client key', tlsFiles.key),
-      certChain: await read('client certificate', tlsFiles.cert),
+      rootCertificate: creds.rootCertificate as Buffer,
+      privateKey: creds.privateKey,
+      certChain: creds.certChain,
     };
   } else if (tlsFiles) {
     opts.logger?.warn({ endpoints }, 'etcd TLS files given but every endpoint is http://; TLS files ignored');
   }
+  const explainTls = secure
+    ? (err: unknown) => describeTlsFailure(err, endpoints, opts.tls, creds)
+    : () => undefined;
 
   const dialTimeoutMs = opts.dialTimeoutMs ?? 5000;
   const requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
@@ -623,6 +629,7 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<EtcdStore> 
       'grpc.max_receive_message_length': 256 * 1024 * 1024,
     },
   });
+  // once running, a cut handshake is the network far more often than a plain etcd: gRPC's words
   const store = new EtcdStore(
     client,
     endpoints,
@@ -630,11 +637,14 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<EtcdStore> 
     requestTimeoutMs,
     opts.quorumCheckMs ?? 1000,
     statusClient,
+    (err) => (tlsFailureIsFinal(err) ? explainTls(err) : undefined),
   );
 
   // First contact: any endpoint answering a cheap read within dialTimeoutMs.
   const deadline = Date.now() + dialTimeoutMs;
   let lastErr: unknown;
+  // the last attempt may end on its deadline: keep what a cut handshake said before
+  let lastTls: string | undefined;
   for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
     const left = deadline - Date.now();
     try {
@@ -645,6 +655,13 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<EtcdStore> 
       return store;
     } catch (err) {
       lastErr = err;
+      // A refused handshake does not get better by waiting: say so now (the caller retries).
+      const tls = explainTls(err);
+      lastTls = tls ?? lastTls;
+      if (tls && tlsFailureIsFinal(err)) {
+        client.close();
+        throw new StoreError('ESTORE_UNAVAILABLE', tls, { cause: err });
+      }
     }
     if (Date.now() + delay >= deadline) break;
     await sleep(delay);
@@ -653,7 +670,7 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<EtcdStore> 
   const reason = lastErr instanceof Error ? lastErr.message : String(lastErr);
   throw new StoreError(
     'ESTORE_UNAVAILABLE',
-    `etcd: no endpoint of ${endpoints.join(', ')} answered within ${dialTimeoutMs} ms: ${reason}`,
+    lastTls ?? `etcd: no endpoint of ${endpoints.join(', ')} answered within ${dialTimeoutMs} ms: ${reason}`,
     { cause: lastErr },
   );
 }

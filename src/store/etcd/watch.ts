@@ -54,6 +54,8 @@ export class EtcdWatch implements Watch {
     private readonly handler: WatchHandler,
     private readonly logger: Logger | undefined,
     private readonly onEnd: (w: EtcdWatch) => void,
+    /** A TLS handshake failure as one line naming the file at fault (the log says that instead). */
+    private readonly explainTls: (err: unknown) => string | undefined = () => undefined,
   ) {
     this.last = fromRevision - 1;
     this.connect();
@@ -151,7 +153,12 @@ export class EtcdWatch implements Watch {
     }
     if (this.failures === 1 || this.failures % 20 === 0) {
       this.logger?.warn(
-        { err: err.message, prefix: this.prefix, fromRevision: this.last + 1, failures: this.failures },
+        {
+          err: this.explainTls(err) ?? err.message,
+          prefix: this.prefix,
+          fromRevision: this.last + 1,
+          failures: this.failures,
+        },
         'etcd watch interrupted; resuming',
       );
     }
