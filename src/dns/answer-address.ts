@@ -18,6 +18,7 @@
  */
 
 import { parseIPv4Into } from '../records/ip.js';
+import { internZone } from '../records/topology.js';
 import type { Record, SelectPolicy } from '../records/types.js';
 import type { AnswerContext } from './answer-context.js';
 import { anyZone, keepZone } from './locality.js';
@@ -102,16 +103,17 @@ export interface Group {
   readonly zone: string;
 }
 
-/** One family's answer for a name, before selection. */
-export interface Family {
+/**
+ * One family's answer for a name, before selection. As a Group (zone ''): the deduplicated
+ * address records, drained and DOWN ones left out (the DOWN ones kept when every address not
+ * drained is DOWN), of the lowest tier among those (every tier under `all`); the candidates of a
+ * client without a zone group. (The whole tier is the family itself, not a Group it points to:
+ * one object less to reach per query.)
+ */
+export interface Family extends Group {
   /**
-   * Deduplicated address records, drained and DOWN ones left out (the DOWN ones kept when every
-   * address not drained is DOWN), of the lowest tier among those (every tier under `all`).
-   */
-  readonly whole: Group;
-  /**
-   * When some of `whole` name a zone: per zone, its candidates (a client of that zone picks
-   * among them; anyone else among `whole`). Null otherwise.
+   * When some candidates name a zone: per zone, its candidates (a client of that zone picks
+   * among them; anyone else among the family's). Null otherwise.
    */
   readonly zones: Group[] | null;
   /** The tier of the candidates (tiers.ts), −1 under `all`. */
@@ -228,7 +230,9 @@ const NONE: NameAnswers = Object.freeze({ v4: null, v6: null });
  * keeps the shape of the families `family()` builds (one hidden class where the query reads them).
  */
 const CLOSED: Family = {
-  whole: { cands: [], keys: null, zone: '' },
+  cands: [],
+  keys: null,
+  zone: '',
   zones: null,
   tier: -1,
   policy: 'sticky',
@@ -243,11 +247,11 @@ const CLOSED: Family = {
  */
 export function groupFor(ctx: AnswerContext, f: Family): Group {
   const zones = f.zones;
-  if (zones === null || !ctx.hasTopology) return f.whole;
+  if (zones === null || !ctx.hasTopology) return f;
   ctx.identityUsed = true;
   const z = ctx.clientZone();
   if (z !== '') for (let i = 0; i < zones.length; i++) if (zones[i].zone === z) return zones[i];
-  return f.whole;
+  return f;
 }
 
 /** The family's candidates of `ctx.recs[0, n)`, as `answerAddresses` filters them. */
@@ -285,12 +289,21 @@ function family(
       zones.push(
         group(
           list.filter((c) => c.zone === z),
-          z,
+          internZone(z),
         ),
       );
     }
   }
-  return { whole: group(list, ''), zones, tier, policy, failOpen, closed: false };
+  return {
+    cands: list,
+    keys: policy === 'sticky' ? keysOf(ctx, list, kind) : null,
+    zone: '',
+    zones,
+    tier,
+    policy,
+    failOpen,
+    closed: false,
+  };
 }
 
 /** The sticky keys of `list` (several candidates), with each one's TTL and, for A, address. */

@@ -21,6 +21,22 @@ export const MAX_ZONE_CIDRS = 4096;
  */
 const ZONE_NAME = /^[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 
+const INTERNED = new Map<string, string>();
+/** Zone names kept by `internZone` at most (names are few; beyond, they are returned as given). */
+const MAX_INTERNED = 10_000;
+
+/**
+ * One string instance per zone name, so that the DNS path compares a client's zone with a
+ * record's by identity (V8 compares two distinct equal strings octet by octet, reading memory a
+ * 100,000-name catalog has long evicted from the cache).
+ */
+export function internZone(z: string): string {
+  const have = INTERNED.get(z);
+  if (have !== undefined) return have;
+  if (INTERNED.size < MAX_INTERNED) INTERNED.set(z, z);
+  return z;
+}
+
 /** undefined when `v` is a zone name, else what is wrong with it. */
 export function checkZoneName(v: unknown): string | undefined {
   if (typeof v !== 'string') return 'must be a string';
@@ -163,7 +179,7 @@ export class Topology {
   static readonly EMPTY = new Topology(new Map());
 
   constructor(byZone: ReadonlyMap<string, TopologyValue>) {
-    const zones = [...byZone.keys()].sort();
+    const zones = [...byZone.keys()].sort().map(internZone);
     this.zones = zones;
     let count = 0;
     for (const z of zones) count += byZone.get(z)?.cidrs.length ?? 0;
