@@ -14,7 +14,7 @@ import { parseCidr } from '../records/topology.js';
 import type { Record } from '../records/types.js';
 import { type AddressAnswers, type Family, type Group, groupFor } from './answer-address.js';
 import type { AnswerContext } from './answer-context.js';
-import { allDownFor, policyFor } from './select.js';
+import { allDownFor, policyFor, weightOf } from './select.js';
 import { tierOf } from './tiers.js';
 import type { ClientInfo } from './types.js';
 import { RRType, rcodeName, typeFromName, typeName } from './wire/constants.js';
@@ -160,12 +160,11 @@ export function explain(parts: ExplainParts, params: ExplainParams): Explanation
   const group = family !== null && !family.closed ? groupFor(ctx, family) : null;
   const chosen = new Set(m.answers.filter((r) => r.type === p.qtype).map((r) => String(r.data)));
   const cands = new Set(group?.cands.map((r) => r.target) ?? []);
-  const seen = new Set<string>();
-  for (let i = 0; i < count; i++) {
-    const r = recs[i];
-    if (r.hostKind !== 'ipv4' && r.hostKind !== 'ipv6') continue;
-    if (seen.has(r.target)) continue;
-    seen.add(r.target);
+  // the name's address records, each address once, as answers collect them
+  const addrs: Record[] = [];
+  const k = ctx.collectAddresses(recs, count, 'addr', addrs);
+  for (let i = 0; i < k; i++) {
+    const r = addrs[i];
     const h = ctx.source.health(r.target);
     out.addresses.push({
       address: r.target,
@@ -174,7 +173,7 @@ export function explain(parts: ExplainParts, params: ExplainParams): Explanation
       drained: ctx.source.drained(r.target),
       zone: r.zone ?? null,
       tier: tierOf(r),
-      weight: r.weight !== undefined && r.weight > 0 ? r.weight : 1,
+      weight: weightOf(r),
       candidate: cands.has(r.target),
       chosen: chosen.has(r.target),
     });
