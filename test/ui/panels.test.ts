@@ -266,8 +266,12 @@ describe('web UI panels: scanners, scheduler, live DNS metrics, last change, zon
     assert.match((await total.locator('td').nth(1).textContent()) ?? '', /^1 up, 1 down$/);
     assert.ok(Number(await total.getAttribute('data-requests')) >= 6);
 
-    await page.locator(`.addr[data-ip="${DOWN_IP}"][data-health="down"]`).scrollIntoViewIfNeeded();
+    // the DOWN address is shown; the panels re-render on each poll, so only waitFor (which retries
+    // a detached row) is safe here, and scrolling is for the screenshot alone
+    const down = page.locator(`.addr[data-ip="${DOWN_IP}"][data-health="down"]`);
+    await down.waitFor();
     if (process.env.HADES_UPDATE_SCREENSHOT === '1') {
+      await down.scrollIntoViewIfNeeded();
       await mkdir(path.join(REPO, 'docs'), { recursive: true });
       await page.screenshot({ path: path.join(REPO, 'docs', 'ui-down.png'), fullPage: true });
     }
