@@ -303,6 +303,16 @@ export class Catalog {
     return (this.feeds.find((f) => f.health) ?? this.feeds[0]).revision;
   }
 
+  /**
+   * The newest store revision applied by any feed (records, health, topology): the zones' SOA
+   * serial (mod 2^32), so a health change moves it too when health has a watch of its own.
+   */
+  get serial(): number {
+    let r = 0;
+    for (const f of this.feeds) if (f.revision > r) r = f.revision;
+    return r;
+  }
+
   get recordCount(): number {
     return this.idx.size;
   }

@@ -101,6 +101,11 @@ export function loadServerTls(files: { cert: string; key: string; clientCa: stri
  * A FlagError names the first entry that is neither.
  */
 export function parseTrustedProxies(list: readonly string[]): string[] {
+  return parseCidrList(F_PROXIES, list);
+}
+
+/** A flag's list of CIDRs or bare addresses → canonical CIDRs; a FlagError names a bad entry. */
+export function parseCidrList(flag: string, list: readonly string[]): string[] {
   const out: string[] = [];
   for (const raw of list) {
     const t = raw.trim();
@@ -108,7 +113,7 @@ export function parseTrustedProxies(list: readonly string[]): string[] {
     const ip = t.includes('/') ? undefined : parseIP(t);
     const c = parseCidr(ip ? `${ip.text}/${ip.kind === 'ipv4' ? 32 : 128}` : t);
     if (typeof c === 'string')
-      throw new FlagError(F_PROXIES, `-${F_PROXIES}: "${t}" is not an IP address or CIDR (${c})`);
+      throw new FlagError(flag, `-${flag}: "${t}" is not an IP address or CIDR (${c})`);
     if (!out.includes(c.text)) out.push(c.text);
   }
   return out;

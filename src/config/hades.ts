@@ -18,6 +18,7 @@ import {
   UPSTREAM,
 } from '../common/host-port.js';
 import type { ServerTls } from '../common/http-server.js';
+import { parseTsigKey, type TsigKey } from '../common/tsig-key.js';
 import { normalizeMonitorPath } from '../records/health.js';
 import { canonicalIP } from '../records/ip.js';
 import { normalizePrefix } from '../records/keys.js';
@@ -26,7 +27,7 @@ import { MAX_TTL } from '../records/record.js';
 import { DEFAULT_TOPOLOGY_PATH, normalizeTopologyPath } from '../records/topology.js';
 import type { AllDownPolicy, SelectPolicy } from '../records/types.js';
 import { ALL_DOWN_POLICIES, SELECT_POLICIES } from '../records/types.js';
-import { loadServerTls, parseTrustedProxies } from './api-tls.js';
+import { loadServerTls, parseCidrList, parseTrustedProxies } from './api-tls.js';
 import { type CommandLine, VERSION_FLAG } from './cli.js';
 import { type EtcdTlsConfig, etcdTlsConfig, etcdTlsFlagSpecs } from './etcd-tls.js';
 import { FlagError, type FlagSpec, type FlagValues, parseFlags, strayArgument, usage } from './flags.js';
@@ -67,6 +68,12 @@ export interface HadesConfig {
   allDown: AllDownPolicy;
   /** `-trust-ecs`: sticky identifies clients by the query's EDNS Client Subnet (and echoes it). */
   trustEcs: boolean;
+  /** `-transfer-allow`: canonical CIDRs that may AXFR/IXFR the zones (empty: none). */
+  transferAllow: string[];
+  /** `-tsig`: the key transfers must be signed with (and NOTIFYs are signed with). */
+  tsig: TsigKey | undefined;
+  /** `-notify`: secondaries told of every zone change (RFC 1996). */
+  notify: HostPort[];
   /** Worker processes (≥ 1; `-workers 0` means one per CPU). */
   workers: number;
   /** Concurrent TCP connections per worker; more are closed at once. */
@@ -180,6 +187,24 @@ export function hadesFlagSpecs(mode: 'server' | 'standalone' = 'server'): FlagSp
       help:
         'sticky: identify clients by the EDNS Client Subnet their resolver sends (its prefix) instead of the ' +
         'source address, and echo it with a scope; only when every resolver asking is trusted',
+    },
+    {
+      name: 'transfer-allow',
+      type: 'list',
+      default: '',
+      help: 'CIDRs or addresses (comma separated) that may transfer the zones (AXFR, IXFR over TCP) as -select all answers them; none: REFUSED',
+    },
+    {
+      name: 'tsig',
+      type: 'string',
+      default: '',
+      help: 'TSIG key <name>:<algorithm>:<base64 secret> (hmac-sha256, -sha384, -sha512, -sha224, -sha1, -md5): transfers must be signed with it, NOTIFYs and replies to signed requests are signed',
+    },
+    {
+      name: 'notify',
+      type: 'list',
+      default: '',
+      help: 'secondaries (ip:port, comma separated; port 53 when left out) sent a NOTIFY when a zone changes, at most one per second per zone, retried until acknowledged',
     },
     {
       name: 'read_timeout',
@@ -324,6 +349,16 @@ export function hadesFlagSpecs(mode: 'server' | 'standalone' = 'server'): FlagSp
 
 export const HADES_SYNOPSIS = '[flags]\n       hades standalone [flags]';
 
+/** `-tsig`: a key, or undefined when empty; a bad one is a FlagError that never shows the secret. */
+function tsigFlag(text: string): TsigKey | undefined {
+  if (text === '') return undefined;
+  try {
+    return parseTsigKey(text);
+  } catch (err) {
+    throw new FlagError('tsig', `-tsig: ${(err as Error).message}`);
+  }
+}
+
 /** A host:port flag value; a bad one is a FlagError naming the flag. */
 export function hostPortFlag(flag: string, text: string, opts?: HostPortOptions): HostPort {
   try {
@@ -466,6 +501,14 @@ export function buildHadesConfig(
     select: v.select as SelectPolicy,
     allDown: v['all-down'] as AllDownPolicy,
     trustEcs: v['trust-ecs'] as boolean,
+    transferAllow: parseCidrList('transfer-allow', list('transfer-allow')),
+    tsig: tsigFlag(str('tsig')),
+    notify: list('notify').map((s) => {
+      const hp = hostPortFlag('notify', s, { defaultPort: 53 });
+      if (hp.host === '0.0.0.0' || hp.host === '::')
+        throw new FlagError('notify', `-notify: "${s}" is not a server address`);
+      return hp;
+    }),
     workers,
     maxTcpConnections: num('max-tcp-connections'),
     udpBatch: v['udp-batch'] as boolean,

@@ -22,7 +22,7 @@ import { internZone } from '../records/topology.js';
 import type { Record, SelectPolicy } from '../records/types.js';
 import type { AnswerContext } from './answer-context.js';
 import { anyZone, keepZone } from './locality.js';
-import { allDownFor, KEY_STRIDE, policyFor, stickyKeys } from './select.js';
+import { KEY_STRIDE, stickyKeys } from './select.js';
 import { keepTier, lowestTier } from './tiers.js';
 import { Rcode, RRType, Section } from './wire/constants.js';
 import { type Owner, QNAME } from './wire/writer.js';
@@ -44,7 +44,7 @@ export function answerAddresses(
   m = ctx.nameHealthFilter(cands, m, n);
   // every address drained: none of this family (NODATA, as if there were none); or all down, closed
   if (m <= 0) return m;
-  const policy = policyFor(ctx.recs, n, ctx.policy);
+  const policy = ctx.policyOf(n);
   return emitAddresses(ctx, name, owner, narrow(ctx, cands, m, policy), policy, kind);
 }
 
@@ -214,8 +214,8 @@ export class AddressAnswers {
     const n = ctx.source.lookup(name, ctx.recs);
     if (n === 0) return NONE;
     // both policies resolved once per name and generation, never per query
-    const policy = policyFor(ctx.recs, n, ctx.policy);
-    const closed = allDownFor(ctx.recs, n, ctx.allDown) === 'closed';
+    const policy = ctx.policyOf(n);
+    const closed = ctx.allDownOf(n) === 'closed';
     return { v4: family(ctx, n, 'ipv4', policy, closed), v6: family(ctx, n, 'ipv6', policy, closed) };
   }
 }

@@ -7,7 +7,7 @@
 import type { Topology } from '../records/topology.js';
 import type { AllDownPolicy, HealthState, HostKind, Record, SelectPolicy } from '../records/types.js';
 import { ClientZone } from './locality.js';
-import { allDownFor, type Selectors } from './select.js';
+import { allDownFor, policyFor, type Selectors } from './select.js';
 import type { ClientInfo } from './types.js';
 import { Section, type SectionId } from './wire/constants.js';
 import type { EcsSource, Owner, ResponseWriter } from './wire/writer.js';
@@ -23,8 +23,13 @@ export interface AnswerSource {
   health(ip: string): HealthState | undefined;
   /** The IP is drained (`"admin":"drain"`): never served, not even fail-open. */
   drained(ip: string): boolean;
-  /** Store revision the index reflects: the SOA serial. */
+  /** Store revision the index reflects: the SOA serial when `serial` is not given. */
   readonly revision: number;
+  /**
+   * The SOA serial (before mod 2^32): the newest store revision of anything an answer reads,
+   * records and health (Catalog.serial).
+   */
+  readonly serial?: number;
   /**
    * Changes whenever any lookup answer may have changed (Catalog.recordGeneration). With
    * `healthGeneration` it lets the handler keep per-name A/AAAA answers (answer-address.ts
@@ -98,6 +103,11 @@ export interface AnswerContextOptions {
   selectors: Selectors;
   /** A client's zone comes from the query's EDNS Client Subnet when it has one (`-trust-ecs`). */
   trustEcs?: boolean;
+  /**
+   * The zone-transfer view (src/dns/transfer): the server's `policy` and `allDown` hold for every
+   * name (records' `select` and `alldown` ignored) and no client has a zone.
+   */
+  fixedPolicies?: boolean;
 }
 
 export class AnswerContext {
@@ -109,6 +119,7 @@ export class AnswerContext {
   readonly allDown: AllDownPolicy;
   readonly selectors: Selectors;
   readonly stats: AnswerStats = { failOpen: 0, allDownClosed: 0, errors: 0 };
+  readonly fixedPolicies: boolean;
   private readonly zoneOfClient: ClientZone;
 
   /** The writer and client of the query being answered (set by the handler before answering). */
@@ -155,13 +166,24 @@ export class AnswerContext {
     this.policy = o.policy;
     this.allDown = o.allDown;
     this.selectors = o.selectors;
+    this.fixedPolicies = o.fixedPolicies === true;
     this.zoneOfClient = new ClientZone(o.trustEcs === true, o.selectors.identity);
   }
 
   /** The zone of the query's client under the source's topology ('' when none). */
   clientZone(): string {
     const t = this.source.topology;
-    return t === undefined ? '' : this.zoneOfClient.of(t, this.client, this.query);
+    return t === undefined || this.fixedPolicies ? '' : this.zoneOfClient.of(t, this.client, this.query);
+  }
+
+  /** The selection policy of the name whose lookup is `this.recs[0, n)`. */
+  policyOf(n: number): SelectPolicy {
+    return this.fixedPolicies ? this.policy : policyFor(this.recs, n, this.policy);
+  }
+
+  /** The all-down policy of the name whose lookup is `this.recs[0, n)`. */
+  allDownOf(n: number): AllDownPolicy {
+    return this.fixedPolicies ? this.allDown : allDownFor(this.recs, n, this.allDown);
   }
 
   /** The source has zones with CIDRs: a client's zone may decide an answer. */
@@ -227,7 +249,7 @@ export class AnswerContext {
    * `closed`, every address not drained is DOWN and nothing else is left (the caller's SERVFAIL).
    */
   nameHealthFilter(arr: Record[], m: number, n: number): number {
-    const k = this.healthFilter(arr, m, allDownFor(this.recs, n, this.allDown) === 'closed');
+    const k = this.healthFilter(arr, m, this.allDownOf(n) === 'closed');
     return k === 0 && this.closedDown ? ALL_DOWN_CLOSED : k;
   }
 
@@ -332,20 +354,31 @@ export class AnswerContext {
 
   /** The zone's synthesized SOA (CoreDNS): serial = the catalog's revision. */
   addSOA(section: SectionId, owner: Owner, zone: Zone): void {
-    const min = this.minTtl;
-    this.w.addSOA(
-      section,
-      owner,
-      Math.min(min, SOA_MAX_TTL),
-      zone.nsName,
-      zone.hostmaster,
-      this.source.revision >>> 0,
-      SOA_REFRESH,
-      SOA_RETRY,
-      SOA_EXPIRE,
-      min,
-    );
+    writeSOA(this.w, section, owner, zone, this.minTtl, (this.source.serial ?? this.source.revision) >>> 0);
   }
+}
+
+/** A zone's SOA (the one synthesized SOA of queries and zone transfers). */
+export function writeSOA(
+  w: ResponseWriter,
+  section: SectionId,
+  owner: Owner,
+  zone: Zone,
+  minTtl: number,
+  serial: number,
+): void {
+  w.addSOA(
+    section,
+    owner,
+    Math.min(minTtl, SOA_MAX_TTL),
+    zone.nsName,
+    zone.hostmaster,
+    serial,
+    SOA_REFRESH,
+    SOA_RETRY,
+    SOA_EXPIRE,
+    minTtl,
+  );
 }
 
 /**

@@ -64,6 +64,11 @@ export interface DnsHandlerOptions {
   trustEcs?: boolean;
   /** Replacement selectors by policy (tests). */
   selectors?: Partial<PolicySelectors>;
+  /**
+   * Answers as a zone transfer shows the data (src/dns/transfer): `select` and `allDown` hold for
+   * every name, whatever its records say, and no client has a topology zone.
+   */
+  fixedPolicies?: boolean;
 }
 
 export const DEFAULT_TTL = 3600;
@@ -119,6 +124,7 @@ export class DnsHandler implements QueryHandler {
       allDown,
       selectors: makeSelectors({ seed: opts.seed, trustEcs: this.trustEcs }, opts.selectors),
       trustEcs: this.trustEcs,
+      fixedPolicies: opts.fixedPolicies,
     });
   }
 

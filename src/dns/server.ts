@@ -22,7 +22,7 @@ import { type DnsServerStats, newServerStats } from './server-stats.js';
 import { Tcp } from './transport/tcp.js';
 import { BatchedUdp } from './transport/udp-batched.js';
 import { DgramUdp } from './transport/udp-dgram.js';
-import type { QueryHandler } from './types.js';
+import type { QueryHandler, TransferStage } from './types.js';
 import { udpBatchNative } from './udp-batch.js';
 import { MAX_MESSAGE } from './wire/constants.js';
 
@@ -51,6 +51,8 @@ export interface DnsServerOptions {
   logger?: Logger;
   /** Called for every reply sent (the query log); leave unset when not logging. */
   onQuery?: QueryObserver;
+  /** Zone transfers and TSIG (src/dns/transfer `Transfers`); unset: AXFR/IXFR REFUSED. */
+  transfers?: TransferStage;
   /**
    * Batched UDP (recvmmsg/sendmmsg, udp-batch.ts). Default: on when the addon is built (Linux);
    * false: node:dgram. `true` without the addon makes `listen()` reject.

@@ -53,4 +53,44 @@ export interface LateReplies {
    * PENDING for, always after that return.
    */
   later(client: Readonly<ClientInfo>, reply: Buffer | null, length: number): boolean;
+  /** Several replies to the request the pipeline returned PENDING for (TCP only). */
+  readonly stream?: ReplyStream;
+}
+
+/**
+ * A connection's way to send several replies to one request (a zone transfer over TCP): the
+ * transport's `LateReplies.stream`. The request still ends with one `later(client, null, 0)`.
+ */
+export interface ReplyStream {
+  /** Sends `msg[0, length)` (copied). False when the connection is closed. */
+  send(msg: Buffer, length: number): boolean;
+  /** Resolves once the unsent replies are below the transport's cap, or the connection closed. */
+  drained(): Promise<void>;
+  readonly closed: boolean;
+}
+
+/** TransferStage.start: a verified signed request, to answer as usual and then `sign`. */
+export const SIGN = -3;
+/** TransferStage.start: not a transfer nor a request to sign; the pipeline goes on. */
+export const NOT_MINE = 0;
+
+/**
+ * The pipeline's transfer stage (src/dns/transfer/service.ts `Transfers`): AXFR/IXFR questions and
+ * requests carrying a TSIG record.
+ */
+export interface TransferStage {
+  /** The reply's length, PENDING (streamed through `late.stream`), SIGN or NOT_MINE. */
+  start(
+    req: Buffer,
+    len: number,
+    q: Query,
+    client: ClientInfo,
+    w: ResponseWriter,
+    limit: number,
+    late: LateReplies,
+  ): number;
+  /** The limit to answer a SIGN request within (room for the TSIG). */
+  signedLimit(limit: number): number;
+  /** Signs the reply to the last SIGN request; its new length. */
+  sign(w: ResponseWriter, n: number): number;
 }

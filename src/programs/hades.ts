@@ -21,6 +21,8 @@ import { DnsHandler } from '../dns/handler.js';
 import { collectStartupGarbage } from '../dns/memory.js';
 import { queryLogger } from '../dns/query-log.js';
 import { DnsServer } from '../dns/server.js';
+import { Transfers } from '../dns/transfer/service.js';
+import { TransferViews } from '../dns/transfer/views.js';
 import { udpBatchNative, udpBatchUnavailable } from '../dns/udp-batch.js';
 import { EXIT_FATAL, isWorker, notifyListening, runPrimary } from '../dns/workers.js';
 import { answerPrimary, ClusterMetrics, localEndpoints } from '../metrics/cluster.js';
@@ -129,6 +131,7 @@ export async function main(): Promise<void> {
     let api: StandaloneApi | undefined;
     let metricsHttp: MetricsHttpServer | undefined;
     let snapshots: SnapshotWriter | undefined;
+    let views: TransferViews | undefined;
     // -metrics-port: the registry reads the parts as they come up; a worker answers its primary
     const metrics = c.metricsPort > 0 ? new HadesMetrics({ version: VERSION }) : undefined;
     if (metrics && isWorker()) answerPrimary(metrics);
@@ -140,6 +143,7 @@ export async function main(): Promise<void> {
       async () => {
         await api?.close();
         await server?.close();
+        views?.close();
         forwarder?.close();
         await snapshots?.stop();
         await catalog?.stop();
@@ -274,6 +278,22 @@ export async function main(): Promise<void> {
         cache,
       });
     const fwd = forwarder;
+    // -transfer-allow / -notify: the zones as secondaries get them (src/dns/transfer)
+    let transfers: Transfers | undefined;
+    if (c.transferAllow.length > 0 || c.notify.length > 0) {
+      views = new TransferViews({
+        source: cat,
+        zones: c.zones,
+        defaultTtl: c.defaultTtl,
+        minTtl: handler.minTtl,
+        log,
+      });
+      transfers = new Transfers({ views, allow: c.transferAllow, key: c.tsig, minTtl: handler.minTtl, log });
+      const v = views;
+      v.build().catch((err: unknown) => log.error({ err }, 'transfer: building the zones failed'));
+    } else if (c.tsig !== undefined) {
+      log.warn('hades: -tsig without -transfer-allow or -notify signs nothing');
+    }
     if (c.udpBatch && udpBatchNative() === null)
       log.warn({ reason: udpBatchUnavailable() }, 'dns: batched UDP unavailable; using node:dgram (slower)');
     server = new DnsServer({
@@ -292,6 +312,7 @@ export async function main(): Promise<void> {
       // the query lines carry fixed fields, no secrets: skip redaction (4x cheaper per line)
       onQuery: c.logQueries ? queryLogger(log.child({}, { redact: [] })) : undefined,
       cache,
+      transfers,
     });
     if (metrics) {
       const srv = server;

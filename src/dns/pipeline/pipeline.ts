@@ -14,8 +14,17 @@
 import type { NoisyLog } from '../noisy-log.js';
 import { type QueryCounters, TRANSPORT_TCP, TRANSPORT_UDP } from '../query-counters.js';
 import type { DnsServerStats } from '../server-stats.js';
-import { type ClientInfo, DROP, FORWARD, type LateReplies, PENDING, type QueryHandler } from '../types.js';
-import { EDNS_UDP_SIZE, replyLimit } from '../wire/constants.js';
+import {
+  type ClientInfo,
+  DROP,
+  FORWARD,
+  type LateReplies,
+  PENDING,
+  type QueryHandler,
+  SIGN,
+  type TransferStage,
+} from '../types.js';
+import { EDNS_UDP_SIZE, RRType, replyLimit } from '../wire/constants.js';
 import { newQuery, ParseStatus, parseQuery, type Query } from '../wire/query.js';
 import type { ResponseWriter } from '../wire/writer.js';
 import { CompleteStage } from './complete.js';
@@ -43,6 +52,8 @@ export interface PipelineOptions {
   cache?: ReplyCache;
   forwarder?: Upstreams;
   onQuery?: QueryObserver;
+  /** Zone transfers and TSIG (src/dns/transfer): AXFR/IXFR questions and signed requests. */
+  transfers?: TransferStage;
 }
 
 export class QueryPipeline implements SentObserver {
@@ -53,6 +64,7 @@ export class QueryPipeline implements SentObserver {
   private readonly forward: ForwardStage | undefined;
   private readonly complete: CompleteStage | undefined;
   private readonly onQuery: QueryObserver | undefined;
+  private readonly transfers: TransferStage | undefined;
 
   constructor(
     opts: PipelineOptions,
@@ -67,6 +79,7 @@ export class QueryPipeline implements SentObserver {
     this.forward = fwd && new ForwardStage(fwd, this.udpSize, stats, log, this);
     this.complete = fwd && new CompleteStage(fwd, stats, log, this);
     this.onQuery = opts.onQuery;
+    this.transfers = opts.transfers;
   }
 
   /**
@@ -90,6 +103,19 @@ export class QueryPipeline implements SentObserver {
       return DROP;
     }
     const limit = replyLimit(client.transport, q.edns, q.udpSize, this.udpSize);
+    const t = this.transfers;
+    if (
+      t !== undefined &&
+      status === ParseStatus.OK &&
+      (q.tsigOffset >= 0 || q.qtype === RRType.AXFR || q.qtype === RRType.IXFR)
+    ) {
+      let m = t.start(req, len, q, client, w, limit, late);
+      if (m === SIGN) m = t.sign(w, this.local.answer(q, status, client, w, t.signedLimit(limit)));
+      if (m !== 0) {
+        if (m > 0) this.sent(client, w.buf, m, t0);
+        return m;
+      }
+    }
     let n = this.local.answer(q, status, client, w, limit);
     if (n === FORWARD) {
       this.stats.forwarded++;

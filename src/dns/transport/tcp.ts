@@ -10,7 +10,7 @@ import type { Logger } from '../../common/logger.js';
 import type { NoisyLog } from '../noisy-log.js';
 import type { QueryPipeline } from '../pipeline/pipeline.js';
 import type { DnsServerStats } from '../server-stats.js';
-import { type ClientInfo, type LateReplies, PENDING } from '../types.js';
+import { type ClientInfo, type LateReplies, PENDING, type ReplyStream } from '../types.js';
 import { MAX_MESSAGE } from '../wire/constants.js';
 import { ResponseWriter } from '../wire/writer.js';
 
@@ -23,7 +23,7 @@ export interface TcpOptions {
   maxBuffered: number;
 }
 
-class TcpConn implements LateReplies {
+class TcpConn implements LateReplies, ReplyStream {
   readonly client: ClientInfo;
   /** First octet of a length prefix read alone, or -1. */
   hdr = -1;
@@ -60,6 +60,29 @@ class TcpConn implements LateReplies {
 
   later(_client: Readonly<ClientInfo>, reply: Buffer | null, length: number): boolean {
     return this.tcp.late(this, reply, length);
+  }
+
+  get stream(): ReplyStream {
+    return this;
+  }
+
+  send(msg: Buffer, length: number): boolean {
+    if (this.closed) return false;
+    this.tcp.streamed(this, msg, length);
+    return true;
+  }
+
+  drained(): Promise<void> {
+    if (this.closed || !this.draining) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
   }
 }
 
@@ -249,6 +272,15 @@ export class Tcp {
       c.socket.pause();
       c.socket.setTimeout(0);
     }
+  }
+
+  /**
+   * @internal one of several replies to a request (TcpConn.stream): the idle timeout runs again,
+   * so a client that stops reading is closed and the stream ends.
+   */
+  streamed(c: TcpConn, reply: Buffer, n: number): void {
+    c.socket.setTimeout(this.opts.idleMs);
+    this.send(c, reply, n);
   }
 
   private send(c: TcpConn, reply: Buffer, n: number): void {

@@ -100,6 +100,12 @@ export class Query {
   /** DNSSEC OK. */
   do = false;
 
+  /**
+   * Offset of a TSIG record's owner in the request (RFC 8945: the last additional record), or -1.
+   * Only noted here: src/dns/transfer verifies it.
+   */
+  tsigOffset = -1;
+
   /** An EDNS Client Subnet option (RFC 7871) was present and valid. */
   ecs = false;
   /** 1 = IPv4, 2 = IPv6. */
@@ -123,6 +129,7 @@ export function newQuery(): Query {
 
 const OPT = RRType.OPT;
 const ECS = EdnsOption.CLIENT_SUBNET;
+const TSIG = RRType.TSIG;
 
 /**
  * Parses the first `len` bytes of `buf` into `q`. Never throws, never allocates except the qname
@@ -149,6 +156,7 @@ export function parseQuery(buf: Buffer, len: number, q: Query): ParseStatus {
   q.ecsSourcePrefix = 0;
   q.ecsScopePrefix = 0;
   q.ecsAddressLength = 0;
+  q.tsigOffset = -1;
   if (len < 12) {
     q.id = q.flags = q.opcode = q.qdcount = q.ancount = q.nscount = q.arcount = 0;
     q.rd = q.cd = q.ad = false;
@@ -223,7 +231,9 @@ function parseBody(buf: Buffer, len: number, q: Query): ParseStatus {
     const rdata = p + 10;
     const end = rdata + rdlen;
     if (end > len) return formerr(q, 'truncated record');
-    if (((buf[p] << 8) | buf[p + 1]) === OPT) {
+    const type = (buf[p] << 8) | buf[p + 1];
+    if (type === TSIG) q.tsigOffset = owner;
+    if (type === OPT) {
       if (q.edns) return formerr(q, 'multiple OPT');
       q.edns = true;
       const size = (buf[p + 2] << 8) | buf[p + 3];

@@ -168,6 +168,11 @@ export class ResponseWriter {
     this.headerFlags = on ? this.headerFlags | bits : this.headerFlags & ~bits;
   }
 
+  /** Octets written so far (before finish(): without the OPT). */
+  get size(): number {
+    return this.pos;
+  }
+
   /** Number of records in a section so far. */
   count(section: SectionId): number {
     return this.counts[section];
