@@ -179,8 +179,7 @@ export class TransferViews {
       const v = this.viewOf(name);
       if (v === undefined) continue;
       const before = v.names.get(name) ?? EMPTY;
-      const after = this.renderName(name);
-      if (!diffInto(name, before, after, diffs, v)) continue;
+      diffInto(name, before, this.renderName(name), diffs, v);
     }
     for (const v of this.views.values()) {
       const ns = this.renderer.renderNS(v.zone.name);
@@ -207,9 +206,9 @@ export class TransferViews {
       this.keyIp.delete(key);
     }
     if (ip !== undefined) {
-      let set = this.ipKeys.get(ip);
-      if (set === undefined) this.ipKeys.set(ip, (set = new Set()));
-      set.add(key);
+      const set = this.ipKeys.get(ip);
+      if (set === undefined) this.ipKeys.set(ip, new Set([key]));
+      else set.add(key);
       this.keyIp.set(key, ip);
     }
   }
@@ -252,30 +251,27 @@ function hasWildcard(name: string): boolean {
   return name.startsWith('*.') || name.includes('.*.');
 }
 
-/** Adds what turns `before` into `after` (both sorted) to the zone's diff; true when any. */
+/** Adds what turns `before` into `after` (both sorted) to the zone's diff. */
 function diffInto(
   name: string,
   before: readonly string[],
   after: readonly string[],
   diffs: Map<ZoneView, { deleted: string[]; added: string[] }>,
   v: ZoneView,
-): boolean {
+): void {
   let d = diffs.get(v);
-  if (d === undefined) diffs.set(v, (d = { deleted: [], added: [] }));
+  if (d === undefined) {
+    d = { deleted: [], added: [] };
+    diffs.set(v, d);
+  }
   let i = 0;
   let j = 0;
-  let any = false;
   while (i < before.length || j < after.length) {
-    if (j >= after.length || (i < before.length && before[i] < after[j])) {
-      d.deleted.push(name, before[i++]);
-      any = true;
-    } else if (i >= before.length || after[j] < before[i]) {
-      d.added.push(name, after[j++]);
-      any = true;
-    } else {
+    if (j >= after.length || (i < before.length && before[i] < after[j])) d.deleted.push(name, before[i++]);
+    else if (i >= before.length || after[j] < before[i]) d.added.push(name, after[j++]);
+    else {
       i++;
       j++;
     }
   }
-  return any;
 }
