@@ -163,6 +163,19 @@ describe('Knot secondary harness (against a Knot primary)', () => {
     assert.doesNotMatch(primary.log(), /IXFR, outgoing/);
   });
 
+  it('a config Knot rejects: start throws with the words of knotc conf-check and the config', async () => {
+    const bad = { ...newKey(), algorithm: 'hmac-nope' };
+    await assert.rejects(
+      startKnotSecondary({ primary: { host: '127.0.0.1', port: await freePort() }, zones: [ZONE], key: bad }),
+      (err: Error) => {
+        assert.match(err.message, /invalid config \(knotc conf-check/);
+        assert.match(err.message, /hmac-nope/);
+        assert.match(err.message, /master: primary/);
+        return true;
+      },
+    );
+  });
+
   it('two secondaries side by side get their own ports and dirs', async () => {
     const port = await freePort();
     const [a, b] = await Promise.all([
