@@ -10,14 +10,18 @@ const NEEDED = [
   ['etcd', 'etcd-server'],
   ['dig', 'dnsutils'],
   ['kdig', 'knot-dnsutils'],
+  ['knotd', 'knot'], // /usr/sbin/knotd (and knotc): test/harness/knot.ts
   ['ping', 'iputils-ping'],
   ['ip', 'iproute2'],
   ['getent', 'libc-bin'],
   ['chromium', 'chromium'],
 ];
 
+// Debian puts daemons in /usr/sbin (knotd), which a non-root PATH often lacks: look there too.
 function onPath(program) {
-  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
+  const dirs = [...(process.env.PATH ?? '/usr/bin:/bin').split(':'), '/usr/sbin', '/sbin'];
+  for (const dir of dirs) {
+    if (dir === '') continue;
     try {
       accessSync(`${dir}/${program}`, constants.X_OK);
       return true;
