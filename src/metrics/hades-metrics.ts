@@ -126,6 +126,26 @@ export interface CacheSource {
   readonly evictions?: number;
 }
 
+/** Zone transfers out and NOTIFY (src/dns/transfer), read at scrape time. */
+export interface TransferSource {
+  /** `${type} ${result}` → requests (type axfr|ixfr). */
+  readonly counts: ReadonlyMap<string, number>;
+  /** TSIG error name (BADSIG, BADKEY, BADTIME) → signed requests refused. */
+  readonly tsigFailures: ReadonlyMap<string, number>;
+  /** Transfers streaming now. */
+  readonly active: number;
+  /** Names in the zones' transfer views. */
+  readonly names: number;
+  readonly notify:
+    | {
+        readonly sent: number;
+        readonly acknowledged: number;
+        readonly retries: number;
+        readonly failed: number;
+      }
+    | undefined;
+}
+
 /**
  * A counter read from a part's `stats`: its name, help, and the field it reads, or (labelled
  * `reason`) one field for each reason. Reads 0 while the part is absent.
@@ -204,6 +224,7 @@ export class HadesMetrics {
   private forwardBounds: readonly number[] = [];
   private catalog: CatalogSource | undefined;
   private cache: CacheSource | undefined;
+  private transfers: TransferSource | undefined;
   private readyFn: () => boolean = () => this.catalog?.ready === true;
 
   constructor(opts: HadesMetricsOptions) {
@@ -239,6 +260,7 @@ export class HadesMetrics {
       () => this.handler?.stats.allDownClosed ?? 0,
     );
     this.cacheMetrics();
+    this.transferMetrics();
     this.forwardMetrics();
     this.catalogMetrics();
     if (opts.processMetrics !== false) registerProcessMetrics(this.registry);
@@ -276,6 +298,10 @@ export class HadesMetrics {
   /** For the response cache: its hits, misses and entries, read at scrape time. */
   setCacheSource(c: CacheSource | undefined): void {
     this.cache = c;
+  }
+  /** For zone transfers and NOTIFY (-transfer-allow, -notify). */
+  setTransfers(t: TransferSource | undefined): void {
+    this.transfers = t;
   }
   /** What `/ready` and `hades_ready` report; default: the catalog is ready. */
   setReady(fn: () => boolean): void {
@@ -337,6 +363,52 @@ export class HadesMetrics {
           return Object.entries(field).map(([reason, f]) => ({ labels: { reason }, value: s?.[f] ?? 0 }));
         });
     }
+  }
+
+  private transferMetrics(): void {
+    this.add(
+      'hades_transfer_requests_total',
+      'Zone transfer requests (type axfr|ixfr) by result: ok, full (IXFR answered with the whole zone), uptodate, refused, notauth, servfail, formerr, truncated (UDP: TC), aborted (the connection went away).',
+      'counter',
+      () =>
+        [...(this.transfers?.counts ?? [])].map(([k, value]) => {
+          const [type, result] = k.split(' ');
+          return { labels: { type, result }, value };
+        }),
+    );
+    this.add(
+      'hades_transfer_tsig_failures_total',
+      'Signed requests refused (NOTAUTH) by TSIG error: BADKEY, BADSIG, BADTIME.',
+      'counter',
+      () => [...(this.transfers?.tsigFailures ?? [])].map(([error, value]) => ({ labels: { error }, value })),
+    );
+    this.gauge('hades_transfer_active', 'Zone transfers streaming now.', () => this.transfers?.active ?? 0);
+    this.gauge(
+      'hades_transfer_names',
+      'Names in the zones as a transfer carries them (0 without -transfer-allow and -notify).',
+      () => this.transfers?.names ?? 0,
+      'max',
+    );
+    this.counter(
+      'hades_transfer_notify_sent_total',
+      'NOTIFY messages sent (retries included).',
+      () => this.transfers?.notify?.sent ?? 0,
+    );
+    this.counter(
+      'hades_transfer_notify_acknowledged_total',
+      'NOTIFY messages a secondary acknowledged.',
+      () => this.transfers?.notify?.acknowledged ?? 0,
+    );
+    this.counter(
+      'hades_transfer_notify_retries_total',
+      'NOTIFY messages sent again for want of an acknowledgement.',
+      () => this.transfers?.notify?.retries ?? 0,
+    );
+    this.counter(
+      'hades_transfer_notify_failed_total',
+      'NOTIFY replies with an error (REFUSED, NOTAUTH, a bad TSIG).',
+      () => this.transfers?.notify?.failed ?? 0,
+    );
   }
 
   private serverMetrics(): void {

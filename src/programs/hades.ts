@@ -321,6 +321,20 @@ export async function main(): Promise<void> {
       metrics.setHandler(handler);
       if (fwd) metrics.setForwarder(fwd, LATENCY_BUCKETS);
       metrics.setCacheSource(cache?.stats);
+      const t = transfers;
+      const v = views;
+      if (t !== undefined && v !== undefined)
+        metrics.setTransfers({
+          counts: t.counts,
+          tsigFailures: t.tsigFailures,
+          get active() {
+            return t.active;
+          },
+          get names() {
+            return v.nameCount;
+          },
+          notify: undefined,
+        });
       // a snapshot served while the store is unreachable is an answer: ready (and stale, a gauge)
       metrics.setReady(() => (cat.ready || cat.stale) && srv.listening);
     }
