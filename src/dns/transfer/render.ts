@@ -2,8 +2,9 @@
  * One name as a zone transfer carries it: the records a query of each type gets for it, asked of
  * a handler made for transfers (`-select all` for every name, fail-open, no client zone:
  * DnsHandlerOptions.fixedPolicies), so a secondary answers what hades answers under `-select
- * all`. Each record is kept as a string key (`rrKey`): type, TTL and the RDATA with its names
- * written out in full, which sorts and compares as a value (views.ts diffs them).
+ * all`. Each record is kept as a key, a latin1 string: 2 octets type, 4 octets TTL, then the
+ * RDATA with its names written out in full and lower case; keys sort and compare as values
+ * (views.ts diffs them).
  */
 import type { DnsHandler } from '../handler.js';
 import type { ClientInfo } from '../types.js';
@@ -13,9 +14,12 @@ import { nameToWire, skipName } from '../wire/names.js';
 import { newQuery, parseQuery } from '../wire/query.js';
 import { ResponseWriter } from '../wire/writer.js';
 
-/** The types a name is asked for (the apex's SOA and NS come from the zone, not from here). */
+/**
+ * The types a name is asked for (the apex's SOA and NS come from the zone, not from here). In a
+ * reverse zone a record naming a host is a PTR (an A question would get it as a CNAME).
+ */
 const FORWARD_TYPES = [RRType.A, RRType.AAAA, RRType.TXT, RRType.MX, RRType.SRV];
-const REVERSE_TYPES = [RRType.PTR, ...FORWARD_TYPES];
+const REVERSE_TYPES = [RRType.PTR];
 
 /** Types whose RDATA ends with one name (after `skip` fixed octets). */
 function nameOffset(type: number): number {
@@ -89,9 +93,9 @@ export class NameRenderer {
   constructor(private readonly handler: DnsHandler) {}
 
   /**
-   * The records of `name` (absolute, lower case) in a zone whose apex is `apex` (reverse: an
-   * `.arpa.` zone, where PTR is asked too), sorted; empty when it has none. A name that is an
-   * alias carries its CNAME alone (a zone cannot hold a CNAME beside other data).
+   * The records of `name` (absolute, lower case), sorted; empty when it has none. `reverse`: the
+   * name is in an `.arpa.` zone (PTR only). A name that is an alias carries its CNAME alone (a
+   * zone cannot hold a CNAME beside other data).
    */
   render(name: string, reverse: boolean): string[] {
     const nlen = nameToWire(name, this.name, 0);
@@ -168,16 +172,4 @@ export class NameRenderer {
     const o = expandName(buf, rdata + at, len, s, 6 + at);
     return o < 0 ? undefined : s.toString('latin1', 0, o);
   }
-}
-
-/**
- * A record key (render.ts): 2 octets type, 4 octets TTL, then the RDATA with its names in full,
- * as a latin1 string.
- */
-export function rrKey(type: number, ttl: number, rdata: Uint8Array): string {
-  const b = Buffer.allocUnsafe(6 + rdata.length);
-  b.writeUInt16BE(type, 0);
-  b.writeUInt32BE(ttl >>> 0, 2);
-  b.set(rdata, 6);
-  return b.toString('latin1');
 }
