@@ -21,6 +21,7 @@ import { DnsHandler } from '../dns/handler.js';
 import { collectStartupGarbage } from '../dns/memory.js';
 import { queryLogger } from '../dns/query-log.js';
 import { DnsServer } from '../dns/server.js';
+import { Notifier } from '../dns/transfer/notify.js';
 import { Transfers } from '../dns/transfer/service.js';
 import { TransferViews } from '../dns/transfer/views.js';
 import { udpBatchNative, udpBatchUnavailable } from '../dns/udp-batch.js';
@@ -132,6 +133,7 @@ export async function main(): Promise<void> {
     let metricsHttp: MetricsHttpServer | undefined;
     let snapshots: SnapshotWriter | undefined;
     let views: TransferViews | undefined;
+    let notifier: Notifier | undefined;
     // -metrics-port: the registry reads the parts as they come up; a worker answers its primary
     const metrics = c.metricsPort > 0 ? new HadesMetrics({ version: VERSION }) : undefined;
     if (metrics && isWorker()) answerPrimary(metrics);
@@ -144,6 +146,7 @@ export async function main(): Promise<void> {
         await api?.close();
         await server?.close();
         views?.close();
+        await notifier?.close();
         forwarder?.close();
         await snapshots?.stop();
         await catalog?.stop();
@@ -281,12 +284,19 @@ export async function main(): Promise<void> {
     // -transfer-allow / -notify: the zones as secondaries get them (src/dns/transfer)
     let transfers: Transfers | undefined;
     if (c.transferAllow.length > 0 || c.notify.length > 0) {
+      // NOTIFY once per change: from the only process, or worker 0 of -workers (each has the views)
+      const n =
+        c.notify.length > 0 && (!isWorker() || process.env.HADES_WORKER_INDEX === '0')
+          ? new Notifier({ targets: c.notify, key: c.tsig, log })
+          : undefined;
+      notifier = n;
       views = new TransferViews({
         source: cat,
         zones: c.zones,
         defaultTtl: c.defaultTtl,
         minTtl: handler.minTtl,
         log,
+        onZoneChange: n && ((zone, serial) => n.changed(zone, serial >>> 0)),
       });
       transfers = new Transfers({ views, allow: c.transferAllow, key: c.tsig, minTtl: handler.minTtl, log });
       const v = views;
@@ -333,7 +343,7 @@ export async function main(): Promise<void> {
           get names() {
             return v.nameCount;
           },
-          notify: undefined,
+          notify: notifier?.stats,
         });
       // a snapshot served while the store is unreachable is an answer: ready (and stale, a gauge)
       metrics.setReady(() => (cat.ready || cat.stale) && srv.listening);

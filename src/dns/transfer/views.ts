@@ -38,7 +38,7 @@ export interface ViewsOptions {
   /** Journal bounds per zone (records in all entries, entries). */
   journalRecords?: number;
   journalEntries?: number;
-  /** A zone's records changed: the new serial (full revision). NOTIFY hangs here. */
+  /** A zone's records changed, or the build ended: the new serial (full revision). NOTIFY hangs here. */
   onZoneChange?: (zone: string, serial: number) => void;
   log: Logger;
 }
@@ -124,15 +124,18 @@ export class TransferViews {
       this.renderName(name);
       if (++n % BUILD_SLICE === 0) await new Promise((r) => setImmediate(r));
     }
+    // the names changed meanwhile, then the serial: all in this turn, so the content is the catalog's at it
+    const late = this.pending;
+    this.pending = null;
+    if (late !== null) for (const name of late) this.renderName(name);
     const serial = src.serial;
     for (const v of this.views.values()) {
       v.ns = this.renderer.renderNS(v.zone.name);
       v.serial = serial;
     }
-    const late = this.pending;
-    this.pending = null;
-    if (late !== null) for (const name of late) this.renderName(name);
     this.built = true;
+    // secondaries waiting since before hades started hear of the zones at once
+    for (const v of this.views.values()) this.o.onZoneChange?.(v.zone.name, v.serial);
     this.o.log.info(
       { zones: [...this.views.keys()], names: this.nameCount, serial },
       'transfer: zones ready for AXFR/IXFR',
