@@ -18,7 +18,7 @@ import {
   UPSTREAM,
 } from '../common/host-port.js';
 import type { ServerTls } from '../common/http-server.js';
-import { parseTsigKey, type TsigKey } from '../common/tsig-key.js';
+import { parseTsigSpec, type TsigKey } from '../common/tsig-key.js';
 import { normalizeMonitorPath } from '../records/health.js';
 import { canonicalIP } from '../records/ip.js';
 import { normalizePrefix } from '../records/keys.js';
@@ -353,7 +353,7 @@ export const HADES_SYNOPSIS = '[flags]\n       hades standalone [flags]';
 function tsigFlag(text: string): TsigKey | undefined {
   if (text === '') return undefined;
   try {
-    return parseTsigKey(text);
+    return parseTsigSpec(text);
   } catch (err) {
     throw new FlagError('tsig', `-tsig: ${(err as Error).message}`);
   }

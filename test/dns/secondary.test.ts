@@ -54,7 +54,9 @@ async function axfrNames(port: number, zone: string, key?: KnotKey): Promise<str
 /** The answer of `server` to name/type: rcode and the sorted records (TTL included). */
 async function answer(port: number, name: string, type: string): Promise<string> {
   const r = parseDig((await dig(port, ['+norec', name, type])).stdout);
-  const rrs = r.answer.map((x) => `${x.name.toLowerCase()} ${x.ttl} ${x.type} ${x.data.toLowerCase()}`).sort();
+  const rrs = r.answer
+    .map((x) => `${x.name.toLowerCase()} ${x.ttl} ${x.type} ${x.data.toLowerCase()}`)
+    .sort();
   return `${r.status} ${rrs.join(' | ')}`;
 }
 
@@ -81,7 +83,11 @@ async function soaSerial(port: number, zone: string): Promise<number> {
 for (const withKey of [false, true])
   describe(`Knot as a secondary of hades${withKey ? ', TSIG' : ''} (etcd, hades, knotd)`, () => {
     const key: KnotKey | undefined = withKey
-      ? { name: 'xfr.test.', algorithm: 'hmac-sha256', secret: Buffer.from('a test key of 32 octets, really!').toString('base64') }
+      ? {
+          name: 'xfr.test.',
+          algorithm: 'hmac-sha256',
+          secret: Buffer.from('a test key of 32 octets, really!').toString('base64'),
+        }
       : undefined;
     let etcd: EtcdProcess;
     let store: Store;
@@ -97,21 +103,29 @@ for (const withKey of [false, true])
       knot = await startKnotSecondary({ primary: { host: '127.0.0.1', port }, zones: [ZONE, REV], key });
       const tsig = key ? ['-tsig', `${key.name}:${key.algorithm}:${key.secret}`] : [];
       hades = await startHades(
-        etcdArgs(port, etcd, [
-          '-select',
-          'all',
-          '-transfer-allow',
-          '127.0.0.1',
-          '-notify',
-          `127.0.0.1:${knot.port}`,
-          '-metrics-port',
-          String(metrics),
-          ...tsig,
-        ], `${ZONE},${REV}`),
+        etcdArgs(
+          port,
+          etcd,
+          [
+            '-select',
+            'all',
+            '-transfer-allow',
+            '127.0.0.1',
+            '-notify',
+            `127.0.0.1:${knot.port}`,
+            '-metrics-port',
+            String(metrics),
+            ...tsig,
+          ],
+          `${ZONE},${REV}`,
+        ),
         port,
       );
       // Knot's first try may have found nothing listening: try again now
-      await waitFor('hades to have built the zones', async () => metricValue(await scrape(metrics), 'hades_transfer_names') > 0);
+      await waitFor(
+        'hades to have built the zones',
+        async () => metricValue(await scrape(metrics), 'hades_transfer_names') > 0,
+      );
       for (const z of [ZONE, REV]) await knot.refresh(z);
     });
     after(async () => {
@@ -140,7 +154,10 @@ for (const withKey of [false, true])
       const log = knot.log();
       assert.match(log, /notify, incoming, remote 127\.0\.0\.1@\d+/);
       assert.match(log, /IXFR, incoming, remote 127\.0\.0\.1@\d+, finished/);
-      assert.equal(await answer(knot.port, 'web.hades.local.', 'A'), await answer(port, 'web.hades.local.', 'A'));
+      assert.equal(
+        await answer(knot.port, 'web.hades.local.', 'A'),
+        await answer(port, 'web.hades.local.', 'A'),
+      );
       assert.doesNotMatch(await answer(knot.port, 'web.hades.local.', 'A'), /10\.0\.0\.1 /, 'DOWN left out');
       assert.match(await answer(knot.port, 'alias.hades.local.', 'CNAME'), /^NXDOMAIN/);
       await sameAnswers(port, knot.port, key);
@@ -193,20 +210,30 @@ describe('a zone of 100,000 names to Knot (etcd, hades, knotd)', () => {
   });
 
   it('transfers whole, in many messages; prints the time and hades peak RSS', async () => {
-    const rss = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${hades.pid}/status`, 'utf8'))?.[1]) / 1024;
+    const rss = () =>
+      Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${hades.pid}/status`, 'utf8'))?.[1]) / 1024;
     const ready = () => /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${hades.pid}/status`, 'utf8'))?.[1];
-    await waitFor('hades to have built the zone', async () => metricValue(await scrape(metrics), 'hades_transfer_names') > N, 300_000);
+    await waitFor(
+      'hades to have built the zone',
+      async () => metricValue(await scrape(metrics), 'hades_transfer_names') > N,
+      300_000,
+    );
     const before = rss();
     const rssBefore = Number(ready()) / 1024;
     const t0 = performance.now();
     await knot.retransfer(ZONE);
     await knot.waitSerial(ZONE, await soaSerial(port, ZONE), 300_000);
     const seconds = (performance.now() - t0) / 1000;
-    const done = /AXFR, incoming, remote [^,]+, finished, [\d.]+ seconds, (\d+) messages, (\d+) bytes/.exec(knot.log());
+    const done = /AXFR, incoming, remote [^,]+, finished, [\d.]+ seconds, (\d+) messages, (\d+) bytes/.exec(
+      knot.log(),
+    );
     assert.ok(done, knot.log().slice(-2000));
     assert.ok(Number(done[1]) > 100, `${done[1]} messages`);
     for (const j of [0, 1, 4242, N - 1])
-      assert.match(await answer(knot.port, `n${j}.big.hades.local.`, 'A'), /^NOERROR n\d+\.big\.hades\.local\. 30 A 10\./);
+      assert.match(
+        await answer(knot.port, `n${j}.big.hades.local.`, 'A'),
+        /^NOERROR n\d+\.big\.hades\.local\. 30 A 10\./,
+      );
     console.log(
       `# 100,000 names: Knot loaded the AXFR in ${seconds.toFixed(2)} s (${done[1]} messages, ${(Number(done[2]) / 1e6).toFixed(1)} MB); hades RSS ${rssBefore.toFixed(0)} MB before, peak ${rss().toFixed(0)} MB (peak before the transfer ${before.toFixed(0)} MB)`,
     );

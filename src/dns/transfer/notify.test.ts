@@ -9,19 +9,12 @@ import { after, describe, it } from 'node:test';
 import { waitFor } from '../../../test/lib/wait.js';
 import type { HostPort } from '../../common/host-port.js';
 import type { Logger } from '../../common/logger.js';
+import { parseTsigSpec } from '../../common/tsig-key.js';
 import { Opcode, RRClass, RRType } from '../wire/constants.js';
 import { decode, type SoaData } from '../wire/decode.js';
 import { encode } from '../wire/encode.js';
 import { MAX_RETRY_MS, Notifier, type NotifierOptions, retryDelay } from './notify.js';
-import {
-  appendTsigError,
-  parseTsigSpec,
-  readTsig,
-  TsigError,
-  type TsigKey,
-  TsigSigner,
-  verifyRequest,
-} from './tsig.js';
+import { appendTsigError, readTsig, TsigError, type TsigKey, TsigSigner, verifyRequest } from './tsig.js';
 
 const SECRET = 'bm90aWZ5LXNlY3JldC1mb3ItdGVzdHM=';
 const KEY = parseTsigSpec(`notify.key:hmac-sha256:${SECRET}`);

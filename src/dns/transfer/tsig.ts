@@ -6,26 +6,13 @@
  * query path. Secrets never appear in an error message or a log line.
  */
 import { createHmac, type Hmac, timingSafeEqual } from 'node:crypto';
+import { TSIG_ALGORITHMS, type TsigAlgorithm, type TsigKey } from '../../common/tsig-key.js';
 import { HEADER_SIZE, RRClass, RRType } from '../wire/constants.js';
 import { nameToWire } from '../wire/names.js';
 import { readTsigRecord, type TsigRecord } from './tsig-read.js';
 
+export type { TsigAlgorithm, TsigKey } from '../../common/tsig-key.js';
 export type { TsigRecord } from './tsig-read.js';
-
-export type TsigAlgorithm =
-  | 'hmac-sha256'
-  | 'hmac-sha1'
-  | 'hmac-sha384'
-  | 'hmac-sha512'
-  | 'hmac-sha224'
-  | 'hmac-md5';
-
-export interface TsigKey {
-  /** Lower-case FQDN with the trailing dot. */
-  readonly name: string;
-  readonly algorithm: TsigAlgorithm;
-  readonly secret: Buffer;
-}
 
 /** The TSIG error field's values (RFC 8945 §3; extended rcodes shared with EDNS's BADVERS = 16). */
 export const TsigError = Object.freeze({ OK: 0, BADSIG: 16, BADKEY: 17, BADTIME: 18 } as const);
@@ -52,64 +39,11 @@ const ALGORITHMS: Readonly<Record<TsigAlgorithm, AlgorithmInfo>> = Object.freeze
   'hmac-sha512': { hash: 'sha512', wireName: 'hmac-sha512.', size: 64 },
 });
 
-export const TSIG_ALGORITHMS: readonly TsigAlgorithm[] = Object.freeze(
-  Object.keys(ALGORITHMS) as TsigAlgorithm[],
-);
-
 /** The algorithm whose wire name is `wireName` (lower case, trailing dot), or undefined. */
 export function algorithmOf(wireName: string): TsigAlgorithm | undefined {
   for (const a of TSIG_ALGORITHMS) if (ALGORITHMS[a].wireName === wireName) return a;
   return undefined;
 }
-
-/** Why a `-tsig` spec is bad; `part` is the part named in the message. */
-export class TsigSpecError extends Error {
-  readonly part: 'format' | 'name' | 'algorithm' | 'secret';
-  constructor(part: TsigSpecError['part'], message: string) {
-    super(message);
-    this.name = 'TsigSpecError';
-    this.part = part;
-  }
-}
-
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/**
- * `<name>:<algorithm>:<base64 secret>` (the -tsig flag). Only that order: kdig's `-y` takes the
- * algorithm first, and a guess between the two would make a typo a different key. The message of
- * a TsigSpecError names the bad part and never contains the secret.
- */
-export function parseTsigSpec(spec: string): TsigKey {
-  const parts = spec.split(':');
-  if (parts.length !== 3) {
-    // the text may hold the secret: say only how many parts there were
-    throw new TsigSpecError(
-      'format',
-      `TSIG key has ${parts.length} ':'-separated parts, want name:algorithm:secret`,
-    );
-  }
-  const [rawName, rawAlg, secretText] = parts;
-  const alg = rawAlg.toLowerCase();
-  if (!(alg in ALGORITHMS)) {
-    const hint = rawName.toLowerCase() in ALGORITHMS ? ' (the name comes first: name:algorithm:secret)' : '';
-    throw new TsigSpecError(
-      'algorithm',
-      `TSIG key algorithm "${rawAlg}" is not one of ${TSIG_ALGORITHMS.join(', ')}${hint}`,
-    );
-  }
-  let name = rawName.toLowerCase();
-  if (name === '' || name === '.') throw new TsigSpecError('name', 'TSIG key name is empty');
-  if (!name.endsWith('.')) name += '.';
-  try {
-    nameToWire(name, NAME_SCRATCH, 0);
-  } catch {
-    throw new TsigSpecError('name', `TSIG key name "${rawName}" is not a domain name`);
-  }
-  if (secretText === '' || !BASE64.test(secretText))
-    throw new TsigSpecError('secret', 'TSIG key secret is not base64');
-  return { name, algorithm: alg as TsigAlgorithm, secret: Buffer.from(secretText, 'base64') };
-}
-const NAME_SCRATCH = Buffer.alloc(256);
 
 /** Where a message's TSIG RR is and what it says; see tsig-read.ts. */
 export function readTsig(msg: Buffer, len: number): TsigRecord | undefined | 'formerr' {
@@ -334,6 +268,8 @@ function writeTime(b: Buffer, p: number, seconds: number): void {
   b.writeUInt16BE(Math.floor(s / 0x1_0000_0000) & 0xffff, p);
   b.writeUInt32BE(s % 0x1_0000_0000, p + 2);
 }
+
+const NAME_SCRATCH = Buffer.alloc(256);
 
 /** Octets of a TSIG RR: owner, fixed fields, algorithm name, timers, MAC, ID, error, other. */
 function tsigLength(keyName: string, info: { wireName: string; size: number }, otherLen: number): number {
