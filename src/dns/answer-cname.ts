@@ -7,7 +7,9 @@
  * Deliberate differences from CoreDNS, which emits one CNAME per name record and chases each:
  * we write one CNAME (an owner may hold only one, RFC 2181 §10.1), from the name record with the
  * lowest key, so every replica picks the same. As in CoreDNS, a record whose target is the name
- * itself or lies below it (`w.x CNAME x` with aggregation is a loop) is not an alias.
+ * itself or lies below it (`w.x CNAME x` with aggregation is a loop) is not an alias, nor is a
+ * record with a `text` (CoreDNS plugin/etcd/msg/type.go `HostType`: a name host with a text is a
+ * TXT record).
  */
 import { isInZone } from '../records/names.js';
 import type { Record } from '../records/types.js';
@@ -22,7 +24,7 @@ export function aliasRecord(recs: readonly Record[], n: number, name: string): R
     const r = recs[i];
     const k = r.hostKind;
     if (k === 'ipv4' || k === 'ipv6') return null;
-    if (k !== 'name') continue;
+    if (k !== 'name' || (r.text !== undefined && r.text !== '')) continue;
     const t = r.target;
     if (t === '.' || isInZone(t, name)) continue;
     if (best === undefined || r.key < best.key) best = r;
