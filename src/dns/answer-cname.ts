@@ -14,6 +14,25 @@
 import { isInZone } from '../records/names.js';
 import type { Record } from '../records/types.js';
 
+/** At most this many CNAMEs in one answer (or one glue chain); the last target is still answered (CoreDNS: the same). */
+export const MAX_CNAMES = 8;
+
+/**
+ * The record a CNAME question for `name` is answered with, given its lookup `recs[0, n)`: the
+ * record at the name's own key when there is one (CoreDNS plugin/backend_lookup.go `CNAME` reads
+ * only that key: a name `host` is the answer, whatever it points at; anything else is none, null),
+ * else `aliasRecord` (Hades writers put a name's records on leaf keys below it, which CoreDNS
+ * does not read for CNAME questions).
+ */
+export function cnameRecord(recs: readonly Record[], n: number, name: string): Record | null | undefined {
+  for (let i = 0; i < n; i++) {
+    const r = recs[i];
+    if (r.name !== name) continue;
+    return r.hostKind === 'name' && r.target !== '.' ? r : null;
+  }
+  return aliasRecord(recs, n, name);
+}
+
 /**
  * The record that makes `name` an alias, given its lookup `recs[0, n)`: null when the name has
  * address records (it is no alias), undefined when no name record qualifies.

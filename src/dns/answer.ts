@@ -6,7 +6,7 @@
 import { isInZone } from '../records/names.js';
 import { answerAddresses } from './answer-address.js';
 import { answerNS } from './answer-apex.js';
-import { aliasRecord } from './answer-cname.js';
+import { aliasRecord, cnameRecord, MAX_CNAMES } from './answer-cname.js';
 import { ALL_DOWN_CLOSED, type AnswerContext, Outcome } from './answer-context.js';
 import { answerMX } from './answer-mx.js';
 import { answerPTR } from './answer-ptr.js';
@@ -16,8 +16,7 @@ import { Rcode, RRType, Section } from './wire/constants.js';
 import { type Owner, QNAME } from './wire/writer.js';
 import type { Zone } from './zones.js';
 
-/** At most this many CNAMEs in one answer; the last target is still answered (CoreDNS: the same). */
-export const MAX_CNAMES = 8;
+export { MAX_CNAMES };
 
 /** RFC 8482 §4.2: the synthesized HINFO answering ANY: CPU "RFC8482", OS "". */
 const HINFO_RFC8482 = Uint8Array.from([7, ...Buffer.from('RFC8482', 'latin1'), 0]);
@@ -202,7 +201,12 @@ export function answerAt(
   }
   if (written > 0) return Outcome.ANSWER;
   if (written === ALL_DOWN_CLOSED) return Outcome.ALL_DOWN;
-  const a = aliasAnswers(qtype) ? aliasRecord(ctx.recs, n, name) : undefined;
+  const a =
+    qtype === RRType.CNAME
+      ? cnameRecord(ctx.recs, n, name)
+      : aliasAnswers(qtype)
+        ? aliasRecord(ctx.recs, n, name)
+        : undefined;
   if (a === null) return Outcome.NODATA;
   if (a !== undefined && !apex) {
     ctx.cnameTarget = a.target;
