@@ -66,6 +66,12 @@ rec(
 for (const ip of ['192.168.10.1', '192.168.10.2', '192.168.10.3'])
   rec('cctv1.user.hades.local', { host: ip, type: 'A' });
 rec('tv1.user.hades.local', { host: 'cctv1.user.hades.local', type: 'cname' });
+// an SRV whose target is an alias (glue: the CNAME, then the addresses), an MX without priority
+rec('srvalias.hades.local', { host: 'tv1.user.hades.local', port: 80 });
+rec('mxnoprio.hades.local', { host: 'mail.ext.example', mail: true });
+// a CNAME at the name's own key (CoreDNS reads only that key for CNAME questions)
+at(`${nameToKey('ownkey.hades.local')}`, { host: 'ownkey-target.hades.local' });
+rec('ownkey.hades.local', { host: '10.99.0.1' });
 // addresses
 rec('web.v6.hades.local', { host: '2001:db8::1' });
 rec('web.v6.hades.local', { host: '2001:db8::2' });
@@ -617,6 +623,24 @@ describe('DnsHandler', () => {
         authority: [
           '10.in-addr.arpa. 30 SOA ns.dns.10.in-addr.arpa. hostmaster.10.in-addr.arpa. $REV 7200 1800 86400 30',
         ],
+      },
+      'SRV to an alias: glue is its CNAME, then the addresses of its target (CoreDNS)': {
+        q: ['srvalias.hades.local', 'SRV'],
+        answer: ['srvalias.hades.local. 3600 SRV 10 100 80 tv1.user.hades.local.'],
+        additional: [
+          'tv1.user.hades.local. 3600 CNAME cctv1.user.hades.local.',
+          'cctv1.user.hades.local. 3600 A 192.168.10.1',
+          'cctv1.user.hades.local. 3600 A 192.168.10.2',
+          'cctv1.user.hades.local. 3600 A 192.168.10.3',
+        ],
+      },
+      'MX without priority: preference 10 (CoreDNS)': {
+        q: ['mxnoprio.hades.local', 'MX'],
+        answer: ['mxnoprio.hades.local. 3600 MX 10 mail.ext.example.'],
+      },
+      "qtype CNAME: the name's own key first, even beside an address below it": {
+        q: ['ownkey.hades.local', 'CNAME'],
+        answer: ['ownkey.hades.local. 3600 CNAME ownkey-target.hades.local.'],
       },
       'SRV on a name record (SkyDNS): the host as target, its addresses as glue': {
         q: ['tv1.user.hades.local', 'SRV'],
