@@ -7,10 +7,31 @@
  * Deliberate differences from CoreDNS, which emits one CNAME per name record and chases each:
  * we write one CNAME (an owner may hold only one, RFC 2181 §10.1), from the name record with the
  * lowest key, so every replica picks the same. As in CoreDNS, a record whose target is the name
- * itself or lies below it (`w.x CNAME x` with aggregation is a loop) is not an alias.
+ * itself or lies below it (`w.x CNAME x` with aggregation is a loop) is not an alias, nor is a
+ * record with a `text` (CoreDNS plugin/etcd/msg/type.go `HostType`: a name host with a text is a
+ * TXT record).
  */
 import { isInZone } from '../records/names.js';
 import type { Record } from '../records/types.js';
+
+/** At most this many CNAMEs in one answer (or one glue chain); the last target is still answered (CoreDNS: the same). */
+export const MAX_CNAMES = 8;
+
+/**
+ * The record a CNAME question for `name` is answered with, given its lookup `recs[0, n)`: the
+ * record at the name's own key when there is one (CoreDNS plugin/backend_lookup.go `CNAME` reads
+ * only that key: a name `host` is the answer, whatever it points at; anything else is none, null),
+ * else `aliasRecord` (Hades writers put a name's records on leaf keys below it, which CoreDNS
+ * does not read for CNAME questions).
+ */
+export function cnameRecord(recs: readonly Record[], n: number, name: string): Record | null | undefined {
+  for (let i = 0; i < n; i++) {
+    const r = recs[i];
+    if (r.name !== name) continue;
+    return r.hostKind === 'name' && r.target !== '.' ? r : null;
+  }
+  return aliasRecord(recs, n, name);
+}
 
 /**
  * The record that makes `name` an alias, given its lookup `recs[0, n)`: null when the name has
@@ -22,7 +43,7 @@ export function aliasRecord(recs: readonly Record[], n: number, name: string): R
     const r = recs[i];
     const k = r.hostKind;
     if (k === 'ipv4' || k === 'ipv6') return null;
-    if (k !== 'name') continue;
+    if (k !== 'name' || (r.text !== undefined && r.text !== '')) continue;
     const t = r.target;
     if (t === '.' || isInZone(t, name)) continue;
     if (best === undefined || r.key < best.key) best = r;

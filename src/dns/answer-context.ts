@@ -6,6 +6,7 @@
  */
 import type { Topology } from '../records/topology.js';
 import type { AllDownPolicy, HealthState, HostKind, Record, SelectPolicy } from '../records/types.js';
+import { aliasRecord, MAX_CNAMES } from './answer-cname.js';
 import { ClientZone } from './locality.js';
 import { allDownFor, policyFor, type Selectors } from './select.js';
 import type { ClientInfo } from './types.js';
@@ -138,6 +139,8 @@ export class AnswerContext {
   readonly cands: Record[] = [];
   /** Address candidates of one glue set. */
   readonly glue: Record[] = [];
+  /** The CNAME records of one glue chain (addGlue). */
+  readonly glueChain: Record[] = [];
   /** Per-candidate target names (SRV, MX, NS). */
   readonly targets: string[] = [];
   /** Per-candidate offset of the written target name (an Owner for glue), -1 when unusable. */
@@ -152,6 +155,11 @@ export class AnswerContext {
   readonly chain: string[] = [];
   /** Target of the CNAME written by the last CNAME outcome. */
   cnameTarget = '';
+  /**
+   * Set with answer.ts CHAIN_DANGLING: how many CNAMEs of the chain the answer keeps (those up to
+   * the first that left the zone; 0: none).
+   */
+  keepCnames = 0;
   /**
    * The out-of-zone name a CNAME chain ended at in the last query ('' when none): the pipeline
    * has the forwarder complete it (pipeline/complete.ts); without one the CNAME alone is sent.
@@ -304,20 +312,45 @@ export class AnswerContext {
 
   /**
    * Glue: the healthy A and AAAA records of `target` (one of our zones' names) in the additional
-   * section, owned by `owner` (the target, or an offset where it was written). No CNAMEs are
-   * followed. Out-of-zone targets get none (the forwarder issue may add them).
+   * section, owned by `owner` (the target, or an offset where it was written). A target that is
+   * an alias is followed while its targets are in our zones (at most MAX_CNAMES, no loop): its
+   * CNAMEs go in the additional section before the addresses of the end, as CoreDNS's glue (its
+   * `A` lookup of the target, plugin/backend_lookup.go `SRV`/`MX`) has them; a chain ending
+   * without addresses gives no glue at all. Out-of-zone targets get none.
    */
   addGlue(target: string, owner: Owner): void {
     if (this.zones.find(target) === undefined) return;
-    const n = this.source.lookup(target, this.aux);
-    if (n === 0) return;
+    const chain = this.glueChain;
+    let t = target;
+    let hops = 0;
+    let n: number;
+    let m: number;
     const g = this.glue;
-    let m = this.collectAddresses(this.aux, n, 'addr', g);
-    if (m === 0) return;
+    for (;;) {
+      n = this.source.lookup(t, this.aux);
+      if (n === 0) return;
+      m = this.collectAddresses(this.aux, n, 'addr', g);
+      if (m > 0) break;
+      if (hops >= MAX_CNAMES) return;
+      const a = aliasRecord(this.aux, n, t);
+      if (a === null || a === undefined || this.zones.find(a.target) === undefined) return;
+      for (let i = 0; i < hops; i++) if (chain[i].target === a.target) return;
+      if (a.target === target) return;
+      chain[hops++] = a;
+      t = a.target;
+    }
     // fail-open whatever the target's all-down policy: glue is a hint, and a resolver that
     // asks the target's A/AAAA itself gets that policy's answer
     m = this.healthFilter(g, m);
-    for (let i = 0; i < m; i++) this.addAddress(Section.ADDITIONAL, owner, this.ttl(g[i]), g[i]);
+    if (m === 0) return;
+    let o = owner;
+    for (let i = 0; i < hops; i++) {
+      const a = chain[i];
+      this.w.addCNAME(Section.ADDITIONAL, o, this.ttl(a), a.target);
+      const off = this.w.targetOffset;
+      o = off >= 0 ? off : a.target;
+    }
+    for (let i = 0; i < m; i++) this.addAddress(Section.ADDITIONAL, o, this.ttl(g[i]), g[i]);
   }
 
   /**

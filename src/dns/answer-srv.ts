@@ -7,7 +7,9 @@
  * - Weight: shares within a priority, as CoreDNS computes them: a weight of 0 (absent) counts as
  *   100; each record's weight becomes floor(100 / total(priority) × weight), at least 1, so the
  *   weights of one priority add up to about 100.
- * - Priority and port from the record (absent → 0).
+ * - Priority: the record's tier (tiers.ts `tierOf`: absent or 0 → 10, as CoreDNS's etcd plugin sets
+ *   an unset priority to 10 when it reads a record); the weight shares are per tier. Port from
+ *   the record (absent → 0).
  * - Address records whose IP is DOWN are left out (all DOWN: all kept), before the totals; when
  *   the name's all-down policy is `closed` all DOWN ones stay out, and with nothing else left
  *   (no name targets) the answer is SERVFAIL, as for A/AAAA.
@@ -17,6 +19,7 @@
 import type { Record } from '../records/types.js';
 import type { AnswerContext } from './answer-context.js';
 import { writeTargets } from './answer-glue.js';
+import { tierOf } from './tiers.js';
 import { Section } from './wire/constants.js';
 import type { Owner } from './wire/writer.js';
 
@@ -24,7 +27,7 @@ const srvKey = (r: Record, target: string): string => `${target} ${r.port ?? 0}`
 
 /** One SRV; its weight is its share of `ctx.totals` (filled for this answer's priorities). */
 function writeSRV(ctx: AnswerContext, owner: Owner, r: Record, target: string): void {
-  const p = r.priority ?? 0;
+  const p = tierOf(r);
   let weight = Math.floor(
     (100 / ctx.totals.get(p)!) * (r.weight !== undefined && r.weight > 0 ? r.weight : 100),
   );
@@ -52,7 +55,7 @@ export function answerSRV(ctx: AnswerContext, owner: Owner, n: number): number {
   totals.clear();
   for (let i = 0; i < m; i++) {
     const r = cands[i];
-    const p = r.priority ?? 0;
+    const p = tierOf(r);
     totals.set(p, (totals.get(p) ?? 0) + (r.weight !== undefined && r.weight > 0 ? r.weight : 100));
   }
 

@@ -1,8 +1,9 @@
 /**
- * TXT (CoreDNS plugin/backend_lookup.go `TXT`): one TXT per distinct non-empty `text`, split
- * into character-strings of at most 255 octets (the writer splits). Unlike CoreDNS, a record
- * with both a `host` and a `text` gives its TXT too (CoreDNS only reads `text` of host-less
- * records); a name whose records are only names and carry no text answers with its CNAME.
+ * TXT (CoreDNS plugin/backend_lookup.go `TXT`, plugin/etcd/msg/type.go `HostType`): one TXT per
+ * distinct non-empty `text` of a record whose `host` is not an address (none, or a name: such a
+ * record is a TXT record, not an alias), split into character-strings of at most 255 octets (the
+ * writer splits). A record whose `host` is an address is an A/AAAA record and its `text` is not
+ * served, as in CoreDNS. A name whose records are only names without text answers with its CNAME.
  */
 import type { AnswerContext } from './answer-context.js';
 import { Section } from './wire/constants.js';
@@ -17,6 +18,7 @@ export function answerTXT(ctx: AnswerContext, owner: Owner, n: number): number {
   for (let i = 0; i < n; i++) {
     const r = recs[i];
     const text = r.text;
+    if (r.hostKind === 'ipv4' || r.hostKind === 'ipv6') continue;
     if (text === undefined || text === '' || keys.has(text)) continue;
     keys.add(text);
     ctx.w.addTXT(Section.ANSWER, owner, ctx.ttl(r), text);

@@ -2,9 +2,11 @@
  * The in-zone answer: which builder answers a (name, type), the CNAME chain, and the negative
  * answers (CoreDNS plugin/etcd/handler.go `ServeDNS`, with the differences in README.md).
  */
+
+import { isInZone } from '../records/names.js';
 import { answerAddresses } from './answer-address.js';
 import { answerNS } from './answer-apex.js';
-import { aliasRecord } from './answer-cname.js';
+import { aliasRecord, cnameRecord, MAX_CNAMES } from './answer-cname.js';
 import { ALL_DOWN_CLOSED, type AnswerContext, Outcome } from './answer-context.js';
 import { answerMX } from './answer-mx.js';
 import { answerPTR } from './answer-ptr.js';
@@ -14,8 +16,7 @@ import { Rcode, RRType, Section } from './wire/constants.js';
 import { type Owner, QNAME } from './wire/writer.js';
 import type { Zone } from './zones.js';
 
-/** At most this many CNAMEs in one answer; the last target is still answered (CoreDNS: the same). */
-export const MAX_CNAMES = 8;
+export { MAX_CNAMES };
 
 /** RFC 8482 §4.2: the synthesized HINFO answering ANY: CPU "RFC8482", OS "". */
 const HINFO_RFC8482 = Uint8Array.from([7, ...Buffer.from('RFC8482', 'latin1'), 0]);
@@ -25,10 +26,18 @@ export const HINFO_TTL = 8482;
 /**
  * Answers `qname`/`qtype` (in `zone`) into `ctx.w`, which the caller started with AA set, and
  * returns the rcode (SERVFAIL: the answer's name is all down and `closed`; the caller replies
- * without the records written): the CNAME chain (in-zone targets followed, at most MAX_CNAMES, loop-safe,
- * each CNAME before its target's records), then the answer of the last name; NXDOMAIN and NODATA
- * carry the last name's zone SOA in authority. `plain` false (a name no record can have, see
- * Query.qnamePlain) is NXDOMAIN at once.
+ * without the records written; CHAIN_DANGLING: below): the CNAME chain (in-zone targets followed,
+ * at most MAX_CNAMES, loop-safe, each CNAME before its target's records), then the answer of the
+ * last name; NXDOMAIN and NODATA carry the last name's zone SOA in authority. `plain` false (a
+ * name no record can have, see Query.qnamePlain) is NXDOMAIN at once.
+ *
+ * A chain that ends without records of the type (a missing or empty target, a loop, more than
+ * MAX_CNAMES) is not answered with its CNAMEs: CoreDNS (plugin/backend_lookup.go `A`, `AAAA`,
+ * `TXT`) adds a CNAME only when its in-zone target gave records, so such a question is NODATA for
+ * the name asked. A CNAME that leaves the first zone is kept, with those before it (CoreDNS looks
+ * such targets up through the server and keeps the CNAME whatever comes back). For these the
+ * function returns CHAIN_DANGLING with `ctx.keepCnames` set: the caller restarts the reply and
+ * calls `answerDangling`.
  */
 export function answerInZone(
   ctx: AnswerContext,
@@ -47,6 +56,8 @@ export function answerInZone(
   let owner: Owner = QNAME;
   let z = zone;
   let hops = 0;
+  // the CNAMEs up to and including the first whose target is outside `zone` (0: none left it)
+  let crossed = 0;
   let out: Outcome;
   for (;;) {
     // after MAX_CNAMES the last target is still answered, but not as an alias
@@ -54,6 +65,7 @@ export function answerInZone(
     if (out !== Outcome.CNAME || qtype === RRType.CNAME || hops >= MAX_CNAMES) break;
     const target = ctx.cnameTarget;
     chain[hops++] = name;
+    if (crossed === 0 && !isInZone(target, zone.name)) crossed = hops;
     const tz = ctx.zones.find(target);
     if (tz === undefined) {
       ctx.externalTarget = target;
@@ -72,14 +84,64 @@ export function answerInZone(
     name = target;
     z = tz;
   }
+  // the CNAMEs written so far are the caller's to drop: its SERVFAIL carries no records
+  if (out === Outcome.ALL_DOWN) return Rcode.SERVFAIL;
+  if (
+    hops > 0 &&
+    qtype !== RRType.CNAME &&
+    (out === Outcome.NXDOMAIN ||
+      out === Outcome.NODATA ||
+      (out === Outcome.CNAME && ctx.externalTarget === ''))
+  ) {
+    ctx.keepCnames = crossed;
+    return CHAIN_DANGLING;
+  }
   if (out === Outcome.NXDOMAIN) {
     ctx.addSOA(Section.AUTHORITY, z.name, z);
     return Rcode.NXDOMAIN;
   }
-  // the CNAMEs written so far are the caller's to drop: its SERVFAIL carries no records
-  if (out === Outcome.ALL_DOWN) return Rcode.SERVFAIL;
   if (out === Outcome.NODATA) ctx.addSOA(Section.AUTHORITY, z.name, z);
   return Rcode.NOERROR;
+}
+
+/** answerInZone's result for a CNAME chain that ended without records of the type. */
+export const CHAIN_DANGLING = -2;
+
+/**
+ * The answer to a question answerInZone returned CHAIN_DANGLING for, into a restarted reply
+ * (AA set, nothing written): with `ctx.keepCnames` 0, NODATA with the zone's SOA (CoreDNS:
+ * nothing answered, `BackendError` with NOERROR); else those first CNAMEs of the chain alone,
+ * NOERROR without SOA (the chain left the zone; CoreDNS kept it and what the target's own
+ * answer held, which was nothing). Returns the rcode.
+ */
+export function answerDangling(ctx: AnswerContext, qname: string, zone: Zone): number {
+  const keep = ctx.keepCnames;
+  if (keep === 0) {
+    ctx.addSOA(Section.AUTHORITY, zone.name, zone);
+    return Rcode.NOERROR;
+  }
+  let name = qname;
+  let owner: Owner = QNAME;
+  for (let i = 0; i < keep; i++) {
+    const n = ctx.source.lookup(name, ctx.recs);
+    const a = aliasRecord(ctx.recs, n, name);
+    if (a === null || a === undefined) break; // the data changed under us: what was written stands
+    ctx.w.addCNAME(Section.ANSWER, owner, ctx.ttl(a), a.target);
+    const off = ctx.w.targetOffset;
+    owner = off >= 0 ? off : a.target;
+    name = a.target;
+  }
+  return Rcode.NOERROR;
+}
+
+/**
+ * The question types a name that is an alias answers with its CNAME (followed): CoreDNS chases
+ * CNAMEs for A, AAAA and TXT only (plugin/backend_lookup.go) and answers qtype CNAME with the
+ * CNAME; every other type (MX, SRV, PTR, NS below the apex, HINFO, CAA, …) is answered for the
+ * name itself: NODATA when it exists, NXDOMAIN when not (plugin/etcd/handler.go `ServeDNS`).
+ */
+function aliasAnswers(qtype: number): boolean {
+  return qtype === RRType.A || qtype === RRType.AAAA || qtype === RRType.TXT || qtype === RRType.CNAME;
 }
 
 /**
@@ -139,7 +201,12 @@ export function answerAt(
   }
   if (written > 0) return Outcome.ANSWER;
   if (written === ALL_DOWN_CLOSED) return Outcome.ALL_DOWN;
-  const a = aliasRecord(ctx.recs, n, name);
+  const a =
+    qtype === RRType.CNAME
+      ? cnameRecord(ctx.recs, n, name)
+      : aliasAnswers(qtype)
+        ? aliasRecord(ctx.recs, n, name)
+        : undefined;
   if (a === null) return Outcome.NODATA;
   if (a !== undefined && !apex) {
     ctx.cnameTarget = a.target;

@@ -2,7 +2,10 @@
  * Priority tiers (docs/dns.md, "Answer selection"): under `sticky` and `random-one` an A/AAAA
  * answer picks among the healthy addresses of the lowest `priority`; higher priorities are
  * backups. A record without a priority (or with 0, Go's zero value, as CoreDNS reads it) is in
- * tier 10. `all` ignores tiers (CoreDNS's behaviour).
+ * tier 10. `all` ignores tiers (CoreDNS's behaviour). The same `tierOf` is the SRV priority and the
+ * MX preference written in answers (answer-srv.ts, answer-mx.ts): CoreDNS's etcd plugin sets a
+ * priority of 0 (unset: Go's zero value) to 10 as it reads each record (plugin/etcd/etcd.go
+ * `loopNodes`), before `NewSRV`/`NewMX` copy it.
  */
 import type { Record } from '../records/types.js';
 

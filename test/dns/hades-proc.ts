@@ -198,11 +198,12 @@ export interface EtcdHades {
 
 /**
  * A test etcd filled by `load` (default: the test records) and a hades child on a free port
- * serving `domain` (default: the test zones) from it with the `extra` flags, answering.
+ * serving `domain` (default: the test zones) from it with the `extra` flags, answering (`zone`'s
+ * SOA; default hades.local.).
  */
 export async function startEtcdHades(
   extra: string[],
-  opts: { domain?: string; load?: (store: Store) => Promise<void> } = {},
+  opts: { domain?: string; load?: (store: Store) => Promise<void>; zone?: string } = {},
 ): Promise<EtcdHades> {
   const { etcd, store } = await startEtcdStore(opts.load);
   const stopStore = async (): Promise<void> => {
@@ -213,7 +214,7 @@ export async function startEtcdHades(
   let port: number;
   try {
     port = await freePort();
-    hades = await startHades(etcdArgs(port, etcd, extra, opts.domain), port);
+    hades = await startHades(etcdArgs(port, etcd, extra, opts.domain), port, { zone: opts.zone });
   } catch (err) {
     await stopStore();
     throw err;

@@ -75,13 +75,9 @@ const CASES: Case[] = [
   },
   { name: 'CNAME asked for', q: ['alias.hades.local', 'CNAME'], check: answers(['CNAME web.hades.local.']) },
   {
-    name: 'CNAME loop: bounded, no crash',
+    name: 'CNAME loop: no crash, NODATA without the CNAMEs (CoreDNS)',
     q: ['loop1.hades.local', 'A'],
-    check: (r) => {
-      assert.equal(r.status, 'NOERROR');
-      assert.ok(r.answer.length >= 1 && r.answer.length <= 8);
-      assert.ok(r.answer.every((x) => x.type === 'CNAME'));
-    },
+    check: negative('NOERROR'),
   },
   {
     name: 'out-of-zone CNAME target the (dead) upstream cannot resolve: the CNAME alone',
