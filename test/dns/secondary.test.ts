@@ -24,7 +24,7 @@ const TYPES = ['A', 'AAAA', 'CNAME', 'TXT', 'MX', 'SRV', 'PTR', 'NS', 'SOA'];
 async function load(s: Store): Promise<void> {
   const put = (k: string, v: object) => s.put(k, JSON.stringify(v));
   await put('/hades/local/hades/web/a', { host: '10.0.0.1', ttl: 60 });
-  await put('/hades/local/hades/web/b', { host: '10.0.0.2', ttl: 60, select: 'sticky' });
+  await put('/hades/local/hades/web/b', { host: '10.0.0.2', ttl: 60 });
   await put('/hades/local/hades/web/c', { host: '10.0.0.3', ttl: 60 });
   await put('/hades/local/hades/web/d', { host: 'fd00::1', ttl: 60 });
   await put('/hades/local/hades/alias', { host: 'web.hades.local', ttl: 120 });
@@ -38,14 +38,16 @@ async function load(s: Store): Promise<void> {
   await put(`${STATUS}10.0.0.3`, { status: 'DOWN' });
 }
 
-/** Every owner name of a zone's AXFR from `port`. */
-async function axfrNames(port: number, zone: string, key?: KnotKey): Promise<string[]> {
+/** Every owner name of a zone's AXFR from `port`, and whether it is an alias (has a CNAME). */
+async function axfrNames(port: number, zone: string, key?: KnotKey): Promise<[string, boolean][]> {
   const y = key ? ['-y', `${key.algorithm}:${key.name}:${key.secret}`] : [];
   const r = await kdig(port, [...y, 'AXFR', zone, '+noall', '+answer']);
-  const names = new Set<string>();
+  const names = new Map<string, boolean>();
   for (const l of r.stdout.split('\n')) {
     const f = l.trim().split(/\s+/);
-    if (f.length >= 4 && !l.startsWith(';') && f[3] !== 'TSIG') names.add(f[0].toLowerCase());
+    if (f.length < 4 || l.startsWith(';') || f[3] === 'TSIG') continue;
+    const name = f[0].toLowerCase();
+    names.set(name, names.get(name) === true || f[3] === 'CNAME');
   }
   assert.ok(names.size > 0, `AXFR of ${zone} from ${port}: ${r.stdout}${r.stderr}`);
   return [...names].sort();
@@ -60,12 +62,18 @@ async function answer(port: number, name: string, type: string): Promise<string>
   return `${r.status} ${rrs.join(' | ')}`;
 }
 
-/** Knot answers every name of hades's zones, every type, as hades does. */
+/**
+ * Knot answers every name of hades's zones as hades does, for every type but two kinds a zone
+ * cannot say as hades does (docs/operations.md, secondaries): an alias is asked only A, AAAA,
+ * TXT and CNAME (a zone answers every type with the CNAME; hades, as CoreDNS, only those), and no
+ * PTR outside reverse zones (hades, as CoreDNS, answers one for a name whose record names a host).
+ */
 async function sameAnswers(hadesPort: number, knotPort: number, key?: KnotKey): Promise<number> {
   let compared = 0;
   for (const zone of [ZONE, REV])
-    for (const name of await axfrNames(hadesPort, zone, key))
-      for (const type of TYPES) {
+    for (const [name, alias] of await axfrNames(hadesPort, zone, key))
+      for (const type of alias ? ['A', 'AAAA', 'TXT', 'CNAME'] : TYPES) {
+        if (type === 'PTR' && zone !== REV) continue;
         const [h, k] = await Promise.all([answer(hadesPort, name, type), answer(knotPort, name, type)]);
         assert.equal(k, h, `${name} ${type}: knot (left) and hades (right)`);
         compared++;
