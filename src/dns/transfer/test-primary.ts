@@ -1,7 +1,7 @@
 /**
  * Test only: a tiny primary on 127.0.0.1 (UDP and TCP on one port) that verifies TSIG-signed
  * requests with verifyRequest and signs every reply with TsigSigner: an A record for any name,
- * the SOA, and a 4-message AXFR of `zone`. Used by the kdig/dig interop tests and the Knot
+ * the SOA, and a 4-message AXFR of `zone` (also the answer to an IXFR). Used by the kdig/dig interop tests and the Knot
  * secondary test.
  */
 import dgram from 'node:dgram';
@@ -86,9 +86,10 @@ export class TestPrimary {
     const signer = new TsigSigner(this.key, rec.mac, rec.originalId);
     const z = this.zone;
     const msgs: RRInput[][] =
-      q.type === RRType.AXFR
+      // an IXFR is answered AXFR-style (RFC 1995 §4 allows it)
+      q.type === RRType.AXFR || q.type === RRType.IXFR
         ? [
-            [this.soa()],
+            [this.soa(), { name: z, type: RRType.NS, ttl: 60, data: `ns.${z}` }, a(`ns.${z}`, 53)],
             [1, 2, 3].map((i) => a(`h${i}.${z}`, i)),
             [4, 5].map((i) => a(`h${i}.${z}`, i)),
             [a(`h6.${z}`, 6), this.soa()],
