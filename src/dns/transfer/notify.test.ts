@@ -4,8 +4,14 @@
  * asserted, never durations: small coalesce/retry intervals only make the tests quick.
  */
 import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { freePort } from '../../../test/harness/ports.js';
 import { waitFor } from '../../../test/lib/wait.js';
 import type { HostPort } from '../../common/host-port.js';
 import type { Logger } from '../../common/logger.js';
@@ -14,6 +20,7 @@ import { Opcode, RRClass, RRType } from '../wire/constants.js';
 import { decode, type SoaData } from '../wire/decode.js';
 import { encode } from '../wire/encode.js';
 import { MAX_RETRY_MS, Notifier, type NotifierOptions, retryDelay } from './notify.js';
+import { TestPrimary } from './test-primary.js';
 import { appendTsigError, readTsig, TsigError, type TsigKey, TsigSigner, verifyRequest } from './tsig.js';
 
 const SECRET = 'bm90aWZ5LXNlY3JldC1mb3ItdGVzdHM=';
@@ -389,6 +396,131 @@ describe('Notifier', () => {
   it('bad options throw RangeError naming the option', () => {
     assert.throws(() => new Notifier({ targets: [], log: logger([]), retryMs: 0 }), /retryMs 0/);
     assert.throws(() => new Notifier({ targets: [], log: logger([]), coalesceMs: -1 }), /coalesceMs -1/);
+  });
+});
+
+/**
+ * Interop: a real Knot DNS secondary (knotd in a temp dir) of `example.` whose primary is this
+ * test's TestPrimary. Our signed NOTIFY is accepted and acknowledged with a signed reply, and
+ * Knot then transfers the zone from the primary, verifying the TSIG of every AXFR message.
+ */
+describe('Knot DNS secondary', { skip: existsSync('/usr/sbin/knotd') ? false : 'no /usr/sbin/knotd' }, () => {
+  const key = parseTsigSpec(`xfr.key:hmac-sha256:${SECRET}`);
+  const primary = new TestPrimary(key, 'example.');
+  let dir = '';
+  let knot: ChildProcess | undefined;
+  let knotLog = '';
+  let target: HostPort;
+  const lines: Line[] = [];
+
+  const soaSerial = async (): Promise<number> => {
+    const r = await promisify(execFile)('kdig', [
+      '@127.0.0.1',
+      '-p',
+      String(target.port),
+      '+short',
+      '+timeout=2',
+      'example.',
+      'SOA',
+    ]);
+    return Number(r.stdout.trim().split(/\s+/)[2]);
+  };
+
+  after(async () => {
+    if (knot !== undefined && knot.exitCode === null) {
+      const exited = new Promise((resolve) => knot?.once('exit', resolve));
+      knot.kill('SIGTERM');
+      await exited;
+    }
+    await primary.close();
+    if (dir !== '') rmSync(dir, { recursive: true, force: true });
+    allLines.push(...lines);
+  });
+
+  it('acknowledges our signed NOTIFY and transfers the new serial', async () => {
+    await primary.start();
+    const port = await freePort();
+    target = { host: '127.0.0.1', port, family: 4 };
+    dir = mkdtempSync(path.join(tmpdir(), 'hades-knot-'));
+    writeFileSync(
+      path.join(dir, 'knot.conf'),
+      [
+        'server:',
+        `    rundir: "${dir}"`,
+        `    listen: 127.0.0.1@${port}`,
+        'database:',
+        `    storage: "${dir}"`,
+        'log:',
+        '  - target: stderr',
+        '    any: info',
+        'key:',
+        '  - id: xfr.key',
+        '    algorithm: hmac-sha256',
+        `    secret: ${SECRET}`,
+        'remote:',
+        '  - id: primary',
+        `    address: 127.0.0.1@${primary.port}`,
+        '    key: xfr.key',
+        'acl:',
+        '  - id: notify_from_primary',
+        '    address: 127.0.0.1',
+        '    key: xfr.key',
+        '    action: notify',
+        'template:',
+        '  - id: default',
+        `    storage: "${dir}"`,
+        'zone:',
+        '  - domain: example.',
+        '    master: primary',
+        '    acl: notify_from_primary',
+        '',
+      ].join('\n'),
+    );
+    knot = spawn('/usr/sbin/knotd', ['-c', path.join(dir, 'knot.conf')], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    knot.stderr?.on('data', (d: Buffer) => {
+      knotLog += d.toString();
+    });
+    const diag = () => knotLog;
+    // knotd bootstraps the zone from the primary at start (serial 7)
+    await waitFor('knotd serving serial 7', async () => (await soaSerial()) === 7, 30_000, { diag });
+    primary.serial = 8;
+    const before = primary.requests.length;
+    const n = new Notifier({ targets: [target], key, log: logger(lines) });
+    all.push({ n, r: [] });
+    n.changed('example.', 8);
+    await waitFor('the acknowledgement', () => n.acknowledged(target, 'example.') === 8, 30_000, { diag });
+    await waitFor('knotd serving serial 8', async () => (await soaSerial()) === 8, 30_000, { diag });
+    assert.deepEqual(n.stats, { sent: 1, acknowledged: 1, retries: 0, failed: 0 });
+    assert.match(knotLog, /\[example\.\] notify, incoming, remote 127\.0\.0\.1@\d+, serial 8/);
+    assert.match(
+      knotLog,
+      /\[example\.\] AXFR, incoming, remote 127\.0\.0\.1@\d+, finished, [\d.]+ seconds, 4 messages/,
+    );
+    assert.match(knotLog, /serial 7 -> 8/);
+    // after the NOTIFY Knot asked for the SOA and a transfer; every request of it was signed and verified
+    assert.ok(
+      primary.requests.slice(before).some((r) => r.startsWith('252 ') || r.startsWith('251 ')),
+      `${primary.requests}`,
+    );
+    assert.deepEqual(
+      primary.verdicts,
+      primary.verdicts.map(() => 0),
+    );
+    await n.close();
+  });
+
+  it('with another key, Knot answers NOTAUTH (unsigned BADKEY): counted as failed', async () => {
+    const other = parseTsigSpec(`other.key:hmac-sha256:${SECRET}`);
+    const n = new Notifier({ targets: [target], key: other, log: logger(lines) });
+    all.push({ n, r: [] });
+    n.changed('example.', 9);
+    await waitFor('a failure', () => n.stats.failed >= 1, 30_000, { diag: () => knotLog });
+    assert.equal(n.acknowledged(target, 'example.'), undefined);
+    const warn = lines.find((l) => l.level === 'warn')?.obj as { rcode: string; tsig: string };
+    assert.deepEqual([warn.rcode, warn.tsig], ['NOTAUTH', 'BADKEY']);
+    await n.close();
   });
 });
 

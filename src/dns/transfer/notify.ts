@@ -74,6 +74,8 @@ interface ZoneAtTarget {
   acked: number | undefined;
   timer: NodeJS.Timeout | undefined;
   dueAt: number;
+  /** The timers' callback, made once per zone and target (not a closure per timer). */
+  onTimer: () => void;
 }
 
 /** Room for the NOTIFY and a TSIG (names ≤ 255 octets each, MAC ≤ 64). */
@@ -161,7 +163,10 @@ export class Notifier {
         acked: undefined,
         timer: undefined,
         dueAt: 0,
+        onTimer: NOOP,
       };
+      const me = st;
+      st.onTimer = () => this.fire(me);
       this.states.set(k, st);
     }
     return st;
@@ -179,13 +184,12 @@ export class Notifier {
       return;
     }
     st.dueAt = at;
-    // a module function and arguments, not a closure per timer
-    st.timer = setTimeout(onTimer, at - now, this, st);
+    st.timer = setTimeout(st.onTimer, at - now);
     st.timer.unref();
   }
 
-  /** The timer's work: a newer serial's first try, or the next try of the outstanding one. (Internal: the timers call it.) */
-  fire(st: ZoneAtTarget): void {
+  /** The timer's work: a newer serial's first try, or the next try of the outstanding one. */
+  private fire(st: ZoneAtTarget): void {
     st.timer = undefined;
     if (this.closed) return;
     if (st.want !== undefined) {
@@ -317,9 +321,7 @@ function tsigErrorName(e: number): string {
         : `${e}`;
 }
 
-function onTimer(n: Notifier, st: ZoneAtTarget): void {
-  n.fire(st);
-}
+function NOOP(): void {}
 
 function canonicalZone(zone: string): string {
   const z = zone.toLowerCase();
