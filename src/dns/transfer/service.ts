@@ -194,7 +194,11 @@ export class Transfers implements TransferStage {
         return 'uptodate';
       }
       // a client ahead of us (RFC 1982: more than 2^31 behind) gets the whole zone
-      const entries = d < 0x80000000 ? view.journal.since(serial - d) : undefined;
+      // an empty journal knows nothing older than the view's serial (the build's): whole zone
+      const entries =
+        d < 0x80000000 && (view.journal.length > 0 || serial - d >= view.serial)
+          ? view.journal.since(serial - d)
+          : undefined;
       if (entries !== undefined) {
         await this.incremental(tw, view, serial, serial - d, entries);
         return 'ok';
