@@ -13,7 +13,7 @@ import type { Op, Store } from '../../src/store/types.js';
 import type { EtcdProcess } from '../harness/etcd.js';
 import { type KnotKey, type KnotSecondary, startKnotSecondary } from '../harness/knot.js';
 import { metricValue, scrape } from '../lib/scrape.js';
-import { dig, kdig, parseDig, waitFor } from './clients.js';
+import { type DigRR, dig, kdig, parseDig, waitFor } from './clients.js';
 import { etcdArgs, freeDnsPort, type HadesProc, startEtcdStore, startHades } from './hades-proc.js';
 
 const ZONE = 'hades.local.';
@@ -30,8 +30,8 @@ async function load(s: Store): Promise<void> {
   await put('/hades/local/hades/alias', { host: 'web.hades.local', ttl: 120 });
   await put('/hades/local/hades/out', { host: 'www.example.net' });
   await put('/hades/local/hades/txt', { text: 'hello world', ttl: 30 });
-  await put('/hades/local/hades/mail/mx1', { host: 'mx1.mail.hades.local', mail: true, priority: 5 });
-  await put('/hades/local/hades/mail/mx1/a', { host: '10.0.2.1' });
+  await put('/hades/local/hades/mail/mx1', { host: 'smtp.hades.local', mail: true, priority: 5 });
+  await put('/hades/local/hades/smtp', { host: '10.0.2.1' });
   await put('/hades/local/hades/_http/_tcp/api/x', { host: '10.0.3.1', port: 8080, priority: 20, weight: 5 });
   await put('/hades/local/hades/dns/ns/ns1', { host: '10.0.0.53' });
   await put('/hades/arpa/in-addr/10/0/0/1', { host: 'web.hades.local' });
@@ -53,28 +53,40 @@ async function axfrNames(port: number, zone: string, key?: KnotKey): Promise<[st
   return [...names].sort();
 }
 
-/** The answer of `server` to name/type: rcode and the sorted records (TTL included). */
+/**
+ * The answer of `server` to name/type: rcode and the sorted records (TTL included). An SOA's
+ * serial is left out: a zone nothing changed in keeps its serial on the secondary while hades's
+ * moves with every revision (the secondary learns it at its next refresh).
+ */
 async function answer(port: number, name: string, type: string): Promise<string> {
   const r = parseDig((await dig(port, ['+norec', name, type])).stdout);
+  const data = (x: DigRR) => (x.type === 'SOA' ? x.data.replace(/^(\S+ \S+) \d+/, '$1 SERIAL') : x.data);
   const rrs = r.answer
-    .map((x) => `${x.name.toLowerCase()} ${x.ttl} ${x.type} ${x.data.toLowerCase()}`)
+    .map((x) => `${x.name.toLowerCase()} ${x.ttl} ${x.type} ${data(x).toLowerCase()}`)
     .sort();
   return `${r.status} ${rrs.join(' | ')}`;
 }
 
 /**
- * Knot answers every name of hades's zones as hades does, for every type but two kinds a zone
- * cannot say as hades does (docs/operations.md, secondaries): an alias is asked only A, AAAA,
- * TXT and CNAME (a zone answers every type with the CNAME; hades, as CoreDNS, only those), and no
- * PTR outside reverse zones (hades, as CoreDNS, answers one for a name whose record names a host).
+ * Knot answers every name of hades's zones as hades does, for every type but those a zone cannot
+ * say as hades does (docs/operations.md, secondaries): an alias is asked only CNAME, and A, AAAA,
+ * TXT where hades's answer has records (a zone answers every type with the CNAME; hades, as
+ * CoreDNS, only those three, and only when the chain ends in records), and no PTR outside
+ * reverse zones (hades, as CoreDNS, answers one for a name whose record names a host); in a
+ * reverse zone only PTR (hades answers an A question there with the PTR's host as a CNAME).
  */
 async function sameAnswers(hadesPort: number, knotPort: number, key?: KnotKey): Promise<number> {
   let compared = 0;
   for (const zone of [ZONE, REV])
     for (const [name, alias] of await axfrNames(hadesPort, zone, key))
-      for (const type of alias ? ['A', 'AAAA', 'TXT', 'CNAME'] : TYPES) {
+      for (const type of zone === REV
+        ? ['PTR', 'NS', 'SOA']
+        : alias
+          ? ['A', 'AAAA', 'TXT', 'CNAME']
+          : TYPES) {
         if (type === 'PTR' && zone !== REV) continue;
         const [h, k] = await Promise.all([answer(hadesPort, name, type), answer(knotPort, name, type)]);
+        if (alias && type !== 'CNAME' && h === 'NOERROR ') continue;
         assert.equal(k, h, `${name} ${type}: knot (left) and hades (right)`);
         compared++;
       }
@@ -220,14 +232,14 @@ describe('a zone of 100,000 names to Knot (etcd, hades, knotd)', () => {
   it('transfers whole, in many messages; prints the time and hades peak RSS', async () => {
     const rss = () =>
       Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${hades.pid}/status`, 'utf8'))?.[1]) / 1024;
-    const ready = () => /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${hades.pid}/status`, 'utf8'))?.[1];
+    const current = () => /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${hades.pid}/status`, 'utf8'))?.[1];
     await waitFor(
       'hades to have built the zone',
-      async () => metricValue(await scrape(metrics), 'hades_transfer_names') > N,
+      async () => metricValue(await scrape(metrics), 'hades_transfer_names') >= N,
       300_000,
     );
-    const before = rss();
-    const rssBefore = Number(ready()) / 1024;
+    const peakBefore = rss();
+    const rssBefore = Number(current()) / 1024;
     const t0 = performance.now();
     await knot.retransfer(ZONE);
     await knot.waitSerial(ZONE, await soaSerial(port, ZONE), 300_000);
@@ -243,7 +255,7 @@ describe('a zone of 100,000 names to Knot (etcd, hades, knotd)', () => {
         /^NOERROR n\d+\.big\.hades\.local\. 30 A 10\./,
       );
     console.log(
-      `# 100,000 names: Knot loaded the AXFR in ${seconds.toFixed(2)} s (${done[1]} messages, ${(Number(done[2]) / 1e6).toFixed(1)} MB); hades RSS ${rssBefore.toFixed(0)} MB before, peak ${rss().toFixed(0)} MB (peak before the transfer ${before.toFixed(0)} MB)`,
+      `100,000 names: Knot loaded the AXFR in ${seconds.toFixed(2)} s (${done[1]} messages, ${(Number(done[2]) / 1e6).toFixed(1)} MB); hades RSS ${rssBefore.toFixed(0)} MB before, peak ${rss().toFixed(0)} MB (peak before the transfer ${peakBefore.toFixed(0)} MB)`,
     );
   });
 });

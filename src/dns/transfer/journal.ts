@@ -16,6 +16,8 @@ export interface JournalEntry {
 export class Journal {
   private entries: JournalEntry[] = [];
   private records = 0;
+  /** The oldest serial whose content the journal can be replayed from. */
+  private base = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly maxRecords: number,
@@ -26,9 +28,16 @@ export class Journal {
     return this.entries.length;
   }
 
-  /** The oldest serial a diff can start from (undefined: nothing kept). */
+  /** The oldest serial a diff can start from (undefined: none yet). */
   get oldest(): number | undefined {
-    return this.entries[0]?.from;
+    return Number.isFinite(this.base) ? this.base : undefined;
+  }
+
+  /** The zone's content is known from `serial` on (the views' build): a diff may start there. */
+  start(serial: number): void {
+    this.entries = [];
+    this.records = 0;
+    this.base = serial;
   }
 
   add(e: JournalEntry): void {
@@ -42,7 +51,11 @@ export class Journal {
       const d = this.entries[drop++];
       this.records -= (d.deleted.length + d.added.length) / 2;
     }
-    if (drop > 0) this.entries = this.entries.slice(drop);
+    if (drop > 0) {
+      this.base = this.entries[drop - 1].to;
+      this.entries = this.entries.slice(drop);
+    }
+    if (!Number.isFinite(this.base)) this.base = e.from;
   }
 
   /**
@@ -51,12 +64,13 @@ export class Journal {
    * newest content already.
    */
   since(serial: number): JournalEntry[] | undefined {
+    if (serial < this.base) return undefined;
     const es = this.entries;
-    if (es.length === 0 || serial >= es[es.length - 1].to) return [];
     for (let i = es.length - 1; i >= 0; i--) {
       if (serial >= es[i].to) return es.slice(i + 1);
       if (serial >= es[i].from) return es.slice(i);
     }
-    return undefined;
+    // from the base up to the first entry nothing changed
+    return es.slice();
   }
 }

@@ -13,11 +13,12 @@
  */
 import net from 'node:net';
 import type { Logger } from '../../common/logger.js';
+import { writeSOA } from '../answer-context.js';
 import { type ClientInfo, type LateReplies, NOT_MINE, PENDING, SIGN, type TransferStage } from '../types.js';
-import { Flag, MIN_UDP_SIZE, Rcode, RRType } from '../wire/constants.js';
+import { Flag, MIN_UDP_SIZE, Rcode, RRType, Section } from '../wire/constants.js';
 import { decode, type SoaData } from '../wire/decode.js';
 import { newQuery, ParseStatus, parseQuery, type Query } from '../wire/query.js';
-import type { ResponseWriter } from '../wire/writer.js';
+import { QNAME, type ResponseWriter } from '../wire/writer.js';
 import { TransferWriter } from './stream.js';
 import {
   appendTsigError,
@@ -132,11 +133,8 @@ export class Transfers implements TransferStage {
       if (clientSerial === undefined) return this.signed(q, w, limit, Rcode.FORMERR, type, 'formerr', tsig);
     }
     const stream = late.stream;
-    if (client.transport === 'udp' || stream === undefined) {
-      const n = this.signed(q, w, limit, Rcode.NOERROR, type, 'truncated', tsig);
-      w.buf[2] |= Flag.TC >> 8;
-      return n;
-    }
+    if (client.transport === 'udp' || stream === undefined)
+      return this.overUdp(q, w, limit, type, view, clientSerial, tsig);
     // the request's buffer and Query are the transport's and the pipeline's: keep copies
     const own = newQuery();
     const copy = Buffer.from(req.subarray(0, len));
@@ -173,10 +171,7 @@ export class Transfers implements TransferStage {
   sign(w: ResponseWriter, n: number): number {
     const tsig = this.toSign;
     this.toSign = undefined;
-    const key = this.o.key;
-    if (tsig === undefined || key === undefined || n <= 0) return n;
-    const signed = new TsigSigner(key, tsig.mac, tsig.originalId).sign(w.buf, n, this.now());
-    return signed < 0 ? n : signed;
+    return this.signReply(w, n, tsig);
   }
 
   private async run(
@@ -194,11 +189,7 @@ export class Transfers implements TransferStage {
         return 'uptodate';
       }
       // a client ahead of us (RFC 1982: more than 2^31 behind) gets the whole zone
-      // an empty journal knows nothing older than the view's serial (the build's): whole zone
-      const entries =
-        d < 0x80000000 && (view.journal.length > 0 || serial - d >= view.serial)
-          ? view.journal.since(serial - d)
-          : undefined;
+      const entries = d < 0x80000000 ? view.journal.since(serial - d) : undefined;
       if (entries !== undefined) {
         await this.incremental(tw, view, serial, serial - d, entries);
         return 'ok';
@@ -266,6 +257,37 @@ export class Transfers implements TransferStage {
     this.counts.set(k, (this.counts.get(k) ?? 0) + 1);
   }
 
+  /**
+   * A transfer asked over UDP (RFC 1995 §2): the current SOA alone — all an IXFR from the current
+   * serial needs; otherwise with TC set, so the client asks again over TCP.
+   */
+  private overUdp(
+    q: Query,
+    w: ResponseWriter,
+    limit: number,
+    type: TransferType,
+    view: ZoneView,
+    clientSerial: number | undefined,
+    tsig: TsigRecord | undefined,
+  ): number {
+    const serial = this.o.views.serial >>> 0;
+    const current = clientSerial === serial;
+    this.count(type, current ? 'uptodate' : 'truncated');
+    w.start(q, Rcode.NOERROR, Flag.AA);
+    writeSOA(w, Section.ANSWER, QNAME, view.zone, this.o.minTtl, serial);
+    const n = w.finish(limit);
+    // before signing: the MAC covers the header
+    if (!current) w.buf[2] |= Flag.TC >> 8;
+    return this.signReply(w, n, tsig);
+  }
+
+  /** Signs the reply `w.buf[0, n)` to a request signed with `tsig` (none: as it is). */
+  private signReply(w: ResponseWriter, n: number, tsig: TsigRecord | undefined): number {
+    if (tsig === undefined || this.o.key === undefined || n <= 0) return n;
+    const s = new TsigSigner(this.o.key, tsig.mac, tsig.originalId).sign(w.buf, n, this.now());
+    return s < 0 ? n : s;
+  }
+
   /** An empty reply with `rcode` (never signed), counted when `xfr`. */
   private reply(
     q: Query,
@@ -291,10 +313,7 @@ export class Transfers implements TransferStage {
     result: TransferResult,
     tsig: TsigRecord | undefined,
   ): number {
-    const n = this.reply(q, w, limit, rcode, type, result);
-    if (tsig === undefined || this.o.key === undefined) return n;
-    const s = new TsigSigner(this.o.key, tsig.mac, tsig.originalId).sign(w.buf, n, this.now());
-    return s < 0 ? n : s;
+    return this.signReply(w, this.reply(q, w, limit, rcode, type, result), tsig);
   }
 
   /** NOTAUTH with the TSIG error (RFC 8945 §5.2). */

@@ -132,6 +132,7 @@ export class TransferViews {
     for (const v of this.views.values()) {
       v.ns = this.renderer.renderNS(v.zone.name);
       v.serial = serial;
+      v.journal.start(serial);
     }
     this.built = true;
     // secondaries waiting since before hades started hear of the zones at once
