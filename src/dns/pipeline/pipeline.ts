@@ -1,7 +1,8 @@
 /**
  * The query pipeline: what happens to one request, in order, whatever transport brought it.
  *
- *   parse once → 1 answer locally (local.ts) → for names outside our zones: 2 the response
+ *   parse once → (with -transfer-allow/-notify: AXFR/IXFR and TSIG-signed requests to the transfer
+ *   stage, src/dns/transfer) → 1 answer locally (local.ts) → for names outside our zones: 2 the response
  *   cache (from-cache.ts) → 3 the forwarder (forward.ts) → 5 REFUSED (refuse.ts); for our
  *   answers whose CNAME chain leaves our zones: 4 complete it upstream (complete.ts)
  *
@@ -19,6 +20,7 @@ import {
   DROP,
   FORWARD,
   type LateReplies,
+  NOT_MINE,
   PENDING,
   type QueryHandler,
   SIGN,
@@ -111,7 +113,8 @@ export class QueryPipeline implements SentObserver {
     ) {
       let m = t.start(req, len, q, client, w, limit, late);
       if (m === SIGN) m = t.sign(w, this.local.answer(q, status, client, w, t.signedLimit(limit)));
-      if (m !== 0) {
+      if (m !== NOT_MINE) {
+        // a stream's messages are the transfer's to count (hades_transfer_requests_total)
         if (m > 0) this.sent(client, w.buf, m, t0);
         return m;
       }
