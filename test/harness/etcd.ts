@@ -14,12 +14,13 @@
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
+import { installExitHooks, liveChildren, liveDirs, setprivPath } from './children.js';
 import { freePort } from './ports.js';
 
 export const ETCD_BINARY = process.env.HADES_TEST_ETCD ?? '/usr/bin/etcd';
@@ -68,47 +69,7 @@ export interface EtcdProcess {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Cleanup of children when the test process ends.
-
-const liveChildren = new Set<ChildProcess>();
-const liveDirs = new Set<string>();
-let exitHooksInstalled = false;
-
-function killAllSync(): void {
-  for (const child of liveChildren) {
-    try {
-      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  liveChildren.clear();
-  for (const dir of liveDirs) {
-    try {
-      rmSync(dir, { recursive: true, force: true });
-    } catch {
-      // best effort
-    }
-  }
-  liveDirs.clear();
-}
-
-function installExitHooks(): void {
-  if (exitHooksInstalled) return;
-  exitHooksInstalled = true;
-  process.on('exit', killAllSync);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const onSignal = (): void => {
-      killAllSync();
-      process.removeListener(sig, onSignal);
-      // If nobody else handles the signal, die of it as we would have without this hook.
-      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-    };
-    process.on(sig, onSignal);
-  }
-}
-
-const setprivPath = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+// Children are killed and temp dirs removed when the test process ends: children.ts.
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.

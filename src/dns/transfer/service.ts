@@ -191,7 +191,7 @@ export class Transfers implements TransferStage {
       // a client ahead of us (RFC 1982: more than 2^31 behind) gets the whole zone
       const entries = d < 0x80000000 ? view.journal.since(serial - d) : undefined;
       if (entries !== undefined) {
-        await this.incremental(tw, view, serial, serial - d, entries);
+        await this.incremental(tw, serial, serial - d, entries);
         return 'ok';
       }
       await this.whole(tw, view, serial);
@@ -223,7 +223,6 @@ export class Transfers implements TransferStage {
   /** RFC 1995 §4: SOA(new), then per change SOA(old) deletions SOA(new) additions, SOA(new). */
   private async incremental(
     tw: TransferWriter,
-    view: ZoneView,
     serial: number,
     from: number,
     entries: readonly { to: number; deleted: readonly string[]; added: readonly string[] }[],
