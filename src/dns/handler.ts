@@ -96,6 +96,8 @@ export class DnsHandler implements QueryHandler {
   private readonly ctx: AnswerContext;
   /** A/AAAA answers before selection per name asked, valid for the catalog's generations. */
   private readonly addresses = new AddressAnswers();
+  /** Use them: not for a transfer's handler, which asks each name once per change (memory). */
+  private readonly perName: boolean;
 
   constructor(opts: DnsHandlerOptions) {
     this.zones = new Zones(opts.zones);
@@ -126,6 +128,7 @@ export class DnsHandler implements QueryHandler {
       trustEcs: this.trustEcs,
       fixedPolicies: opts.fixedPolicies,
     });
+    this.perName = opts.fixedPolicies !== true;
   }
 
   /**
@@ -220,7 +223,7 @@ export class DnsHandler implements QueryHandler {
     w.start(q, Rcode.NOERROR, Flag.AA);
     // the common question: A/AAAA for a name with addresses, from its per-name answers
     const qt = q.qtype;
-    if ((qt === RRType.A || qt === RRType.AAAA) && q.qnamePlain && q.qname !== zone.name) {
+    if (this.perName && (qt === RRType.A || qt === RRType.AAAA) && q.qnamePlain && q.qname !== zone.name) {
       const rc = this.addresses.answer(ctx, q.qname, qt);
       if (rc === Rcode.NOERROR) {
         this.opt(q, w);
