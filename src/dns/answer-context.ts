@@ -156,11 +156,6 @@ export class AnswerContext {
   /** Target of the CNAME written by the last CNAME outcome. */
   cnameTarget = '';
   /**
-   * Set with answer.ts CHAIN_DANGLING: how many CNAMEs of the chain the answer keeps (those up to
-   * the first that left the zone; 0: none).
-   */
-  keepCnames = 0;
-  /**
    * The out-of-zone name a CNAME chain ended at in the last query ('' when none): the pipeline
    * has the forwarder complete it (pipeline/complete.ts); without one the CNAME alone is sent.
    */

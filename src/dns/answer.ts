@@ -26,7 +26,7 @@ export const HINFO_TTL = 8482;
 /**
  * Answers `qname`/`qtype` (in `zone`) into `ctx.w`, which the caller started with AA set, and
  * returns the rcode (SERVFAIL: the answer's name is all down and `closed`; the caller replies
- * without the records written; CHAIN_DANGLING: below): the CNAME chain (in-zone targets followed,
+ * without the records written): the CNAME chain (in-zone targets followed,
  * at most MAX_CNAMES, loop-safe, each CNAME before its target's records), then the answer of the
  * last name; NXDOMAIN and NODATA carry the last name's zone SOA in authority. `plain` false (a
  * name no record can have, see Query.qnamePlain) is NXDOMAIN at once.
@@ -35,9 +35,9 @@ export const HINFO_TTL = 8482;
  * MAX_CNAMES) is not answered with its CNAMEs: CoreDNS (plugin/backend_lookup.go `A`, `AAAA`,
  * `TXT`) adds a CNAME only when its in-zone target gave records, so such a question is NODATA for
  * the name asked. A CNAME that leaves the first zone is kept, with those before it (CoreDNS looks
- * such targets up through the server and keeps the CNAME whatever comes back). For these the
- * function returns CHAIN_DANGLING with `ctx.keepCnames` set: the caller restarts the reply and
- * calls `answerDangling`.
+ * such targets up through the server and keeps the CNAME whatever comes back): those CNAMEs
+ * alone, NOERROR without SOA. With none such, NODATA with the zone's SOA (CoreDNS: nothing
+ * answered, `BackendError` with NOERROR).
  */
 export function answerInZone(
   ctx: AnswerContext,
@@ -93,44 +93,15 @@ export function answerInZone(
       out === Outcome.NODATA ||
       (out === Outcome.CNAME && ctx.externalTarget === ''))
   ) {
-    ctx.keepCnames = crossed;
-    return CHAIN_DANGLING;
+    ctx.w.keepAnswers(crossed);
+    if (crossed === 0) ctx.addSOA(Section.AUTHORITY, zone.name, zone);
+    return Rcode.NOERROR;
   }
   if (out === Outcome.NXDOMAIN) {
     ctx.addSOA(Section.AUTHORITY, z.name, z);
     return Rcode.NXDOMAIN;
   }
   if (out === Outcome.NODATA) ctx.addSOA(Section.AUTHORITY, z.name, z);
-  return Rcode.NOERROR;
-}
-
-/** answerInZone's result for a CNAME chain that ended without records of the type. */
-export const CHAIN_DANGLING = -2;
-
-/**
- * The answer to a question answerInZone returned CHAIN_DANGLING for, into a restarted reply
- * (AA set, nothing written): with `ctx.keepCnames` 0, NODATA with the zone's SOA (CoreDNS:
- * nothing answered, `BackendError` with NOERROR); else those first CNAMEs of the chain alone,
- * NOERROR without SOA (the chain left the zone; CoreDNS kept it and what the target's own
- * answer held, which was nothing). Returns the rcode.
- */
-export function answerDangling(ctx: AnswerContext, qname: string, zone: Zone): number {
-  const keep = ctx.keepCnames;
-  if (keep === 0) {
-    ctx.addSOA(Section.AUTHORITY, zone.name, zone);
-    return Rcode.NOERROR;
-  }
-  let name = qname;
-  let owner: Owner = QNAME;
-  for (let i = 0; i < keep; i++) {
-    const n = ctx.source.lookup(name, ctx.recs);
-    const a = aliasRecord(ctx.recs, n, name);
-    if (a === null || a === undefined) break; // the data changed under us: what was written stands
-    ctx.w.addCNAME(Section.ANSWER, owner, ctx.ttl(a), a.target);
-    const off = ctx.w.targetOffset;
-    owner = off >= 0 ? off : a.target;
-    name = a.target;
-  }
   return Rcode.NOERROR;
 }
 

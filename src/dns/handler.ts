@@ -10,7 +10,7 @@ import type { Explanation } from '../common/explanation.js';
 import type { AllDownPolicy, SelectPolicy } from '../records/types.js';
 import { ALL_DOWN_POLICIES, SELECT_POLICIES } from '../records/types.js';
 import { VERSION } from '../version.js';
-import { answerDangling, answerInZone, CHAIN_DANGLING } from './answer.js';
+import { answerInZone } from './answer.js';
 import { AddressAnswers } from './answer-address.js';
 import { AnswerContext, type AnswerSource, type AnswerStats } from './answer-context.js';
 import { chaosText } from './chaos.js';
@@ -231,14 +231,9 @@ export class DnsHandler implements QueryHandler {
       }
       if (rc === Rcode.SERVFAIL) return w.empty(q, Rcode.SERVFAIL, this.maxUdpSize, lim);
     }
-    let rcode = answerInZone(ctx, q.qname, q.qtype, zone, q.qnamePlain);
+    const rcode = answerInZone(ctx, q.qname, q.qtype, zone, q.qnamePlain);
     // all down and closed: "try again later", without the CNAMEs written on the way
     if (rcode === Rcode.SERVFAIL) return w.empty(q, Rcode.SERVFAIL, this.maxUdpSize, lim);
-    if (rcode === CHAIN_DANGLING) {
-      // a CNAME chain without records at its end: answered again without (some of) its CNAMEs
-      w.start(q, Rcode.NOERROR, Flag.AA);
-      rcode = answerDangling(ctx, q.qname, zone);
-    }
     if (rcode !== Rcode.NOERROR) w.setRcode(rcode);
     this.opt(q, w);
     return w.finish(lim);

@@ -173,6 +173,23 @@ export class ResponseWriter {
     return this.pos;
   }
 
+  /**
+   * Keeps only the first `n` answer records, dropping what was written after them (only while
+   * nothing was added to a later section). Compression entries into the dropped octets stay
+   * harmless: see matches().
+   */
+  keepAnswers(n: number): void {
+    if (this.inRR) this.rollback();
+    if (this.counts[2] + this.counts[3] > 0)
+      throw new Error('ResponseWriter.keepAnswers after a record of a later section');
+    if (n >= this.counts[1]) return;
+    this.pos = this.rrStarts[n];
+    this.counts[1] = n;
+    this.rrCount = n;
+    this.overflowSection = 0;
+    this.targetOffset = -1;
+  }
+
   /** Number of records in a section so far. */
   count(section: SectionId): number {
     return this.counts[section];
