@@ -347,6 +347,26 @@ describe('ResponseWriter: each record type, checked by our decoder and by dns-pa
     assert.equal(pkt.additionals[0].name, 'n1.hades.local');
   });
 
+  it('keepAnswers drops the answer records after the first n; names written later still compress right', () => {
+    const q = query('a.hades.local.', RRType.A);
+    const { msg, pkt } = reply(q, (w) => {
+      w.addCNAME(ANSWER, QNAME, 30, 'b.hades.local.');
+      w.addCNAME(ANSWER, w.targetOffset, 30, 'c.other.test.');
+      w.addCNAME(ANSWER, w.targetOffset, 30, 'd.other.test.');
+      w.keepAnswers(1);
+      w.keepAnswers(5); // more than there are: nothing changes
+      assert.equal(w.count(ANSWER), 1);
+      w.addSOA(AUTHORITY, 'other.test.', 30, 'ns.dns.other.test.', 'hostmaster.other.test.', 7, 1, 2, 3, 4);
+      assert.throws(() => w.keepAnswers(0), /after a record of a later section/);
+    });
+    assert.deepEqual(
+      msg.answers.map((r) => [r.name, r.data]),
+      [['a.hades.local.', 'b.hades.local.']],
+    );
+    assert.equal((msg.authorities[0].data as SoaData).mname, 'ns.dns.other.test.');
+    assert.equal(pkt.authorities[0].data.mname, 'ns.dns.other.test');
+  });
+
   it('BADVERS: header rcode 0, extended rcode 1 in the OPT, version 0', () => {
     const q = query('svc.hades.local.', RRType.A, { version: 1 });
     assert.equal(q.ednsVersion, 1);
