@@ -7,64 +7,36 @@
  * read.
  */
 
+import { CidrSet, unmapped } from '../records/cidr-set.js';
 import { parseIP } from '../records/ip.js';
-import { type Cidr, parseCidr } from '../records/topology.js';
-
-/** `::ffff:10.0.0.1` (an IPv4 peer on a dual-stack socket) → `10.0.0.1`. */
-function unmapped(ip: string): string {
-  const m = /^::ffff:(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$/i.exec(ip);
-  return m ? m[1] : ip;
-}
 
 export class TrustedProxies {
-  static readonly NONE = new TrustedProxies([]);
+  static readonly NONE = new TrustedProxies(CidrSet.EMPTY);
 
-  private constructor(private readonly cidrs: readonly Cidr[]) {}
+  private constructor(private readonly cidrs: CidrSet) {}
 
   /**
    * From CIDRs or bare addresses (`10.0.0.0/8`, `192.0.2.7`, `fd00::/8`); the first that is
    * neither is returned as a message naming it.
    */
   static parse(list: readonly string[]): TrustedProxies | string {
-    const cidrs: Cidr[] = [];
-    for (const text of list) {
-      const t = text.trim();
-      if (t === '') continue;
-      const ip = t.includes('/') ? undefined : parseIP(t);
-      const c = parseCidr(ip ? `${ip.text}/${ip.kind === 'ipv4' ? 32 : 128}` : t);
-      if (typeof c === 'string') return `"${t}" is not an address or CIDR: ${c}`;
-      cidrs.push(c);
-    }
-    return cidrs.length === 0 ? TrustedProxies.NONE : new TrustedProxies(cidrs);
+    const set = CidrSet.parse(list);
+    if (!(set instanceof CidrSet)) return `"${set.entry}" is not an address or CIDR: ${set.why}`;
+    return set.size === 0 ? TrustedProxies.NONE : new TrustedProxies(set);
   }
 
   get size(): number {
-    return this.cidrs.length;
+    return this.cidrs.size;
   }
 
   /** The CIDRs, canonical. */
   get list(): string[] {
-    return this.cidrs.map((c) => c.text);
+    return this.cidrs.list;
   }
 
   /** True when `ip` is inside one of the CIDRs. */
   trusts(ip: string): boolean {
-    if (this.cidrs.length === 0) return false;
-    const p = parseIP(unmapped(ip));
-    if (!p) return false;
-    const family = p.kind === 'ipv4' ? 4 : 6;
-    for (const c of this.cidrs) {
-      if (c.family !== family) continue;
-      let ok = true;
-      for (let bit = 0; bit < c.prefix && ok; bit += 8) {
-        const i = bit >> 3;
-        const keep = Math.min(8, c.prefix - bit);
-        const mask = (0xff << (8 - keep)) & 0xff;
-        ok = (p.bytes[i] & mask) === c.bytes[i];
-      }
-      if (ok) return true;
-    }
-    return false;
+    return this.cidrs.has(ip);
   }
 
   /**

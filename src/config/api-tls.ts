@@ -8,8 +8,7 @@ import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import type { ServerTls } from '../common/http-server.js';
-import { parseIP } from '../records/ip.js';
-import { parseCidr } from '../records/topology.js';
+import { CidrSet } from '../records/cidr-set.js';
 import { FlagError } from './flags.js';
 
 export const API_TLS_FLAGS = {
@@ -106,16 +105,9 @@ export function parseTrustedProxies(list: readonly string[]): string[] {
 
 /** A flag's list of CIDRs or bare addresses → canonical CIDRs; a FlagError names a bad entry. */
 export function parseCidrList(flag: string, list: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const raw of list) {
-    const t = raw.trim();
-    if (t === '') continue;
-    const ip = t.includes('/') ? undefined : parseIP(t);
-    const c = parseCidr(ip ? `${ip.text}/${ip.kind === 'ipv4' ? 32 : 128}` : t);
-    if (typeof c === 'string')
-      throw new FlagError(flag, `-${flag}: "${t}" is not an IP address or CIDR (${c})`);
-    if (!out.includes(c.text)) out.push(c.text);
-  }
-  return out;
+  const set = CidrSet.parse(list);
+  if (!(set instanceof CidrSet))
+    throw new FlagError(flag, `-${flag}: "${set.entry}" is not an IP address or CIDR (${set.why})`);
+  return set.list;
 }
 const F_PROXIES = API_TLS_FLAGS.proxies;

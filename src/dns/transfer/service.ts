@@ -11,8 +11,8 @@
  * - Over UDP: an empty reply with TC (the client retries over TCP).
  * - Over TCP: the messages stream through `LateReplies.stream` (stream.ts).
  */
-import net from 'node:net';
 import type { Logger } from '../../common/logger.js';
+import { CidrSet } from '../../records/cidr-set.js';
 import { writeSOA } from '../answer-context.js';
 import { type ClientInfo, type LateReplies, NOT_MINE, PENDING, SIGN, type TransferStage } from '../types.js';
 import { Flag, MIN_UDP_SIZE, Rcode, RRType, Section } from '../wire/constants.js';
@@ -49,7 +49,7 @@ export type TransferResult =
 
 export interface TransfersOptions {
   views: TransferViews;
-  /** CIDRs allowed to transfer (canonical text, `10.0.0.0/8`); empty: none. */
+  /** CIDRs or addresses allowed to transfer (`10.0.0.0/8`); empty: none. */
   allow: readonly string[];
   key?: TsigKey;
   minTtl: number;
@@ -65,27 +65,17 @@ export class Transfers implements TransferStage {
   readonly tsigFailures = new Map<string, number>();
   /** Transfers streaming now. */
   active = 0;
-  private readonly allow = new net.BlockList();
-  private readonly anyAllowed: boolean;
+  private readonly allow: CidrSet;
   private readonly now: () => number;
   /** The verified request's TSIG, between `start` returning SIGN and `sign`. */
   private toSign: TsigRecord | undefined;
 
   constructor(private readonly o: TransfersOptions) {
-    for (const c of o.allow) {
-      const slash = c.indexOf('/');
-      const ip = c.slice(0, slash);
-      this.allow.addSubnet(ip, Number(c.slice(slash + 1)), ip.includes(':') ? 'ipv6' : 'ipv4');
-    }
-    this.anyAllowed = o.allow.length > 0;
+    const allow = CidrSet.parse(o.allow);
+    if (!(allow instanceof CidrSet))
+      throw new RangeError(`Transfers: allow "${allow.entry}" is not an address or CIDR (${allow.why})`);
+    this.allow = allow;
     this.now = o.now ?? (() => Math.floor(Date.now() / 1000));
-  }
-
-  /** Whether `address` may transfer. */
-  allowed(address: string): boolean {
-    if (!this.anyAllowed) return false;
-    const v4 = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
-    return this.allow.check(v4, v4.includes(':') ? 'ipv6' : 'ipv4');
   }
 
   /**
@@ -106,7 +96,8 @@ export class Transfers implements TransferStage {
     const xfr = q.qtype === RRType.AXFR || q.qtype === RRType.IXFR;
     const type: TransferType = q.qtype === RRType.IXFR ? 'ixfr' : 'axfr';
     if (!xfr && this.o.key === undefined) return NOT_MINE; // TSIG ignored, as without -tsig
-    if (xfr && !this.allowed(client.address)) return this.reply(q, w, limit, Rcode.REFUSED, type, 'refused');
+    if (xfr && !this.allow.has(client.address))
+      return this.reply(q, w, limit, Rcode.REFUSED, type, 'refused');
     let tsig: TsigRecord | undefined;
     if (q.tsigOffset >= 0) {
       const rec = readTsig(req, len);
