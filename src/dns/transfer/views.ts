@@ -11,7 +11,7 @@
  * address; a change under `apex.dns.` or `ns.dns.` re-renders the apex.
  */
 import type { Logger } from '../../common/logger.js';
-import { canonicalIP } from '../../records/ip.js';
+import { ipFromHealthKey } from '../../records/health.js';
 import { keyToName } from '../../records/keys.js';
 import type { Record } from '../../records/types.js';
 import type { AnswerSource } from '../answer-context.js';
@@ -58,7 +58,7 @@ export interface ZoneView {
 const BUILD_SLICE = 2000;
 
 export class TransferViews {
-  readonly handler: DnsHandler;
+  private readonly handler: DnsHandler;
   private readonly views = new Map<string, ZoneView>();
   private readonly renderer: NameRenderer;
   /** Address → the record keys holding it (for health changes). */
@@ -69,7 +69,6 @@ export class TransferViews {
   private unsubscribe: (() => void) | undefined;
   private built = false;
   private closed = false;
-  readonly stats = { renders: 0, changes: 0 };
 
   constructor(private readonly o: ViewsOptions) {
     this.handler = new DnsHandler({
@@ -161,7 +160,7 @@ export class TransferViews {
     const index = this.o.source.index;
     for (const key of keys) {
       if (key.startsWith(healthPrefix)) {
-        const ip = canonicalIP(key.slice(healthPrefix.length));
+        const ip = ipFromHealthKey(healthPrefix, key);
         const held = ip === undefined ? undefined : this.ipKeys.get(ip);
         if (held !== undefined) for (const k of held) this.addWithAncestors(keyToName(k, prefix), names);
         continue;
@@ -176,7 +175,6 @@ export class TransferViews {
       return;
     }
     if (names.size === 0) return;
-    this.stats.changes++;
     const serial = this.o.source.serial;
     const diffs = new Map<ZoneView, { deleted: string[]; added: string[] }>();
     for (const name of names) {
@@ -241,7 +239,6 @@ export class TransferViews {
     const v = this.viewOf(name);
     if (v === undefined) return EMPTY;
     if (name !== v.zone.name && hasWildcard(name)) return EMPTY;
-    this.stats.renders++;
     const recs = this.renderer.render(name, v.zone.name.endsWith('.arpa.'));
     if (recs.length === 0) v.names.delete(name);
     else v.names.set(name, recs);
